@@ -1,0 +1,31 @@
+"""graphviz_ad: draw PyTorch's computation graph with every value, and step through autograd's chain rule.
+
+Visual encoding (also in the README and each figure's legend): inputs are blue ellipses,
+parameters/buffers orange 3-D boxes, constants grey dashed ellipses, operations white rounded
+boxes, outputs vermillion bold boxes. Every node shows its name, op and value; after
+``backward()`` it also shows its gradient (``∇``, purple) and each edge the gradient flowing
+back along it. User helper functions and modules are drawn as labelled clusters. ``⚠`` and a
+thick border flag NaN/inf.
+"""
+
+from __future__ import annotations
+
+from .api import Trace, trace, trace_call
+from .errors import (
+    BackwardError,
+    DotFailed,
+    ExecutableNotFound,
+    ExpressionError,
+    GraphvizADError,
+    OutputError,
+    RenderError,
+    TraceError,
+)
+from .render.options import RenderOptions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "trace", "trace_call", "Trace", "RenderOptions", "GraphvizADError", "TraceError", "BackwardError",
+    "ExpressionError", "RenderError", "ExecutableNotFound", "DotFailed", "OutputError", "__version__",
+]

@@ -1,0 +1,129 @@
+"""The public Trace object: a recorded forward, its backward steps, and every way to show them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from .backward.recorder import run_backward
+from .backward.steps import Step
+from .errors import BackwardError
+from .graph.export import dumps
+from .graph.export import to_json as _to_json
+from .graph.export import to_networkx as _to_networkx
+from .graph.model import Edge, Graph, Node
+from .render.backend import run_dot
+from .render.dot import to_dot as _to_dot
+from .render.options import RenderOptions
+from .render.output import format_from_path, write_atomic
+from .trace.recorder import Recording, record
+from .trace.values import DEFAULT_MAX_ELEMENTS
+
+__all__ = ["Trace", "trace", "trace_call"]
+
+
+class Trace:
+    """A recorded forward pass (and, after :meth:`backward`, its backward steps).
+
+    ``nodes``, ``edges``, ``steps`` and ``output`` are plain data; renderers read them.
+    """
+
+    def __init__(self, recording: Recording) -> None:
+        self._rec = recording
+        self.graph: Graph = recording.graph
+        self.steps: list[Step] = []
+        self._backward_done = False
+
+    # -- data -------------------------------------------------------------
+    @property
+    def nodes(self) -> list[Node]:
+        return self.graph.nodes
+
+    @property
+    def edges(self) -> list[Edge]:
+        return self.graph.edges
+
+    @property
+    def output(self) -> Any:
+        """What the traced function returned."""
+        return self._rec.output
+
+    def node(self, label_or_id: str) -> Node:
+        """The node with this id (``n3``) or, failing that, the first node with this label."""
+        for n in self.graph.nodes:
+            if n.id == label_or_id:
+                return n
+        for n in self.graph.nodes:
+            if n.label == label_or_id:
+                return n
+        raise KeyError(f"no node with id or label {label_or_id!r}")
+
+    # -- backward ---------------------------------------------------------
+    def backward(self, gradient: Any = None, *, accumulate: bool = False, retain_graph: bool = False) -> "Trace":
+        """Run the real backward once and record every step; returns ``self``.
+
+        Leaf ``.grad`` stays as it was unless ``accumulate=True``. A second call replaces
+        the record (it needs ``retain_graph=True`` on the first).
+        """
+        self.steps = run_backward(self._rec, gradient, accumulate=accumulate, retain_graph=retain_graph)
+        self._backward_done = True
+        return self
+
+    # -- output -----------------------------------------------------------
+    def to_dot(self, options: RenderOptions | None = None, **kw: Any) -> str:
+        """DOT text (no ``dot`` binary needed). Options: see :class:`RenderOptions`."""
+        return _to_dot(self.graph, options, **kw)
+
+    def to_svg(self, options: RenderOptions | None = None, **kw: Any) -> str:
+        """SVG text, laid out by Graphviz's ``dot``."""
+        return run_dot(self.to_dot(options, **kw), "svg").decode("utf-8")
+
+    def to_json(self) -> dict[str, Any]:
+        """A dict in schema ``graphviz_ad/1`` (nodes, edges, steps)."""
+        return _to_json(self.graph, self.steps)
+
+    def to_networkx(self) -> Any:
+        return _to_networkx(self.graph)
+
+    def render(self, path: str | os.PathLike[str], options: RenderOptions | None = None, **kw: Any) -> Path:
+        """Write the graph to ``path``; the format comes from the suffix (.svg .png .pdf .dot .json)."""
+        fmt = format_from_path(path, ("svg", "png", "pdf", "dot", "json"))
+        if fmt == "json":
+            data: bytes | str = dumps(self.to_json())
+        elif fmt == "dot":
+            data = self.to_dot(options, **kw)
+        else:
+            data = run_dot(self.to_dot(options, **kw), fmt)
+        return write_atomic(path, data)
+
+    def stepper(self, options: RenderOptions | None = None, **kw: Any) -> Any:
+        """An interactive walk through the backward steps (frames, HTML)."""
+        from .render.stepper import Stepper
+
+        if not self._backward_done:
+            raise BackwardError("the stepper walks the backward pass: call t.backward() first")
+        return Stepper(self, RenderOptions.make(options, **kw))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .frontends.notebook import trace_bundle
+
+        return trace_bundle(self)
+
+    def __repr__(self) -> str:
+        ops = sum(1 for n in self.graph.nodes if n.kind in ("op", "output"))
+        return f"<graphviz_ad.Trace: {len(self.graph.nodes)} nodes ({ops} ops), {len(self.steps)} backward steps>"
+
+
+def trace_call(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
+               max_elements: int = DEFAULT_MAX_ELEMENTS, input_names: list[str] | None = None,
+               output_name: str | None = None) -> Trace:
+    """:func:`trace` with options: ``max_elements`` (tensors larger than this are kept as
+    min/max/mean/norm summaries), explicit ``input_names`` and ``output_name``."""
+    return Trace(record(fn, args, kwargs, max_elements=max_elements, input_names=input_names,
+                        output_name=output_name))
+
+
+def trace(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Trace:
+    """Run ``fn(*args, **kwargs)`` (a function or an ``nn.Module``) once and record the graph."""
+    return Trace(record(fn, args, kwargs))

@@ -1,0 +1,1 @@
+"""backward layer of graphviz_ad."""

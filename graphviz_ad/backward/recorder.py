@@ -1,0 +1,239 @@
+"""Run the real backward with hooks on every autograd node and record each step as the engine runs it."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from typing import Any, Sequence
+
+import torch
+
+from ..errors import BackwardError
+from ..graph.model import Graph
+from ..trace.recorder import Recording
+from ..trace.values import Value, finalize_values, snapshot
+from .formulas import local_formula
+from .steps import Contribution, Incoming, Local, Step
+
+__all__ = ["run_backward"]
+
+_AccumulateGrad = torch._C._functions.AccumulateGrad
+_BackwardCFunction = torch.autograd.function.BackwardCFunction
+
+
+def _grad_fn_name(gf: Any) -> str:
+    if type(gf) is _AccumulateGrad:
+        return "AccumulateGrad"
+    return gf.name() if isinstance(gf, _BackwardCFunction) else type(gf).__name__
+
+
+def _seed_gradients(outputs: list[torch.Tensor], gradient: Any) -> list[torch.Tensor | None]:
+    if gradient is None:
+        for t in outputs:
+            if t.numel() != 1:
+                raise BackwardError(
+                    f"the output has shape {tuple(t.shape)}, not a single number, so backward needs to know "
+                    "dL/d(output): pass gradient= (a tensor of that shape, e.g. torch.ones_like(output)), "
+                    "or trace a scalar loss such as output.sum()")
+        return [None] * len(outputs)
+    grads = list(gradient) if isinstance(gradient, (list, tuple)) else [gradient]
+    if len(grads) != len(outputs):
+        raise BackwardError(f"gradient= has {len(grads)} tensor(s) but the trace has {len(outputs)} output(s) "
+                            "that require grad; pass one gradient per output")
+    out: list[torch.Tensor | None] = []
+    for g, t in zip(grads, outputs):
+        g = torch.as_tensor(g, dtype=t.dtype, device=t.device)
+        if g.shape != t.shape:
+            raise BackwardError(f"gradient= has shape {tuple(g.shape)} but the output has shape {tuple(t.shape)}")
+        out.append(g)
+    return out
+
+
+class _StepRecorder:
+    """Hook callbacks, and what they saw."""
+
+    def __init__(self, rec: Recording, graph: Graph, local_numbers: bool) -> None:
+        self.rec = rec
+        self.graph = graph
+        self.local_numbers = local_numbers
+        self.max = rec.max_elements
+        self.steps: list[Step] = []
+        self.values: list[Value] = []
+        self.step_of: dict[int, int] = {}  # autograd node index -> step index
+        self.k_of_step: list[int | None] = []  # step index -> autograd node index
+        self.inbox: dict[int, list[tuple[int, str, Value | None]]] = {}
+        self.edge_grads: dict[tuple[str, str], torch.Tensor] = {}
+        self.node_grads: dict[str, Value] = {}
+        self.index = {id(gf): k for k, (gf, _) in enumerate(rec.autograd_nodes)}
+        self.slots: list[list[tuple[str | None, str | None, int | None]]] = []
+        for gf, _ in rec.autograd_nodes:
+            slots = []
+            if type(gf) is not _AccumulateGrad:
+                for nf, _i in gf.next_functions:
+                    if nf is None:
+                        slots.append((None, None, None))
+                    else:
+                        k = self.index.get(id(nf))
+                        owner = rec.autograd_nodes[k][1] if k is not None else None
+                        slots.append((owner, _grad_fn_name(nf), k))
+            self.slots.append(slots)
+        self.main: dict[str, int] = {}
+        for k, (_, nid) in enumerate(rec.autograd_nodes):
+            self.main.setdefault(nid, k)
+
+    def _snap(self, t: torch.Tensor | None) -> Value | None:
+        if t is None:
+            return None
+        v = snapshot(t, self.max)
+        self.values.append(v)
+        return v
+
+    def pre(self, k: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
+        gf, nid = self.rec.autograd_nodes[k]
+        name = _grad_fn_name(gf)
+        leaf = type(gf) is _AccumulateGrad
+        upstream = self._snap(grad_outputs[0]) if grad_outputs else None
+        step = Step(index=len(self.steps), node=nid, grad_fn=name, upstream=upstream, leaf=leaf,
+                    internal=self.main.get(nid) != k)
+        step.incoming = [Incoming(s, src, v) for s, src, v in self.inbox.pop(k, [])]
+        if self.main.get(nid) == k and upstream is not None:
+            self.node_grads[nid] = upstream
+        self.step_of[k] = step.index
+        self.k_of_step.append(k)
+        self.steps.append(step)
+        if leaf or not self.slots[k]:
+            return
+        node = self.graph.node(nid)
+        labels = [self.graph.node(o).label for o in node.operands]
+        locals_: list[Value | None] = [None] * len(self.slots[k])
+        if (self.local_numbers and not isinstance(gf, _BackwardCFunction)
+                and all(g is not None and g.numel() == 1 for g in grad_outputs)):
+            locals_ = self._local_numbers(gf, grad_outputs, len(self.slots[k]))
+        for slot, (owner, to_name, _) in enumerate(self.slots[k]):
+            formula = local_formula(name, slot, node.label, labels)
+            to_label = self.graph.node(owner).label if owner else None
+            if formula is not None and to_label is not None:
+                formula = f"∂{node.label}/∂{to_label} = {formula}"
+            step.local.append(Local(owner, to_name, formula, locals_[slot]))
+
+    def _local_numbers(self, gf: Any, grad_outputs: Sequence[torch.Tensor | None], n: int) -> list[Value | None]:
+        """Autograd's own local derivatives: the node applied to an upstream of ones."""
+        try:
+            with torch.no_grad():
+                res = gf(*[torch.ones_like(g) for g in grad_outputs if g is not None])
+        except Exception:
+            return [None] * n
+        res = res if isinstance(res, tuple) else (res,)
+        return [self._snap(r) if isinstance(r, torch.Tensor) and r.numel() == 1 else None for r in res][:n] + [None] * (n - len(res))
+
+    def post(self, k: int, grad_inputs: Sequence[torch.Tensor | None]) -> None:
+        si = self.step_of.get(k)
+        if si is None:
+            return
+        step = self.steps[si]
+        nid = self.rec.autograd_nodes[k][1]
+        for slot, (owner, to_name, target) in enumerate(self.slots[k]):
+            g = grad_inputs[slot] if slot < len(grad_inputs) else None
+            v = self._snap(g)
+            step.contributions.append(Contribution(owner, to_name, v))
+            if target is not None and g is not None:
+                self.inbox.setdefault(target, []).append((si, nid, v))
+            if owner is not None and owner != nid and g is not None:
+                key = (owner, nid)
+                prev = self.edge_grads.get(key)
+                if prev is None:
+                    self.edge_grads[key] = g.detach()
+                elif prev.shape == g.shape:
+                    self.edge_grads[key] = prev + g.detach()
+
+    def leaf_hook(self, nid: str, grad: torch.Tensor) -> None:
+        """A non-leaf input's gradient (its own history is outside the trace)."""
+        v = self._snap(grad)
+        self.node_grads[nid] = v  # type: ignore[assignment]
+        self.k_of_step.append(None)
+        self.steps.append(Step(index=len(self.steps), node=nid, grad_fn="AccumulateGrad", upstream=v, leaf=True))
+
+
+def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = False,
+                 retain_graph: bool = False, local_numbers: bool = True) -> list[Step]:
+    """Run ``torch.autograd.backward`` once on the recording's outputs and record every step.
+
+    Leaf ``.grad`` is restored afterwards unless ``accumulate``; the graph's nodes and edges
+    get their gradients (node.grad, edge.grad).
+    """
+    graph = rec.graph
+    outputs = [t for t in rec.output_tensors if t.requires_grad]
+    if not outputs:
+        raise BackwardError("nothing in this trace requires grad, so there is no backward pass to record: "
+                            "create the inputs with requires_grad=True (the CLI does this for --at values)")
+    seeds = _seed_gradients(outputs, gradient)
+    leaves = list(rec.leaves.items())
+    if not leaves:
+        raise BackwardError("no input or parameter of this trace requires grad; nothing to differentiate")
+    sr = _StepRecorder(rec, graph, local_numbers)
+    handles: list[Any] = []
+    saved: list[tuple[torch.Tensor, Any]] = []
+    gc_was_enabled = gc.isenabled()
+    boundary = {id(t.grad_fn) for _, t in leaves if t.grad_fn is not None}
+    try:
+        gc.disable()
+        for k, (gf, nid) in enumerate(rec.autograd_nodes):
+            if id(gf) in boundary:
+                continue
+            handles.append(gf.register_prehook(lambda go, k=k: sr.pre(k, go)))
+            if type(gf) is not _AccumulateGrad:
+                handles.append(gf.register_hook(lambda gi, go, k=k: sr.post(k, gi)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for nid, t in leaves:
+                if t.grad_fn is not None:
+                    handles.append(t.register_hook(lambda g, nid=nid: sr.leaf_hook(nid, g)))
+                saved.append((t, t.grad))
+                if not accumulate:
+                    t.grad = None
+        try:
+            torch.autograd.backward(outputs, seeds, retain_graph=retain_graph,
+                                    inputs=[t for _, t in leaves])
+        except RuntimeError as e:
+            msg = str(e)
+            if "second time" in msg or "already been freed" in msg:
+                raise BackwardError("the graph was freed by an earlier backward; call t.backward(retain_graph=True) "
+                                    "the first time to run it again") from e
+            raise BackwardError(f"PyTorch's backward failed: {msg.splitlines()[0]}") from e
+    finally:
+        for h in handles:
+            h.remove()
+        if not accumulate:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for t, old in saved:
+                    t.grad = old
+        if gc_was_enabled:
+            gc.enable()
+    _attach(graph, sr, seeds, outputs)
+    return sr.steps
+
+
+def _attach(graph: Graph, sr: _StepRecorder, seeds: list[Any], outputs: list[torch.Tensor]) -> None:
+    """Put node and edge gradients on the graph and convert every value in one batch."""
+    for n in graph.nodes:
+        n.grad = None
+    for e in graph.edges:
+        e.grad = None
+    for nid, v in sr.node_grads.items():
+        graph.node(nid).grad = v
+    for oid in graph.outputs:  # outputs that are not ops (identity) get the seed itself
+        node = graph.node(oid)
+        if node.grad is None and node.op == "identity":
+            src = graph.inputs_of(oid)
+            node.grad = graph.node(src[0]).grad if src else None
+    for (src, dst), g in sr.edge_grads.items():
+        edge = graph.edge(src, dst)
+        if edge is not None:
+            edge.grad = sr._snap(g)
+    finalize_values(sr.values)
+    for s, k in zip(sr.steps, sr.k_of_step):
+        if k is None:
+            continue
+        for c, (_, _, target) in zip(s.contributions, sr.slots[k]):
+            c.target = sr.step_of.get(target) if target is not None else None

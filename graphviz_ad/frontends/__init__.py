@@ -1,0 +1,1 @@
+"""frontends layer of graphviz_ad."""

@@ -1,0 +1,182 @@
+"""DOT text from the graph model: pure functions, no subprocess, deterministic output."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..graph.model import Graph, Node
+from ..trace.values import Value
+from .format import clean_text, fmt_shape, fmt_value, fmt_value_full
+from .options import RenderOptions
+from .quoting import html_text, quote
+from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
+
+__all__ = ["to_dot", "node_label", "has_nonfinite"]
+
+
+def has_nonfinite(v: Value | None) -> bool:
+    if v is None:
+        return False
+    if v.stats is not None:
+        return any(isinstance(x, float) and not math.isfinite(x) for x in v.stats.values())
+    stack = [v.data]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, list):
+            stack.extend(d)
+        elif isinstance(d, float) and not math.isfinite(d):
+            return True
+        elif isinstance(d, complex) and not (math.isfinite(d.real) and math.isfinite(d.imag)):
+            return True
+    return False
+
+
+def _font(text: str, color: str, size: int | None = None, bold: bool = False) -> str:
+    s = f'<FONT COLOR="{color}"' + (f' POINT-SIZE="{size}"' if size else "") + f">{text}</FONT>"
+    return f"<B>{s}</B>" if bold else s
+
+
+def node_label(node: Node, theme: Theme, opts: RenderOptions) -> str:
+    """An HTML-like label: name and op, shape/dtype for tensors, value, gradient."""
+    rows: list[str] = []
+    name = html_text(clean_text(node.label, 48))
+    op = node.op if node.kind in ("op", "output") else KIND_NAMES.get(node.kind, node.kind) if node.kind != "param" else node.op
+    if node.kind in ("op", "output") and node.args:
+        op = f"{op}({clean_text(node.args, 48)})"
+    if node.kind == "const" and node.op == "const":
+        head = f"<B>{name}</B>"
+    elif node.label == node.op:
+        head = f"<B>{name}</B>" + (f" {_font(html_text(op[len(node.op):]), theme.muted)}" if op != node.op else "")
+    else:
+        head = f"<B>{name}</B> {_font(html_text(op), theme.muted, 10)}"
+    rows.append(head)
+    v = node.value
+    if v is not None and not (node.kind == "const" and node.op == "const"):
+        if v.numel != 1 or v.shape:
+            meta = f"{fmt_shape(v.shape)} {v.dtype}"
+            if v.device not in ("cpu", "python"):
+                meta += f" {v.device}"
+            rows.append(_font(html_text(meta), theme.muted, 9))
+        elif v.device not in ("cpu", "python"):
+            rows.append(_font(html_text(v.device), theme.muted, 9))
+        text = fmt_value(v, opts.digits)
+        if text:
+            warn = "⚠ " if has_nonfinite(v) else ""
+            for line in text.split("\n"):
+                rows.append(html_text(warn + line))
+                warn = ""
+    if opts.grads and node.grad is not None:
+        g = fmt_value(node.grad, opts.digits)
+        warn = "⚠ " if has_nonfinite(node.grad) else ""
+        lines = g.split("\n")
+        rows.append(_font(html_text(f"{warn}∇ {lines[0]}"), theme.grad))
+        rows.extend(_font(html_text(line), theme.grad) for line in lines[1:])
+    body = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{body}</TABLE>>'
+
+
+def _tooltip(node: Node) -> str:
+    parts = [f"{node.label} ({node.op})"]
+    if node.module:
+        parts.append(f"module: {node.module}")
+    if node.source:
+        parts.append(f"source: {node.source}")
+    if node.value is not None:
+        parts.append(f"value: {fmt_value_full(node.value)}")
+    if node.grad is not None:
+        parts.append(f"grad: {fmt_value_full(node.grad)}")
+    return clean_text("\n".join(parts), 2000).replace("\\n", "\n")
+
+
+def _edge_text(v: Value, digits: int) -> str:
+    if v.numel == 1 or v.data is not None and v.numel <= 4:
+        return fmt_value(v, digits, max_items=4)
+    if v.stats is not None:
+        return f"‖g‖ {fmt_value(Value((), 'float64', 'cpu', data=v.stats['norm']), digits)}"
+    flat: list[Any] = []
+    stack = [v.data]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, list):
+            stack.extend(d)
+        else:
+            flat.append(abs(d) if not isinstance(d, bool) else float(d))
+    norm = math.sqrt(sum(float(x) ** 2 for x in flat))
+    return f"‖g‖ {fmt_value(Value((), 'float64', 'cpu', data=norm), digits)}"
+
+
+def _legend(theme: Theme) -> str:
+    cells = []
+    for kind in ("input", "param", "const", "op", "output"):
+        cells.append(f'<TD BGCOLOR="{theme.fill[kind]}" COLOR="{theme.border[kind]}" BORDER="1">'
+                     f'{_font(KIND_NAMES[kind], theme.text, 9)}</TD>')
+    cells.append(f'<TD BORDER="0">{_font("∇ gradient", theme.grad, 9)}</TD>')
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3"><TR>'
+            f'{"".join(cells)}</TR></TABLE>>')
+
+
+def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str:
+    """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
+    opts = RenderOptions.make(options, **kw)
+    theme = get_theme(opts.theme)
+    lines: list[str] = [
+        "digraph graphviz_ad {",
+        f'  graph [rankdir={opts.rankdir}, bgcolor="{theme.background}", fontname="Helvetica", '
+        f'fontsize=11, fontcolor="{theme.text}", nodesep=0.25, ranksep=0.35, newrank=true, '
+        f'id="gad-graph", class="gad-graph gad-theme-{theme.name}"];',
+        f'  node [fontname="Helvetica", fontsize=11, fontcolor="{theme.text}", margin="0.08,0.04", penwidth=1.2];',
+        f'  edge [fontname="Helvetica", fontsize=9, color="{theme.edge}", fontcolor="{theme.grad}", arrowsize=0.7];',
+    ]
+    by_cluster: dict[str | None, list[Node]] = {}
+    for n in graph.nodes:
+        by_cluster.setdefault(n.cluster, []).append(n)
+    children: dict[str | None, list[str]] = {}
+    cluster_of = {c.id: c for c in graph.clusters}
+    for c in graph.clusters:
+        children.setdefault(c.parent, []).append(c.id)
+
+    def node_line(n: Node, indent: str) -> str:
+        classes = f"gad-node gad-{n.kind}"
+        if has_nonfinite(n.value) or (opts.grads and has_nonfinite(n.grad)):
+            classes += " gad-nonfinite"
+        attrs = [
+            f'id="{n.id}"', f'class="{classes}"', f"shape={SHAPES[n.kind]}", f'style="{STYLES[n.kind]}"',
+            f'fillcolor="{theme.fill[n.kind]}"', f'color="{theme.border[n.kind]}"',
+            f"label={node_label(n, theme, opts)}", f"tooltip={quote(_tooltip(n))}",
+        ]
+        if "gad-nonfinite" in classes:
+            attrs.append("penwidth=2.5")
+        return f"{indent}{n.id} [{', '.join(attrs)}];"
+
+    # Clusters nest; walk them with an explicit stack (no recursion over depth).
+    stack: list[tuple[str, str | None, int]] = [("open", None, 0)]
+    while stack:
+        action, cid, depth = stack.pop()
+        indent = "  " * (depth + 1)
+        if action == "close":
+            lines.append(f"{'  ' * depth}}}")
+            continue
+        if cid is not None:
+            c = cluster_of[cid]
+            fill = theme.cluster_mod if c.kind == "module" else theme.cluster_fn
+            lines.append(f"{'  ' * depth}subgraph cluster_{cid} {{")
+            lines.append(f'{indent}id="cluster_{cid}"; class="gad-cluster gad-cluster-{c.kind}"; '
+                         f'style="rounded,filled"; fillcolor="{fill}"; color="{theme.cluster_border}"; '
+                         f'fontcolor="{theme.muted}"; fontsize=10; labeljust=l; '
+                         f"label=<{html_text(clean_text(c.label, 60))}>;")
+            stack.append(("close", cid, depth))
+        for n in by_cluster.get(cid, []):
+            lines.append(node_line(n, indent))
+        for child in reversed(children.get(cid, [])):
+            stack.append(("open", child, depth + 1))
+    for k, e in enumerate(graph.edges):
+        attrs = [f'id="e{k}"', f'class="gad-edge gad-from-{e.source} gad-to-{e.target}"']
+        if opts.grads and e.grad is not None:
+            attrs.append(f"label=<{_font(html_text(_edge_text(e.grad, opts.digits)), theme.grad, 9)}>")
+            attrs.append(f"labeltooltip={quote('gradient: ' + fmt_value_full(e.grad))}")
+        lines.append(f"  {e.source} -> {e.target} [{', '.join(attrs)}];")
+    if opts.legend:
+        lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, label={_legend(theme)}];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"

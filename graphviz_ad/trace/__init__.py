@@ -1,0 +1,1 @@
+"""trace layer of graphviz_ad."""

@@ -1,0 +1,462 @@
+"""Record a real forward pass: a TorchFunctionMode for torch calls, global module hooks for structure."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import sys
+import threading
+import types
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from ..errors import TraceError
+from ..graph.model import Graph, Node
+from . import frames as fr
+from .ops import ARITHMETIC, format_args, op_name
+from .values import DEFAULT_MAX_ELEMENTS, Value, finalize_values, snapshot
+
+__all__ = ["Recording", "record"]
+
+_AccumulateGrad = torch._C._functions.AccumulateGrad
+_CALL_IMPL = torch.nn.Module._call_impl.__code__
+_LOCK = threading.Lock()
+_SKIP_FUNCS = {"__get__", "__set__", "__repr__", "__format__", "__torch_function__", "backward", "register_hook"}
+
+
+@dataclass
+class Recording:
+    """What a forward recording leaves for the backward pass and the renderers."""
+
+    graph: Graph
+    output: Any
+    output_tensors: list[torch.Tensor]
+    autograd_nodes: list[tuple[Any, str]]  # (autograd Node, graph node id), strong refs
+    leaves: dict[str, torch.Tensor]  # graph node id -> leaf tensor that requires grad
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    root_modules: list[torch.nn.Module] = field(default_factory=list)
+
+
+class _Mode(TorchFunctionMode):
+    def __init__(self, rec: "_Recorder") -> None:
+        super().__init__()
+        self.rec = rec
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: A002
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        if name not in _SKIP_FUNCS:
+            self.rec.record(func, args, kwargs, out)
+        return out
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    """Tensors inside a call's output (tensor, tuple/list, nested once more, dict values)."""
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    out: list[torch.Tensor] = []
+    if isinstance(obj, (tuple, list)):
+        for o in obj:
+            if isinstance(o, torch.Tensor):
+                out.append(o)
+            elif isinstance(o, (tuple, list)):
+                out.extend(x for x in o if isinstance(x, torch.Tensor))
+    elif isinstance(obj, dict):
+        out.extend(v for v in obj.values() if isinstance(v, torch.Tensor))
+    return out
+
+
+class _Recorder:
+    """Mutable state of one recording; everything it installs is removed by :meth:`close`."""
+
+    def __init__(self, max_elements: int, stop: types.FrameType, module_root: torch.nn.Module | None) -> None:
+        self.graph = Graph()
+        self.max_elements = max_elements
+        self.stop = stop
+        self.thread = threading.get_ident()
+        self.tensor_node: dict[int, tuple[weakref.ref, str]] = {}
+        self.owner: dict[int, str] = {}
+        self.autograd_nodes: list[tuple[Any, str]] = []
+        self.leaves: dict[str, torch.Tensor] = {}
+        self.values: list[Value] = []
+        self.param_names: dict[int, str] = {}
+        self.module_names: dict[int, str] = {}
+        self.roots: list[torch.nn.Module] = []
+        self.module_frames: dict[int, str] = {}
+        self.module_stack: list[tuple[str, str]] = []  # (qualname, cluster id)
+        self.func_frames: dict[int, tuple[types.FrameType, str]] = {}
+        self.module_root = module_root
+        self.hint: tuple[str, str] | None = None  # (label, source) for the next op (expressions)
+        self.error: BaseException | None = None
+        self._handles: list[Any] = []
+        if module_root is not None:
+            self._register_root(module_root)
+
+    # -- module structure -------------------------------------------------
+    def _register_root(self, module: torch.nn.Module) -> None:
+        if any(r is module for r in self.roots):
+            return
+        self.roots.append(module)
+        taken = set(self.param_names.values())
+        for kind_iter in (module.named_parameters(remove_duplicate=False), module.named_buffers(remove_duplicate=False)):
+            for name, p in kind_iter:
+                if id(p) in self.param_names:
+                    continue
+                if name in taken:
+                    name = f"{type(module).__name__}.{name}"
+                self.param_names[id(p)] = name
+                taken.add(name)
+        for name, m in module.named_modules(remove_duplicate=False):
+            self.module_names.setdefault(id(m), name)
+
+    def install(self) -> None:
+        reg = torch.nn.modules.module
+        self._handles.append(reg.register_module_forward_pre_hook(self._pre_hook))
+        self._handles.append(reg.register_module_forward_hook(self._post_hook, always_call=True))
+
+    def close(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self.module_frames.clear()
+        self.func_frames.clear()
+
+    def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        f = sys._getframe(1)
+        while f is not None and f.f_code is not _CALL_IMPL:
+            f = f.f_back
+        if f is None:
+            return
+        if not self.module_stack and id(module) not in self.module_names:
+            self._register_root(module)
+        elif id(module) not in self.module_names:
+            self._register_root(module)
+        qual = self.module_names.get(id(module), "")
+        if module is self.module_root:
+            self.module_stack.append((qual, ""))
+            return
+        _, _, _, parent = self._locate(f.f_back)
+        label = f"{qual}: {type(module).__name__}" if qual else type(module).__name__
+        c = self.graph.add_cluster("module", label, parent, qualname=qual, type_name=type(module).__name__)
+        self.module_frames[id(f)] = c.id
+        self.module_stack.append((qual, c.id))
+
+    def _post_hook(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        if threading.get_ident() != self.thread or not self.module_stack:
+            return
+        _, cid = self.module_stack.pop()
+        for k, v in list(self.module_frames.items()):
+            if v == cid:
+                del self.module_frames[k]
+                break
+
+    # -- frames -------------------------------------------------------------
+    def _locate(self, f: types.FrameType | None) -> tuple[types.FrameType | None, Any, bool, str | None]:
+        """(innermost user frame, its CodeInfo, no module boundary in between, innermost cluster)."""
+        chain: list[Any] = []
+        user_frame = None
+        user_info = None
+        direct = True
+        stop = self.stop
+        module_frames = self.module_frames
+        while f is not None and f is not stop:
+            c = module_frames.get(id(f))
+            if c is not None:
+                chain.append(c)
+                if user_frame is None:
+                    direct = False
+            else:
+                info = fr.code_info(f.f_code)
+                if info.user:
+                    if user_frame is None:
+                        user_frame, user_info = f, info
+                    if f.f_back is not stop and info.label and not info.label.startswith("<") :
+                        chain.append(f)
+            f = f.f_back
+        parent: str | None = None
+        for item in reversed(chain):
+            if isinstance(item, str):
+                parent = item
+                continue
+            entry = self.func_frames.get(id(item))
+            if entry is None or entry[0] is not item:
+                c = self.graph.add_cluster("function", fr.code_info(item.f_code).label, parent)
+                entry = (item, c.id)
+                self.func_frames[id(item)] = entry
+            parent = entry[1]
+        return user_frame, user_info, direct, parent
+
+    # -- tensors --------------------------------------------------------------
+    def node_of(self, t: torch.Tensor) -> str | None:
+        entry = self.tensor_node.get(id(t))
+        if entry is not None and entry[0]() is t:
+            return entry[1]
+        return None
+
+    def bind(self, t: torch.Tensor, node_id: str) -> None:
+        self.tensor_node[id(t)] = (weakref.ref(t), node_id)
+
+    def _snap(self, t: torch.Tensor) -> Value:
+        v = snapshot(t, self.max_elements)
+        self.values.append(v)
+        return v
+
+    def add_leaf(self, t: torch.Tensor, label: str | None = None, frame: types.FrameType | None = None,
+                 cluster: str | None = None) -> str:
+        """A node for a tensor that no recorded op produced: an input, a parameter or a constant."""
+        pname = self.param_names.get(id(t))
+        if pname is not None:
+            kind = "param"
+            op = "parameter" if isinstance(t, torch.nn.Parameter) else "buffer"
+            label = pname
+            owner = pname.rpartition(".")[0]
+            for qual, cid in reversed(self.module_stack):
+                if qual == owner and cid:
+                    cluster = cid
+                    break
+            module: str | None = owner
+        else:
+            kind = "input" if t.requires_grad else "const"
+            op = "input" if t.requires_grad else "tensor"
+            module = None
+            if label is None:
+                label = fr.find_name(frame, t) or ("tensor" if t.dim() else "const")
+        node = self.graph.add_node(kind, label, op, cluster=cluster, module=module, value=self._snap(t))
+        self.bind(t, node.id)
+        if t.requires_grad:
+            self.leaves[node.id] = t
+            if t.grad_fn is not None:  # a non-leaf input: its history before the trace is not drawn
+                self._claim(t.grad_fn, node.id)
+        return node.id
+
+    def _claim(self, gf: Any, node_id: str) -> None:
+        self.owner[id(gf)] = node_id
+        self.autograd_nodes.append((gf, node_id))
+
+    def _walk_autograd(self, node: Node, outs: list[torch.Tensor]) -> None:
+        owner = self.owner
+        stack = []
+        for t in outs:
+            gf = t.grad_fn
+            if gf is not None and id(gf) not in owner:
+                self._claim(gf, node.id)
+                stack.append(gf)
+        while stack:
+            gf = stack.pop()
+            for nf, _ in gf.next_functions:
+                if nf is None or id(nf) in owner:
+                    continue
+                if type(nf) is _AccumulateGrad:
+                    var = nf.variable
+                    leaf = self.node_of(var) or self.add_leaf(var, cluster=node.cluster)
+                    self._claim(nf, leaf)
+                    self.graph.add_edge(leaf, node.id)
+                else:
+                    self._claim(nf, node.id)
+                    stack.append(nf)
+
+    # -- the op record ---------------------------------------------------------
+    def record(self, func: Callable[..., Any], args: tuple, kwargs: dict, out: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        name = op_name(func)
+        if out is None and name == "setitem" and args and isinstance(args[0], torch.Tensor):
+            out = args[0]
+        outs = _tensors(out)
+        if not outs:
+            return
+        try:
+            self._record(name, args, kwargs, outs)
+        except Exception as e:  # a bug of ours must not corrupt the user's forward
+            if self.error is None:
+                self.error = e
+
+    def _record(self, name: str, args: tuple, kwargs: dict, outs: list[torch.Tensor]) -> None:
+        frame, info, direct, cluster = self._locate(sys._getframe(3))
+        hint, self.hint = self.hint, None
+        source = None
+        if hint is not None:
+            label, source = hint
+        else:
+            label = None
+            if frame is not None and direct:
+                label = fr.assigned_name(frame, info, self.stop)
+            label = label or name
+        module = next((q for q, _ in reversed(self.module_stack) if q), None)
+        graph = self.graph
+        node = graph.add_node("op", label, name, cluster=cluster, module=module, source=source)
+        arith = name in ARITHMETIC
+        extra_pos: list[Any] = []
+        has_tensor_input = False
+        for a in args:
+            self._input(a, node, frame, cluster, arith, extra_pos)
+            if isinstance(a, torch.Tensor) or (isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a)):
+                has_tensor_input = True
+        extra_kw: dict[str, Any] = {}
+        for k, v in kwargs.items():
+            if isinstance(v, torch.Tensor):
+                src = self.node_of(v) or self.add_leaf(v, frame=frame, cluster=cluster)
+                graph.add_edge(src, node.id)
+                has_tensor_input = True
+            elif v is not None:
+                extra_kw[k] = v
+        node.args = format_args(extra_pos, extra_kw)
+        if not has_tensor_input:
+            node.kind = "input" if outs[0].requires_grad else "const"
+        for t in outs:
+            self.bind(t, node.id)
+        node.value = self._snap(outs[0])
+        if len(outs) > 1:
+            node.flags = ("outputs=%d" % len(outs),)
+        if outs[0].requires_grad or len(outs) > 1:
+            self._walk_autograd(node, outs)
+        if not has_tensor_input and outs[0].requires_grad and outs[0].grad_fn is None:
+            self.leaves[node.id] = outs[0]
+
+    def _input(self, a: Any, node: Node, frame: Any, cluster: str | None, arith: bool, extra: list[Any]) -> None:
+        graph = self.graph
+        if isinstance(a, torch.Tensor):
+            src = self.node_of(a) or self.add_leaf(a, frame=frame, cluster=cluster)
+            graph.add_edge(src, node.id)
+            node.operands.append(src)
+        elif arith and isinstance(a, (int, float, complex, bool)):
+            c = graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const", cluster=cluster,
+                               value=Value(shape=(), dtype=type(a).__name__, device="python", data=a))
+            graph.add_edge(c.id, node.id)
+            node.operands.append(c.id)
+        elif isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
+            for x in a:
+                self._input(x, node, frame, cluster, arith, extra)
+        else:
+            extra.append(a)
+
+    def mark_outputs(self, result: Any, name: str) -> list[torch.Tensor]:
+        """Mark the nodes that produced the traced function's return value as outputs."""
+        found: list[tuple[str, torch.Tensor]] = []
+        stack: list[tuple[str, Any]] = [(name, result)]
+        while stack:
+            label, obj = stack.pop(0)
+            if isinstance(obj, torch.Tensor):
+                found.append((label, obj))
+            elif isinstance(obj, dict):
+                stack.extend((f"{label}[{k!r}]", v) for k, v in obj.items())
+            elif isinstance(obj, (list, tuple)):
+                stack.extend((f"{label}[{i}]", v) for i, v in enumerate(obj))
+        tensors = []
+        for label, t in found:
+            nid = self.node_of(t)
+            node = self.graph.node(nid) if nid is not None else None
+            if node is None or node.kind != "op":
+                out = self.graph.add_node("output", label, "identity", value=self._snap(t))
+                if nid is None:
+                    nid = self.add_leaf(t, label=label)
+                self.graph.add_edge(nid, out.id)
+                node = out
+            else:
+                node.kind = "output"
+                if node.label == node.op:
+                    node.label = label
+            if node.id not in self.graph.outputs:
+                self.graph.outputs.append(node.id)
+            tensors.append(t)
+        return tensors
+
+
+def _bind_inputs(fn: Callable[..., Any], args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+    """(parameter name, value) pairs for the call, in the function's parameter order."""
+    target = fn.forward if isinstance(fn, torch.nn.Module) else fn
+    try:
+        sig = inspect.signature(target)
+        bound = sig.bind(*args, **kwargs)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, TypeError) and "argument" in str(e):
+            raise TraceError(f"the arguments do not fit {getattr(target, '__qualname__', target)!s}: {e}") from None
+        return [(f"arg{i}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    pairs: list[tuple[str, Any]] = []
+    for pname, val in bound.arguments.items():
+        kind = sig.parameters[pname].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            pairs.extend((f"{pname}[{i}]", v) for i, v in enumerate(val))
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            pairs.extend(val.items())
+        else:
+            pairs.append((pname, val))
+    return pairs
+
+
+def _register_inputs(rec: _Recorder, pairs: list[tuple[str, Any]]) -> None:
+    stack = list(pairs)
+    while stack:
+        name, val = stack.pop(0)
+        if isinstance(val, torch.Tensor):
+            if rec.node_of(val) is None and id(val) not in rec.param_names:
+                rec.add_leaf(val, label=name)
+        elif isinstance(val, (list, tuple)):
+            stack[0:0] = [(f"{name}[{i}]", v) for i, v in enumerate(val)]
+        elif isinstance(val, dict):
+            stack[0:0] = [(f"{name}[{k!r}]", v) for k, v in val.items()]
+
+
+def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
+           max_elements: int = DEFAULT_MAX_ELEMENTS, input_names: list[str] | None = None,
+           output_name: str | None = None, setup: Callable[[Any], None] | None = None) -> Recording:
+    """Run ``fn(*args, **kwargs)`` once under the recorder and return what it recorded.
+
+    Nothing stays installed afterwards, also when ``fn`` raises (the user's exception
+    propagates unchanged).
+    """
+    kwargs = kwargs or {}
+    if not callable(fn):
+        raise TraceError(f"trace() needs a function or an nn.Module to call, got {type(fn).__name__}")
+    if not _LOCK.acquire(blocking=False):
+        raise TraceError("another graphviz_ad trace is already running (nested, or in another thread); "
+                         "graphviz_ad records one trace at a time: finish the first one, then trace again")
+    gc_was_enabled = gc.isenabled()
+    rec = None
+    try:
+        gc.disable()
+        module_root = fn if isinstance(fn, torch.nn.Module) else None
+        rec = _Recorder(max_elements, sys._getframe(), module_root)
+        if setup is not None:
+            setup(rec)
+        if input_names is not None:
+            pairs = list(zip(input_names, args))
+        else:
+            pairs = _bind_inputs(fn, args, kwargs)
+        _register_inputs(rec, pairs)
+        rec.install()
+        try:
+            with _Mode(rec):
+                result = fn(*args, **kwargs)  # this frame is the recorder's stop frame
+        finally:
+            rec.close()
+        if rec.error is not None:
+            raise TraceError(f"graphviz_ad failed while recording an op: {rec.error!r}; "
+                             "please report this with the code you traced") from rec.error
+        name = output_name or _output_name(fn)
+        out_tensors = rec.mark_outputs(result, name)
+        if not out_tensors:
+            raise TraceError(f"the traced function returned {type(result).__name__}, not a tensor; "
+                             "return the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
+        finalize_values(rec.values)
+        return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements, rec.roots)
+    finally:
+        if rec is not None:
+            rec.close()
+        if gc_was_enabled:
+            gc.enable()
+        _LOCK.release()
+
+
+def _output_name(fn: Callable[..., Any]) -> str:
+    if isinstance(fn, torch.nn.Module):
+        return "output"
+    name = getattr(fn, "__name__", "output")
+    return "output" if name.startswith("<") else name

@@ -1,0 +1,125 @@
+"""Snapshots of tensor values: small tensors kept exactly, large ones as summaries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = ["Value", "snapshot", "finalize_values", "DEFAULT_MAX_ELEMENTS", "json_number"]
+
+DEFAULT_MAX_ELEMENTS = 64
+
+
+@dataclass
+class Value:
+    """What the display keeps of one tensor.
+
+    ``data`` is a Python number (0-d), a nested list (small tensors), or None for a
+    large tensor, whose ``stats`` then hold min/max/mean/norm. Tensor work is deferred:
+    ``_pending`` holds a cloned tensor (or a stacked stats tensor) until
+    :func:`finalize_values` converts every pending value with one ``tolist()`` per group.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+    device: str
+    data: Any = None
+    stats: dict[str, float] | None = None
+    _pending: torch.Tensor | None = None
+    _kind: str = "exact"  # exact | stats | empty
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def scalar(self) -> float | complex | None:
+        """The single number this value holds, or None."""
+        d = self.data
+        while isinstance(d, list) and len(d) == 1:
+            d = d[0]
+        if isinstance(d, (int, float, complex, bool)):
+            return d
+        return None
+
+    def to_json(self) -> Any:
+        if self._kind == "exact":
+            return _jsonify(self.data)
+        if self._kind == "empty":
+            return {"shape": list(self.shape), "min": None, "max": None, "mean": None, "norm": None}
+        assert self.stats is not None
+        out: dict[str, Any] = {"shape": list(self.shape)}
+        for k in ("min", "max", "mean", "norm"):
+            out[k] = json_number(self.stats[k])
+        return out
+
+
+def json_number(v: Any) -> Any:
+    """A JSON-safe number: non-finite floats become "nan", "inf", "-inf"; complex a [re, im] pair."""
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, complex):
+        return [json_number(v.real), json_number(v.imag)]
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _jsonify(d: Any) -> Any:
+    if isinstance(d, list):
+        return [_jsonify(x) for x in d]
+    return json_number(d)
+
+
+def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Value:
+    """Keep what the display needs of ``t`` now (it may be changed in place later)."""
+    shape = tuple(t.shape)
+    n = t.numel()
+    v = Value(shape=shape, dtype=str(t.dtype).replace("torch.", ""), device=str(t.device))
+    if t.is_meta or (t.layout != torch.strided):
+        v._kind = "empty"
+        return v
+    with torch.no_grad():
+        if n == 0:
+            v.data = torch.empty(shape).tolist()
+        elif n <= max_elements:
+            v._pending = t.detach().clone()
+        else:
+            v._kind = "stats"
+            x = t.detach()
+            if x.is_complex():
+                x = x.abs()
+            x = x.to(torch.float64) if not x.is_floating_point() or x.dtype != torch.float64 else x
+            v._pending = torch.stack([x.min(), x.max(), x.mean(), torch.linalg.vector_norm(x)])
+    return v
+
+
+def finalize_values(values: list[Value]) -> None:
+    """Convert every pending tensor to Python numbers, one ``tolist()`` per group of like tensors."""
+    exact: dict[tuple[str, str, tuple[int, ...]], list[Value]] = {}
+    stats: dict[str, list[Value]] = {}
+    for v in values:
+        p = v._pending
+        if p is None:
+            continue
+        if v._kind == "stats":
+            stats.setdefault(str(p.device), []).append(v)
+        else:
+            exact.setdefault((str(p.dtype), str(p.device), tuple(p.shape)), []).append(v)
+    for group in exact.values():
+        stacked = torch.stack([v._pending for v in group]).cpu()  # type: ignore[misc]
+        if stacked.dtype == torch.bfloat16 or stacked.dtype == torch.float16:
+            stacked = stacked.float()
+        for v, d in zip(group, stacked.tolist()):
+            v.data = d
+            v._pending = None
+    for group in stats.values():
+        rows = torch.stack([v._pending for v in group]).cpu().tolist()  # type: ignore[misc]
+        for v, (mn, mx, mean, norm) in zip(group, rows):
+            v.stats = {"min": mn, "max": mx, "mean": mean, "norm": norm}
+            v._pending = None
