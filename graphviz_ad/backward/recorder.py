@@ -110,10 +110,11 @@ class _StepRecorder:
                 and all(g is not None and g.numel() == 1 for g in grad_outputs)):
             locals_ = self._local_numbers(gf, grad_outputs, len(self.slots[k]))
         for slot, (owner, to_name, _) in enumerate(self.slots[k]):
-            formula = local_formula(name, slot, node.label, labels)
-            to_label = self.graph.node(owner).label if owner else None
-            if formula is not None and to_label is not None:
-                formula = f"∂{node.label}/∂{to_label} = {formula}"
+            formula = local_formula(name, slot, node.label, labels) if owner else None
+            if formula is not None and owner != nid:
+                formula = f"∂{node.label}/∂{self.graph.node(owner).label} = {formula}"
+            elif formula is not None:
+                formula = f"{formula} (into {to_name}, inside {node.op})"
             step.local.append(Local(owner, to_name, formula, locals_[slot]))
 
     def _local_numbers(self, gf: Any, grad_outputs: Sequence[torch.Tensor | None], n: int) -> list[Value | None]:

@@ -90,8 +90,8 @@ def _tooltip(node: Node) -> str:
 
 
 def _edge_text(v: Value, digits: int) -> str:
-    if v.numel == 1 or v.data is not None and v.numel <= 4:
-        return fmt_value(v, digits, max_items=4)
+    if v.numel == 1:
+        return fmt_value(v, digits)
     if v.stats is not None:
         return f"‖g‖ {fmt_value(Value((), 'float64', 'cpu', data=v.stats['norm']), digits)}"
     flat: list[Any] = []

@@ -66,7 +66,7 @@ def _preview(data: Any, digits: int, max_items: int) -> str:
     return "".join(out)
 
 
-def fmt_value(v: Value | None, digits: int = 5, max_items: int = 6) -> str:
+def fmt_value(v: Value | None, digits: int = 5, max_items: int = 4) -> str:
     """The value as label text: a number, a small tensor preview, or a summary of a large one."""
     if v is None:
         return ""
@@ -74,7 +74,7 @@ def fmt_value(v: Value | None, digits: int = 5, max_items: int = 6) -> str:
     if s is not None and v.numel == 1:
         return fmt_number(s, digits)
     if v.data is not None:
-        return _preview(v.data, digits, max_items)
+        return _preview(v.data, min(digits, 4) if max_items < 64 else digits, max_items)
     if v.stats is not None:
         st = v.stats
         return (f"min {fmt_number(st['min'], 4)} max {fmt_number(st['max'], 4)}\n"

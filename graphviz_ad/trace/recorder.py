@@ -226,6 +226,7 @@ class _Recorder:
             kind = "input" if t.requires_grad else "const"
             op = "input" if t.requires_grad else "tensor"
             module = None
+            cluster = None  # a tensor from outside the traced code is drawn at the top level
             if label is None:
                 label = fr.find_name(frame, t) or ("tensor" if t.dim() else "const")
         node = self.graph.add_node(kind, label, op, cluster=cluster, module=module, value=self._snap(t))
@@ -284,6 +285,7 @@ class _Recorder:
         source = None
         if hint is not None:
             label, source = hint
+            label = label or name
         else:
             label = None
             if frame is not None and direct:
@@ -291,24 +293,24 @@ class _Recorder:
             label = label or name
         module = next((q for q, _ in reversed(self.module_stack) if q), None)
         graph = self.graph
-        node = graph.add_node("op", label, name, cluster=cluster, module=module, source=source)
         arith = name in ARITHMETIC
+        sources: list[str] = []  # leaves and constants are created before the op, so ids follow data flow
         extra_pos: list[Any] = []
-        has_tensor_input = False
         for a in args:
-            self._input(a, node, frame, cluster, arith, extra_pos)
-            if isinstance(a, torch.Tensor) or (isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a)):
-                has_tensor_input = True
+            self._source(a, frame, cluster, arith, sources, extra_pos)
+        n_positional = len(sources)
         extra_kw: dict[str, Any] = {}
         for k, v in kwargs.items():
             if isinstance(v, torch.Tensor):
-                src = self.node_of(v) or self.add_leaf(v, frame=frame, cluster=cluster)
-                graph.add_edge(src, node.id)
-                has_tensor_input = True
+                sources.append(self.node_of(v) or self.add_leaf(v, frame=frame, cluster=cluster))
             elif v is not None:
                 extra_kw[k] = v
-        node.args = format_args(extra_pos, extra_kw)
-        if not has_tensor_input:
+        node = graph.add_node("op", label, name, cluster=cluster, module=module, source=source,
+                              args=format_args(extra_pos, extra_kw))
+        for src in sources:
+            graph.add_edge(src, node.id)
+        node.operands = sources[:n_positional] + sources[n_positional:]
+        if not sources or all(graph.node(s).op == "const" for s in sources):
             node.kind = "input" if outs[0].requires_grad else "const"
         for t in outs:
             self.bind(t, node.id)
@@ -317,23 +319,22 @@ class _Recorder:
             node.flags = ("outputs=%d" % len(outs),)
         if outs[0].requires_grad or len(outs) > 1:
             self._walk_autograd(node, outs)
-        if not has_tensor_input and outs[0].requires_grad and outs[0].grad_fn is None:
+        if node.kind == "input" and outs[0].grad_fn is None:
             self.leaves[node.id] = outs[0]
 
-    def _input(self, a: Any, node: Node, frame: Any, cluster: str | None, arith: bool, extra: list[Any]) -> None:
-        graph = self.graph
+    def _source(self, a: Any, frame: Any, cluster: str | None, arith: bool, sources: list[str],
+                extra: list[Any]) -> None:
+        """Append the node id(s) that argument ``a`` comes from; other arguments go to ``extra``."""
         if isinstance(a, torch.Tensor):
-            src = self.node_of(a) or self.add_leaf(a, frame=frame, cluster=cluster)
-            graph.add_edge(src, node.id)
-            node.operands.append(src)
+            sources.append(self.node_of(a) or self.add_leaf(a, frame=frame, cluster=cluster))
         elif arith and isinstance(a, (int, float, complex, bool)):
-            c = graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const", cluster=cluster,
-                               value=Value(shape=(), dtype=type(a).__name__, device="python", data=a))
-            graph.add_edge(c.id, node.id)
-            node.operands.append(c.id)
+            c = self.graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const",
+                                    cluster=cluster,
+                                    value=Value(shape=(), dtype=type(a).__name__, device="python", data=a))
+            sources.append(c.id)
         elif isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
             for x in a:
-                self._input(x, node, frame, cluster, arith, extra)
+                self._source(x, frame, cluster, arith, sources, extra)
         else:
             extra.append(a)
 

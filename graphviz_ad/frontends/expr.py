@@ -1,0 +1,325 @@
+"""Expression strings for the CLI: parsed with ``ast`` against an allow-list, evaluated by walking the tree.
+
+User text is never passed to eval, exec or compile-and-run. Only numbers, the names given
+with ``--at``, ``pi`` and ``e``, the operators + - * / ** @ and unary minus, and calls of
+the functions in :data:`FUNCTIONS` are accepted; the work an expression can ask for is bounded.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ExpressionError, GraphvizADError
+
+__all__ = ["Expression", "parse_expression", "parse_value", "trace_expression", "FUNCTIONS", "LIMITS"]
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "asin": torch.asin, "acos": torch.acos,
+    "atan": torch.atan, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid, "exp": torch.exp, "log": torch.log, "ln": torch.log, "log2": torch.log2,
+    "log10": torch.log10, "log1p": torch.log1p, "expm1": torch.expm1, "sqrt": torch.sqrt,
+    "abs": torch.abs, "relu": torch.relu, "gelu": F.gelu, "softplus": F.softplus, "silu": F.silu,
+    "square": torch.square, "sign": torch.sign, "sum": torch.sum, "mean": torch.mean, "prod": torch.prod,
+    "matmul": torch.matmul, "mm": torch.mm, "dot": torch.dot, "pow": torch.pow,
+    "maximum": torch.maximum, "minimum": torch.minimum, "atan2": torch.atan2,
+    "softmax": torch.softmax, "log_softmax": torch.log_softmax,
+}
+_NEEDS_DIM = {"softmax", "log_softmax"}
+CONSTANTS = {"pi": math.pi, "e": math.e}
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Pow: operator.pow, ast.MatMult: operator.matmul,
+}
+_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    chars: int = 2000
+    nodes: int = 400
+    depth: int = 60
+    value_chars: int = 100_000
+    elements: int = 1_000_000
+    dims: int = 8
+
+
+LIMITS = Limits()
+
+
+def _fail(msg: str, source: str, node: ast.AST | None = None) -> ExpressionError:
+    offset = getattr(node, "col_offset", None) if node is not None else None
+    return ExpressionError(msg, source, offset)
+
+
+def _parse(text: str, what: str) -> ast.Expression:
+    if "\x00" in text:
+        raise ExpressionError(f"the {what} contains a NUL byte; remove it", None, None)
+    try:
+        return ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        offset = (e.offset - 1) if e.offset else len(text)  # 0: at the end of the text
+        offset = min(max(offset, 0), len(text)) if (e.lineno or 1) == 1 else None
+        raise ExpressionError(f"syntax error in the {what}: {e.msg}", text, offset) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError(f"the {what} is nested too deeply to parse", None, None) from None
+
+
+def _depth_and_size(tree: ast.AST, text: str) -> None:
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > LIMITS.nodes:
+            raise ExpressionError(f"the expression is too large (more than {LIMITS.nodes} parts); "
+                                  "split it into smaller pieces", None, None)
+        if depth > LIMITS.depth:
+            raise _fail(f"the expression is nested too deeply (more than {LIMITS.depth} levels)", text, node)
+        stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node))
+
+
+@dataclass
+class Expression:
+    """A checked expression: its text, tree and the free names it uses (in order of appearance)."""
+
+    text: str
+    tree: ast.Expression
+    names: list[str]
+
+    def evaluate(self, values: dict[str, Any], hint: Callable[[str, str], None] | None = None) -> Any:
+        """Evaluate with ``values`` for the names; ``hint(label, source)`` is called before each op."""
+        results: dict[int, Any] = {}
+        stack: list[tuple[ast.AST, bool]] = [(self.tree.body, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                stack.append((node, True))
+                stack.extend((c, False) for c in reversed(_operands(node)))
+                continue
+            results[id(node)] = self._apply(node, [results[id(c)] for c in _operands(node)], values, hint)
+        return results[id(self.tree.body)]
+
+    def _apply(self, node: ast.AST, args: list[Any], values: dict[str, Any],
+               hint: Callable[[str, str], None] | None) -> Any:
+        text = self.text
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return values[node.id] if node.id in values else CONSTANTS[node.id]
+        seg = ast.get_source_segment(text, node) or ""
+        if all(not isinstance(a, torch.Tensor) for a in args):
+            return _fold(node, args)
+        if hint is not None:
+            hint(seg if len(seg) <= 24 else "", seg)
+        if isinstance(node, ast.BinOp):
+            return _BINOPS[type(node.op)](args[0], args[1])
+        if isinstance(node, ast.UnaryOp):
+            return -args[0] if isinstance(node.op, ast.USub) else args[0]
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        name = node.func.id
+        kwargs = {str(kw.arg): int(kw.value.value) for kw in node.keywords}  # type: ignore[attr-defined]
+        if name in ("maximum", "minimum", "atan2", "matmul", "mm", "dot"):
+            args = [a if isinstance(a, torch.Tensor) else torch.tensor(a) for a in args]
+        return FUNCTIONS[name](*args, **kwargs)
+
+
+def _fold(node: ast.AST, args: list[Any]) -> float:
+    """Arithmetic on plain numbers, in floats (no big integers): overflow gives inf."""
+    try:
+        if isinstance(node, ast.BinOp):
+            return float(_BINOPS[type(node.op)](args[0], args[1]))
+        if isinstance(node, ast.UnaryOp):
+            return -args[0] if isinstance(node.op, ast.USub) else args[0]
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        return float(FUNCTIONS[node.func.id](torch.tensor(args[0], dtype=torch.float64), *args[1:]))
+    except OverflowError:
+        return math.inf
+    except ZeroDivisionError:
+        return math.nan if args[0] == 0 else math.copysign(math.inf, args[0])
+    except (ValueError, TypeError):
+        return math.nan
+
+
+def _operands(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    return []
+
+
+def parse_expression(text: str, allowed_names: set[str] | None = None) -> Expression:
+    """Check ``text`` against the allow-list and return an :class:`Expression`."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("the expression is empty; write one such as 'tanh(log(1 + z*(2*x/sin(y))))'")
+    if len(text) > LIMITS.chars:
+        raise ExpressionError(f"the expression is too long ({len(text)} characters, at most {LIMITS.chars})")
+    if "\n" in text.strip() or "\r" in text:
+        raise ExpressionError("the expression must be on one line")
+    text = text.strip()
+    tree = _parse(text, "expression")
+    _depth_and_size(tree, text)
+    names: list[str] = []
+    for node in ast.walk(tree):
+        _check(node, text, allowed_names)
+        if isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in CONSTANTS:
+            if node.id not in names:
+                names.append(node.id)
+    names.sort(key=lambda n: text.find(n))
+    return Expression(text, tree, names)
+
+
+def _check(node: ast.AST, text: str, allowed_names: set[str] | None) -> None:
+    if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _BINOPS or isinstance(node, (ast.USub, ast.UAdd)):
+        return
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in _BINOPS:
+            raise _fail(f"the operator {type(node.op).__name__} is not allowed; use + - * / ** @", text, node)
+        return
+    if isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise _fail("only unary minus and plus are allowed", text, node)
+        return
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise _fail(f"only numbers are allowed as constants, not {node.value!r}"[:120], text, node)
+        if isinstance(node.value, int) and abs(node.value) > 10**300:
+            raise _fail("this number is too large", text, node)
+        return
+    if isinstance(node, ast.Name):
+        if node.id in FUNCTIONS:
+            return
+        if node.id in CONSTANTS:
+            return
+        if allowed_names is not None and node.id not in allowed_names:
+            given = ", ".join(sorted(allowed_names)) or "none"
+            raise _fail(f"unknown name {node.id!r}: give its value with --at {node.id}=VALUE "
+                        f"(values given: {given})", text, node)
+        if not node.id.isidentifier() or node.id.startswith("_"):
+            raise _fail(f"the name {node.id!r} is not allowed", text, node)
+        return
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            what = ast.get_source_segment(text, node.func) or "this"
+            raise _fail(f"calling {what!r} is not allowed; allowed functions: {', '.join(sorted(FUNCTIONS))}",
+                        text, node)
+        for kw in node.keywords:
+            if kw.arg != "dim" or not isinstance(kw.value, ast.Constant) or type(kw.value.value) is not int:
+                raise _fail("the only keyword allowed is dim=<integer>", text, kw.value)
+        if node.func.id in _NEEDS_DIM and not node.keywords and len(node.args) < 2:
+            raise _fail(f"{node.func.id} needs a dimension: {node.func.id}(x, dim=0)", text, node)
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise _fail("*arguments are not allowed", text, a)
+        return
+    if isinstance(node, ast.keyword):
+        return
+    kind = {"Attribute": "attribute access", "Subscript": "subscripts", "Lambda": "lambdas",
+            "ListComp": "comprehensions", "GeneratorExp": "comprehensions", "DictComp": "comprehensions",
+            "SetComp": "comprehensions", "Compare": "comparisons", "BoolOp": "and/or",
+            "IfExp": "conditional expressions", "NamedExpr": "assignments", "JoinedStr": "strings",
+            "List": "lists (give tensors with --at)", "Tuple": "tuples", "Dict": "dicts", "Set": "sets",
+            "Await": "await", "Yield": "yield", "Starred": "*arguments", "Slice": "slices"}.get(
+        type(node).__name__, type(node).__name__)
+    raise _fail(f"not allowed in an expression: {kind}", text, node)
+
+
+def parse_value(name: str, text: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A ``--at`` value: a number or a nested list of numbers (nan and inf allowed) -> tensor."""
+    what = f"value of {name}"
+    if len(text) > LIMITS.value_chars:
+        raise ExpressionError(f"the {what} is too long ({len(text)} characters, at most {LIMITS.value_chars})")
+    tree = _parse(text.strip(), what)
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > LIMITS.dims:
+            raise ExpressionError(f"the {what} has more than {LIMITS.dims} nested levels")
+        if isinstance(node, (ast.List, ast.Tuple)):
+            stack.extend((e, depth + 1) for e in node.elts)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            stack.append((node.operand, depth))
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            count += 1
+        elif isinstance(node, ast.Name) and node.id in ("nan", "inf"):
+            count += 1
+        else:
+            raise ExpressionError(f"the {what} must be a number or a nested list of numbers, e.g. "
+                                  f"{name}=1.5 or {name}=[[1,2],[3,4]]; got {text[:40]!r}")
+        if count > LIMITS.elements:
+            raise ExpressionError(f"the {what} has more than {LIMITS.elements} numbers")
+    data = _to_python(tree.body)
+    try:
+        t = torch.tensor(data, dtype=dtype)
+    except (ValueError, TypeError) as e:
+        raise ExpressionError(f"the {what} is not a rectangular list of numbers: {e}") from None
+    return t.requires_grad_(True)
+
+
+def _to_python(node: ast.AST) -> Any:
+    """Convert a checked literal tree to Python data, iteratively."""
+    results: dict[int, Any] = {}
+    stack: list[tuple[ast.AST, bool]] = [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        children = list(n.elts) if isinstance(n, (ast.List, ast.Tuple)) else (
+            [n.operand] if isinstance(n, ast.UnaryOp) else [])
+        if not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in children)
+            continue
+        if isinstance(n, (ast.List, ast.Tuple)):
+            results[id(n)] = [results[id(c)] for c in children]
+        elif isinstance(n, ast.UnaryOp):
+            v = results[id(children[0])]
+            results[id(n)] = -v if isinstance(n.op, ast.USub) else v
+        elif isinstance(n, ast.Name):
+            results[id(n)] = float(n.id)
+        else:
+            results[id(n)] = float(n.value)  # type: ignore[attr-defined]
+    return results[id(node)]
+
+
+def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name: str = "f") -> Any:
+    """Parse ``text``, check every name has a value, and trace its evaluation (returns a Trace)."""
+    from ..api import Trace
+    from ..trace.recorder import record
+
+    expr = parse_expression(text, set(values))
+    missing = [n for n in expr.names if n not in values]
+    if missing:
+        raise ExpressionError(f"no value for {', '.join(missing)}: add " + " ".join(f"--at {n}=VALUE" for n in missing))
+    unused = [n for n in values if n not in expr.names]
+    if unused:
+        raise ExpressionError(f"--at {unused[0]}=...: {unused[0]!r} does not appear in the expression {text!r}")
+    holder: dict[str, Any] = {}
+
+    def setup(rec: Any) -> None:
+        holder["rec"] = rec
+
+    def hint(label: str, source: str) -> None:
+        holder["rec"].hint = (label, source)
+
+    names = list(values)
+
+    def evaluate(*tensors: torch.Tensor) -> Any:
+        return expr.evaluate(dict(zip(names, tensors)), hint)
+
+    try:
+        rec = record(evaluate, tuple(values[n] for n in names), input_names=names, output_name=output_name,
+                     setup=setup)
+    except GraphvizADError:
+        raise
+    except (RuntimeError, IndexError, TypeError, ValueError) as e:
+        raise ExpressionError(f"PyTorch could not evaluate the expression: {str(e).splitlines()[0]}") from None
+    return Trace(rec)
