@@ -19,7 +19,7 @@ _STDLIB_DIRS = tuple(
 )
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL", "STORE_ATTR"}
 _RETURN_OPS = {"RETURN_VALUE"}
-_SKIP_OPS = {"CACHE", "EXTENDED_ARG", "NOP", "PRECALL"}
+_SKIP_OPS = {"CACHE", "EXTENDED_ARG", "NOP", "PRECALL", "TO_BOOL"}
 
 
 class CodeInfo:
@@ -45,10 +45,12 @@ class CodeInfo:
     def _scan(self, code: types.CodeType) -> None:
         instrs = [i for i in dis.get_instructions(code) if i.opname not in _SKIP_OPS]
         for cur, nxt in zip(instrs, instrs[1:]):
+            # f_lasti may point at the instruction or at one of its inline cache entries
+            span = range(cur.offset, nxt.offset, 2)
             if nxt.opname in _STORE_OPS and isinstance(nxt.argval, str):
-                self.next_store[cur.offset] = nxt.argval
+                self.next_store.update(dict.fromkeys(span, nxt.argval))
             elif nxt.opname in _RETURN_OPS:
-                self.returns_after.add(cur.offset)
+                self.returns_after.update(span)
 
 
 _CACHE: dict[types.CodeType, CodeInfo] = {}
@@ -63,7 +65,7 @@ def code_info(code: types.CodeType) -> CodeInfo:
 
 def function_label(code: types.CodeType) -> str:
     """``inner(x, y)``: the function's name and its parameter names, as a cluster label."""
-    name = getattr(code, "co_qualname", code.co_name).replace(".<locals>", "")
+    name = getattr(code, "co_qualname", code.co_name).rsplit(".<locals>.", 1)[-1]
     n = code.co_argcount + code.co_kwonlyargcount
     params = [p for p in code.co_varnames[:n] if p != "self"]
     if code.co_flags & 0x04:

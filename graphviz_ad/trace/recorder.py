@@ -25,6 +25,8 @@ __all__ = ["Recording", "record"]
 _AccumulateGrad = torch._C._functions.AccumulateGrad
 _CALL_IMPL = torch.nn.Module._call_impl.__code__
 _LOCK = threading.Lock()
+_ACTIVE = threading.local()
+_WAIT_S = 300.0
 _SKIP_FUNCS = {"__get__", "__set__", "__repr__", "__format__", "__torch_function__", "backward", "register_hook"}
 
 
@@ -237,6 +239,19 @@ class _Recorder:
                 self._claim(t.grad_fn, node.id)
         return node.id
 
+    def _known(self, t: torch.Tensor) -> str | None:
+        """The node of a tensor seen before; claims an autograd node attached after it was recorded
+        (a custom ``autograd.Function`` sets its output's grad_fn once its forward has returned)."""
+        nid = self.node_of(t)
+        if nid is not None:
+            gf = t.grad_fn
+            if gf is not None and id(gf) not in self.owner:
+                node = self.graph.node(nid)
+                if isinstance(gf, torch.autograd.function.BackwardCFunction):
+                    node.op = gf.name().removesuffix("Backward")
+                self._walk_autograd(node, [t])
+        return nid
+
     def _claim(self, gf: Any, node_id: str) -> None:
         self.owner[id(gf)] = node_id
         self.autograd_nodes.append((gf, node_id))
@@ -302,7 +317,7 @@ class _Recorder:
         extra_kw: dict[str, Any] = {}
         for k, v in kwargs.items():
             if isinstance(v, torch.Tensor):
-                sources.append(self.node_of(v) or self.add_leaf(v, frame=frame, cluster=cluster))
+                sources.append(self._known(v) or self.add_leaf(v, frame=frame, cluster=cluster))
             elif v is not None:
                 extra_kw[k] = v
         node = graph.add_node("op", label, name, cluster=cluster, module=module, source=source,
@@ -326,7 +341,7 @@ class _Recorder:
                 extra: list[Any]) -> None:
         """Append the node id(s) that argument ``a`` comes from; other arguments go to ``extra``."""
         if isinstance(a, torch.Tensor):
-            sources.append(self.node_of(a) or self.add_leaf(a, frame=frame, cluster=cluster))
+            sources.append(self._known(a) or self.add_leaf(a, frame=frame, cluster=cluster))
         elif arith and isinstance(a, (int, float, complex, bool)):
             c = self.graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const",
                                     cluster=cluster,
@@ -352,7 +367,7 @@ class _Recorder:
                 stack.extend((f"{label}[{i}]", v) for i, v in enumerate(obj))
         tensors = []
         for label, t in found:
-            nid = self.node_of(t)
+            nid = self._known(t)
             node = self.graph.node(nid) if nid is not None else None
             if node is None or node.kind != "op":
                 out = self.graph.add_node("output", label, "identity", value=self._snap(t))
@@ -416,9 +431,13 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
     kwargs = kwargs or {}
     if not callable(fn):
         raise TraceError(f"trace() needs a function or an nn.Module to call, got {type(fn).__name__}")
-    if not _LOCK.acquire(blocking=False):
-        raise TraceError("another graphviz_ad trace is already running (nested, or in another thread); "
-                         "graphviz_ad records one trace at a time: finish the first one, then trace again")
+    if getattr(_ACTIVE, "on", False):
+        raise TraceError("trace() was called inside a function that is being traced; graphviz_ad records "
+                         "one trace at a time: trace the outer function, or call the inner one untraced")
+    if not _LOCK.acquire(timeout=_WAIT_S):  # traces in other threads run one after the other
+        raise TraceError(f"another thread's graphviz_ad trace did not finish within {_WAIT_S:g} s; "
+                         "graphviz_ad records one trace at a time")
+    _ACTIVE.on = True
     gc_was_enabled = gc.isenabled()
     rec = None
     try:
@@ -453,6 +472,7 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
             rec.close()
         if gc_was_enabled:
             gc.enable()
+        _ACTIVE.on = False
         _LOCK.release()
 
 

@@ -1,0 +1,44 @@
+"""Shared fixtures: the lesson's nested function, golden-file comparison with an explicit update option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files under tests/golden instead of comparing with them")
+
+
+from tests.helpers import leaves, nested_f
+
+@pytest.fixture
+def nested_trace():
+    import graphviz_ad as gad
+
+    t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0))
+    return t.backward()
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest, tmp_path: Path):
+    """``golden(name, text)``: compare ``text`` with tests/golden/<name> (or rewrite it with --update-golden)."""
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if update:
+            path.write_text(text, encoding="utf-8")
+            return
+        actual = tmp_path / name
+        actual.write_text(text, encoding="utf-8")
+        assert path.exists(), f"no golden file {path}; run pytest --update-golden to create it"
+        expected = path.read_text(encoding="utf-8")
+        assert text == expected, f"{name} differs from the golden file (actual output in {actual}); " \
+                                 "if the change is intended, run pytest --update-golden"
+
+    return check

@@ -1,0 +1,58 @@
+"""Helpers shared by the tests: the lesson's functions, leaf tensors, a torch oracle, markers."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+def f(x, y, z):
+    """The lesson's nested function, written as in the lesson (its name is the output's label)."""
+    a = 2 * x
+    b = torch.sin(y)
+    c = a / b
+    d = 1 + z * c
+    e = torch.log(d)
+    return torch.tanh(e)
+
+
+nested_f = f
+
+
+def neuron_loss(x, w, b, y_true):
+    prediction = torch.tanh(x * w + b)
+    return (y_true - prediction) ** 2
+
+
+def leaves(*vals: float, dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+    return [torch.tensor(v, dtype=dtype, requires_grad=True) for v in vals]
+
+
+def oracle_grads(fn, *vals: float, dtype: torch.dtype = torch.float32) -> tuple[float, list[float]]:
+    """PyTorch's own value and gradients of fn at vals (the oracle every test compares with)."""
+    xs = leaves(*vals, dtype=dtype)
+    out = fn(*xs)
+    grads = torch.autograd.grad(out, xs)
+    return out.item(), [g.item() for g in grads]
+
+
+def intermediates(x: float, y: float, z: float, dtype: torch.dtype = torch.float32) -> dict[str, tuple[float, float]]:
+    """Value and df/dvar of every named intermediate of the nested function, from torch alone."""
+    xs = leaves(x, y, z, dtype=dtype)
+    a = 2 * xs[0]
+    b = torch.sin(xs[1])
+    c = a / b
+    d = 1 + xs[2] * c
+    e = torch.log(d)
+    f = torch.tanh(e)
+    named = {"a": a, "b": b, "c": c, "d": d, "e": e}
+    grads = torch.autograd.grad(f, list(named.values()) + xs)
+    out = {k: (v.item(), g.item()) for (k, v), g in zip(named.items(), grads)}
+    for k, t, g in zip("xyz", xs, grads[len(named):]):
+        out[k] = (t.item(), g.item())
+    out["f"] = (f.item(), 1.0)
+    return out
