@@ -1,0 +1,130 @@
+"""DOT text (golden, escaping, options) and the real ``dot`` binary for SVG/PNG/PDF."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+
+import pytest
+import torch
+
+import graphviz_ad as gad
+from graphviz_ad.errors import ExecutableNotFound
+from graphviz_ad.render.quoting import html_text, quote
+from tests.helpers import leaves, needs_dot, nested_f
+
+
+def test_nested_dot_matches_golden(nested_trace, golden):
+    golden("nested.dot", nested_trace.to_dot())
+
+
+def test_nested_dot_dark_lr_matches_golden(nested_trace, golden):
+    golden("nested_dark_lr.dot", nested_trace.to_dot(theme="dark", rankdir="LR", legend=False))
+
+
+def test_dot_is_deterministic_across_traces():
+    a = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0)).backward().to_dot()
+    b = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0)).backward().to_dot()
+    assert a == b
+
+
+def test_forward_only_dot_has_no_gradients():
+    t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0))
+    dot = t.to_dot()
+    assert "∇" not in dot.replace("∇ gradient", "")
+    assert "0.96595" in dot
+
+
+def test_options_are_checked():
+    t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match="unknown theme"):
+        t.to_dot(theme="neon")
+    with pytest.raises(ValueError, match="rankdir"):
+        t.to_dot(rankdir="XY")
+    with pytest.raises(TypeError, match="unknown render option"):
+        t.to_dot(colour="red")
+    assert "rankdir=LR" in t.to_dot(rankdir="lr")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('a"b', '"a\\"b"'), ("back\\slash", '"back\\\\slash"'), ("two\nlines", '"two\\nlines"'),
+    ("{braces}", '"{braces}"'), ("ünïcødé ∂", '"ünïcødé ∂"'),
+])
+def test_quote(text, expected):
+    assert quote(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"), ("a & b", "a &amp; b"), ('"q"', "&quot;q&quot;"),
+    ("new\nline", "new line"), ("😀", "&#128512;"),
+])
+def test_html_text(text, expected):
+    assert html_text(text) == expected
+
+
+HOSTILE = ['say "hi"', "back\\slash\\", "{b}", "<i>&amp;</i>", "two\nlines", "ünï ∂ 中文 \u202etxt", "]]>", "%s{0}"]
+
+
+@needs_dot
+def test_hostile_labels_keep_the_dot_valid_and_svg_text(tmp_path):
+    xs = [torch.tensor(float(i + 1), requires_grad=True) for i in range(len(HOSTILE))]
+
+    def f(*args):
+        total = args[0]
+        for a in args[1:]:
+            total = total + a
+        return total
+
+    t = gad.trace_call(f, tuple(xs), input_names=HOSTILE).backward()
+    dot = t.to_dot()
+    # Graphviz parses it, and finds exactly the intended nodes (plus the legend)
+    canon = subprocess.run(["dot", "-Tcanon"], input=dot.encode(), capture_output=True, check=True).stdout.decode()
+    ids = set(re.findall(r"^\t(n\d+|legend)\s+\[", canon, flags=re.M))
+    assert ids == {n.id for n in t.nodes} | {"legend"}
+    svg = t.to_svg()
+    assert "<i>" not in svg and "<script" not in svg
+    assert "&lt;i&gt;&amp;amp;&lt;/i&gt;" in svg
+    assert "say &quot;hi&quot;" in svg or 'say "hi"' in svg
+
+
+@needs_dot
+def test_svg_carries_every_number_at_full_precision_in_tooltips(nested_trace):
+    svg = html.unescape(nested_trace.to_svg())
+    for n in nested_trace.nodes:
+        if n.kind == "const":
+            continue
+        assert f"value: {n.value.scalar():.9g}" in svg
+        assert f"grad: {n.grad.scalar():.9g}" in svg
+    assert "0.96595" in svg and "∇ 0.058131" in svg
+    assert 'id="n0"' in svg and 'class="node gad-node gad-input"' in svg
+
+
+@needs_dot
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF"),
+                                           (".dot", b"digraph"), (".json", b"{")])
+def test_render_formats_from_suffix_and_deterministic(nested_trace, tmp_path, suffix, magic):
+    a = nested_trace.render(tmp_path / f"a{suffix}")
+    b = nested_trace.render(tmp_path / f"b{suffix}")
+    assert a.read_bytes().startswith(magic)
+    assert a.read_bytes() == b.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unknown_suffix_is_refused(nested_trace, tmp_path):
+    with pytest.raises(ValueError, match="output format"):
+        nested_trace.render(tmp_path / "f.jpeg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_dot_binary_is_one_named_error(nested_trace, monkeypatch, tmp_path):
+    monkeypatch.setenv("GRAPHVIZ_AD_DOT", "dot-that-does-not-exist")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ExecutableNotFound, match="apt-get install graphviz"):
+        nested_trace.to_svg()
+    with pytest.raises(ExecutableNotFound):
+        nested_trace.render(tmp_path / "f.svg")
+    assert not (tmp_path / "f.svg").exists()
+    assert nested_trace.to_dot().startswith("digraph")
+    nested_trace.render(tmp_path / "f.json")
+    assert (tmp_path / "f.json").exists()
