@@ -73,7 +73,9 @@ def _trace_expression(expr: str, at: tuple[str, ...], dtype: str, backward: bool
 
     t = trace_expression(expr, _parse_at(at, dtype))
     if backward:
-        t.backward()
+        out = t.output
+        # a non-scalar result: start from ones, i.e. differentiate the sum of its elements
+        t.backward(None if out.numel() == 1 else torch.ones_like(out))
     return t
 
 
@@ -155,7 +157,8 @@ def render(expr: str, at: tuple[str, ...], dtype: str, out: str | None, fmt: str
 
     EXPR is Python syntax restricted to numbers, the --at names, + - * / ** @, unary minus
     and functions such as sin cos tan tanh sigmoid exp log sqrt abs relu sum mean matmul.
-    It is parsed, never executed.
+    It is parsed, never executed. For a result with several elements the backward
+    starts from ones (the gradient of their sum).
 
     \b
     Example:
