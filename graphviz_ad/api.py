@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from .backward.optimizer import OptimizerRecord, record_step
 from .backward.recorder import run_backward
 from .backward.steps import Step
 from .errors import BackwardError
@@ -33,6 +34,7 @@ class Trace:
         self._rec = recording
         self.graph: Graph = recording.graph
         self.steps: list[Step] = []
+        self.update: OptimizerRecord | None = None
         self._backward_done = False
 
     # -- data -------------------------------------------------------------
@@ -70,6 +72,18 @@ class Trace:
         self._backward_done = True
         return self
 
+    def optimizer_step(self, optimizer: Any, *, dry_run: bool = False) -> OptimizerRecord:
+        """Run one real ``optimizer.step()`` and record each traced parameter's update.
+
+        Needs ``.grad`` filled: call ``t.backward(accumulate=True)`` first, as the lesson's
+        iteration does (zero_grad, forward, loss, backward, step). ``dry_run=True`` puts the
+        parameters and the optimizer state back afterwards. The record is ``t.update``.
+        """
+        params = {id(t): (nid, self.graph.node(nid).label) for nid, t in self._rec.leaves.items()
+                  if self.graph.node(nid).kind == "param"}
+        self.update = record_step(optimizer, params, dry_run=dry_run, max_elements=self._rec.max_elements)
+        return self.update
+
     # -- output -----------------------------------------------------------
     def to_dot(self, options: RenderOptions | None = None, **kw: Any) -> str:
         """DOT text (no ``dot`` binary needed). Options: see :class:`RenderOptions`."""
@@ -80,8 +94,8 @@ class Trace:
         return run_dot(self.to_dot(options, **kw), "svg").decode("utf-8")
 
     def to_json(self) -> dict[str, Any]:
-        """A dict in schema ``graphviz_ad/1`` (nodes, edges, steps)."""
-        return _to_json(self.graph, self.steps)
+        """A dict in schema ``graphviz_ad/1`` (nodes, edges, steps; ``optimizer`` after a recorded step)."""
+        return _to_json(self.graph, self.steps, self.update)
 
     def to_networkx(self) -> Any:
         return _to_networkx(self.graph)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..backward.optimizer import OptimizerRecord
 from ..backward.steps import Step
 from ..trace.values import Value
 from .model import Graph
@@ -18,7 +19,7 @@ def _v(v: Value | None) -> Any:
     return None if v is None else v.to_json()
 
 
-def to_json(graph: Graph, steps: list[Step] | None = None) -> dict[str, Any]:
+def to_json(graph: Graph, steps: list[Step] | None = None, update: OptimizerRecord | None = None) -> dict[str, Any]:
     """A JSON-ready dict; non-finite numbers are strings ("nan", "inf", "-inf")."""
     nodes = []
     for n in graph.nodes:
@@ -40,8 +41,18 @@ def to_json(graph: Graph, steps: list[Step] | None = None) -> dict[str, Any]:
             "incoming": [{"step": i.step, "from": i.source, "value": _v(i.value)} for i in s.incoming],
             "leaf": s.leaf,
         })
-    return {"schema": SCHEMA, "nodes": nodes, "edges": edges, "steps": out_steps,
-            "clusters": clusters, "outputs": list(graph.outputs)}
+    out: dict[str, Any] = {"schema": SCHEMA, "nodes": nodes, "edges": edges, "steps": out_steps,
+                           "clusters": clusters, "outputs": list(graph.outputs)}
+    if update is not None:
+        out["optimizer"] = {
+            "name": update.optimizer, "dry_run": update.dry_run,
+            "updates": [{"node": u.node, "name": u.name, "old": _v(u.old), "grad": _v(u.grad), "new": _v(u.new),
+                         "state_before": {k: _v(v) for k, v in u.state_before.items()},
+                         "state_after": {k: _v(v) for k, v in u.state_after.items()},
+                         "rule": u.rule, "hyper": {k: list(v) if isinstance(v, tuple) else v
+                                                   for k, v in u.hyper.items()}}
+                        for u in update.updates]}
+    return out
 
 
 def dumps(data: dict[str, Any]) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from ..graph.model import Graph, Node
 from ..trace.values import Value
+from .collapse import resolve_view
 from .format import clean_text, fmt_shape, fmt_value, fmt_value_full
+from .gradcolor import LIGHT, colour_bar, grad_fill
 from .options import RenderOptions
 from .quoting import html_text, quote
 from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
@@ -44,13 +47,16 @@ def node_label(node: Node, theme: Theme, opts: RenderOptions) -> str:
     op = node.op if node.kind in ("op", "output") else KIND_NAMES.get(node.kind, node.kind) if node.kind != "param" else node.op
     if node.kind in ("op", "output") and node.args:
         op = f"{op}({clean_text(node.args, 48)})"
-    if node.kind == "const" and node.op == "const":
-        head = f"<B>{name}</B>"
+    if "collapsed" in node.flags:
+        rows.append(f"<B>{name}</B>")
+        if node.args:
+            rows.append(_font(html_text(node.args), theme.muted, 9))
+    elif node.kind == "const" and node.op == "const":
+        rows.append(f"<B>{name}</B>")
     elif node.label == node.op:
-        head = f"<B>{name}</B>" + (f" {_font(html_text(op[len(node.op):]), theme.muted)}" if op != node.op else "")
+        rows.append(f"<B>{name}</B>" + (f" {_font(html_text(op[len(node.op):]), theme.muted)}" if op != node.op else ""))
     else:
-        head = f"<B>{name}</B> {_font(html_text(op), theme.muted, 10)}"
-    rows.append(head)
+        rows.append(f"<B>{name}</B> {_font(html_text(op), theme.muted, 10)}")
     v = node.value
     if v is not None and not (node.kind == "const" and node.op == "const"):
         if v.numel != 1 or v.shape:
@@ -106,20 +112,28 @@ def _edge_text(v: Value, digits: int) -> str:
     return f"‖g‖ {fmt_value(Value((), 'float64', 'cpu', data=norm), digits)}"
 
 
-def _legend(theme: Theme) -> str:
+def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
     cells = []
-    for kind in ("input", "param", "const", "op", "output"):
+    for kind in ("input", "param", "const", "op", "output", "module"):
+        if kind == "module" and kind not in kinds:
+            continue
         cells.append(f'<TD BGCOLOR="{theme.fill[kind]}" COLOR="{theme.border[kind]}" BORDER="1">'
                      f'{_font(KIND_NAMES[kind], theme.text, 9)}</TD>')
     cells.append(f'<TD BORDER="0">{_font("∇ gradient", theme.grad, 9)}</TD>')
-    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3"><TR>'
-            f'{"".join(cells)}</TR></TABLE>>')
+    rows = f'<TR>{"".join(cells)}</TR>'
+    if grad_color:
+        bar = colour_bar()
+        rows += (f'<TR><TD COLSPAN="{len(cells)}" BORDER="0">'
+                 f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2"><TR>'
+                 f'<TD>{_font("|∇| (log scale):", theme.text, 9)}</TD>{bar}</TR></TABLE></TD></TR>')
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3">{rows}</TABLE>>'
 
 
 def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str:
     """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
     opts = RenderOptions.make(options, **kw)
     theme = get_theme(opts.theme)
+    graph, _ = resolve_view(graph, opts.depth)
     lines: list[str] = [
         "digraph graphviz_ad {",
         f'  graph [rankdir={opts.rankdir}, bgcolor="{theme.background}", fontname="Helvetica", '
@@ -140,11 +154,18 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         classes = f"gad-node gad-{n.kind}"
         if has_nonfinite(n.value) or (opts.grads and has_nonfinite(n.grad)):
             classes += " gad-nonfinite"
+        fill, label_theme = theme.fill[n.kind], theme
+        coloured = grad_fill(n.grad) if opts.grad_color and opts.grads else None
+        if coloured is not None:
+            fill = coloured[0]
+            label_theme = replace(theme, text=coloured[1], muted=coloured[1], grad=coloured[1])
         attrs = [
             f'id="{n.id}"', f'class="{classes}"', f"shape={SHAPES[n.kind]}", f'style="{STYLES[n.kind]}"',
-            f'fillcolor="{theme.fill[n.kind]}"', f'color="{theme.border[n.kind]}"',
-            f"label={node_label(n, theme, opts)}", f"tooltip={quote(_tooltip(n))}",
+            f'fillcolor="{fill}"', f'color="{theme.border[n.kind]}"',
+            f"label={node_label(n, label_theme, opts)}", f"tooltip={quote(_tooltip(n))}",
         ]
+        if coloured is not None:
+            attrs.append(f'fontcolor="{coloured[1]}"')
         if "gad-nonfinite" in classes:
             attrs.append("penwidth=2.5")
         return f"{indent}{n.id} [{', '.join(attrs)}];"
@@ -175,8 +196,13 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         if opts.grads and e.grad is not None:
             attrs.append(f"label=<{_font(html_text(_edge_text(e.grad, opts.digits)), theme.grad, 9)}>")
             attrs.append(f"labeltooltip={quote('gradient: ' + fmt_value_full(e.grad))}")
+            coloured = grad_fill(e.grad) if opts.grad_color else None
+            if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page
+                attrs.append(f'color="{coloured[0]}", penwidth=2.5')
         lines.append(f"  {e.source} -> {e.target} [{', '.join(attrs)}];")
     if opts.legend:
-        lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, label={_legend(theme)}];')
+        kinds = {n.kind for n in graph.nodes}
+        lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, '
+                     f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -18,7 +18,9 @@ class RenderOptions:
 
     theme: "light" or "dark"; rankdir: "TB" (top to bottom) or "LR" (and BT, RL);
     legend: draw the legend; grads: show gradients once the backward ran;
-    depth: module nesting drawn expanded below the traced root (None: everything);
+    depth: module nesting drawn expanded below the traced root: 1 draws the root's children
+    as single boxes, None expands everything, "auto" (the default) collapses modules until
+    at most about 150 boxes are visible;
     grad_color: colour nodes and edges by gradient magnitude on a log scale;
     digits: significant digits of numbers in labels (4-6).
     """
@@ -27,7 +29,7 @@ class RenderOptions:
     rankdir: str = "TB"
     legend: bool = True
     grads: bool = True
-    depth: int | None = None
+    depth: int | str | None = "auto"
     grad_color: bool = False
     digits: int = 5
 
@@ -38,8 +40,9 @@ class RenderOptions:
         if rd not in _RANKDIRS:
             raise ValueError(f"unknown rankdir {self.rankdir!r}; choose one of: {', '.join(_RANKDIRS)}")
         object.__setattr__(self, "rankdir", rd)
-        if self.depth is not None and (not isinstance(self.depth, int) or self.depth < 0):
-            raise ValueError(f"depth must be a whole number >= 0 or None, got {self.depth!r}")
+        if self.depth is not None and self.depth != "auto" and (
+                not isinstance(self.depth, int) or isinstance(self.depth, bool) or self.depth < 0):
+            raise ValueError(f"depth must be a whole number >= 0, None (expand all) or 'auto', got {self.depth!r}")
         if not 3 <= int(self.digits) <= 9:
             raise ValueError(f"digits must be between 3 and 9, got {self.digits!r}")
 

@@ -1,0 +1,134 @@
+"""Loading a user's model (MODULE:ATTR), making its inputs, and reporting errors in the user's own code."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from ..errors import GraphvizADError
+
+__all__ = ["UserCodeError", "load_attr", "build_model", "parse_shape", "make_inputs", "make_target", "LOSSES"]
+
+LOSSES = ("mse", "cross_entropy")
+
+
+class UserCodeError(GraphvizADError):
+    """The user's own code raised; the message holds their traceback, trimmed to their frames."""
+
+
+def user_traceback(exc: BaseException, roots: list[str]) -> str:
+    """The traceback of ``exc`` keeping only frames from files under ``roots`` (the user's code)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if any(f.filename.startswith(r) for r in roots)]
+    lines = traceback.format_list(frames) if frames else []
+    head = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return ("Traceback (most recent call last, your code only):\n" + "".join(lines) + head) if lines else head
+
+
+def _import(module: str) -> tuple[ModuleType, list[str]]:
+    if module.endswith(".py") or "/" in module or module.startswith("."):
+        path = Path(module)
+        if not path.is_file():
+            raise GraphvizADError(f"no such file: {module!r}; give MODULE:ATTR with a .py path or a dotted module")
+        name = "_graphviz_ad_user_" + re.sub(r"\W", "_", path.stem)
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise GraphvizADError(f"cannot import {module!r} as Python code")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        roots = [str(path.resolve().parent), str(path.parent)]
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as e:
+            sys.modules.pop(name, None)
+            raise UserCodeError(f"importing {module} failed:\n{user_traceback(e, roots)}") from None
+        return mod, roots
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and module.startswith(e.name):
+            raise GraphvizADError(f"no module named {module!r}: give a dotted module importable from here, "
+                                  "or a path to a .py file") from None
+        raise UserCodeError(f"importing {module} failed: {e}") from None
+    except Exception as e:
+        root = str(Path(getattr(sys.modules.get(module), "__file__", "") or ".").resolve().parent)
+        raise UserCodeError(f"importing {module} failed:\n{user_traceback(e, [root])}") from None
+    root = str(Path(mod.__file__ or ".").resolve().parent)
+    return mod, [root]
+
+
+def load_attr(spec: str) -> tuple[Any, list[str]]:
+    """``pkg.mod:factory`` or ``path/to/file.py:model`` -> (the object, roots of the user's code)."""
+    module, sep, attr = spec.rpartition(":")
+    if not sep or not module or not attr:
+        raise GraphvizADError(f"{spec!r}: write MODULE:ATTR, e.g. examples/widenet.py:build or mypkg.models:Net")
+    mod, roots = _import(module)
+    obj: Any = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = sorted(n for n in dir(mod) if not n.startswith("_"))[:12]
+            raise GraphvizADError(f"{module} has no attribute {attr!r}; it has: {', '.join(names)}")
+        obj = getattr(obj, part)
+    return obj, roots
+
+
+def build_model(obj: Any, roots: list[str]) -> torch.nn.Module:
+    """An nn.Module as it is, or the module a factory (a function or class) returns when called."""
+    if isinstance(obj, torch.nn.Module):
+        return obj
+    if not callable(obj):
+        raise GraphvizADError(f"{obj!r} is neither an nn.Module nor a factory that returns one")
+    try:
+        model = obj()
+    except Exception as e:
+        raise UserCodeError(f"building the model failed:\n{user_traceback(e, roots)}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise GraphvizADError(f"the factory returned {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def parse_shape(text: str, what: str = "--input") -> tuple[int, ...]:
+    """``32x1`` -> (32, 1); at most 8 dims and 50 million elements."""
+    parts = text.lower().replace("×", "x").replace(",", "x").split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise GraphvizADError(f"{what} {text!r}: write a shape such as 32x1 or 1x3x64x64") from None
+    if not shape or len(shape) > 8 or any(s <= 0 for s in shape):
+        raise GraphvizADError(f"{what} {text!r}: a shape has 1 to 8 positive sizes, e.g. 32x1")
+    n = 1
+    for s in shape:
+        n *= s
+    if n > 50_000_000:
+        raise GraphvizADError(f"{what} {text!r} has {n} elements; at most 50 million")
+    return shape
+
+
+def make_inputs(model: torch.nn.Module, shape: tuple[int, ...], *, seed: int = 0, dtype: str = "float") -> torch.Tensor:
+    """A reproducible input: integers for an Embedding first layer, else standard normal floats."""
+    g = torch.Generator().manual_seed(seed)
+    first = next((m for m in model.modules() if not list(m.children())), None)
+    if dtype == "long" or isinstance(first, torch.nn.Embedding):
+        high = first.num_embeddings if isinstance(first, torch.nn.Embedding) else 10
+        return torch.randint(0, high, shape, generator=g)
+    p = next(model.parameters(), None)
+    dev = p.device if p is not None else torch.device("cpu")
+    return torch.randn(shape, generator=g).to(dev)
+
+
+def make_target(loss: str, output: torch.Tensor, shape: tuple[int, ...] | None, *, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    if loss == "cross_entropy":
+        classes = output.shape[-1]
+        tshape = shape if shape is not None else tuple(output.shape[:-1])
+        return torch.randint(0, classes, tshape, generator=g).to(output.device)
+    tshape = shape if shape is not None else tuple(output.shape)
+    return torch.randn(tshape, generator=g).to(output.device)

@@ -1,0 +1,133 @@
+"""Module collapsing for big models: modules below a depth become single boxes (a view; the model is untouched)."""
+
+from __future__ import annotations
+
+import math
+
+from ..graph.model import Graph, Node
+
+__all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "AUTO_MAX_NODES"]
+
+AUTO_MAX_NODES = 150
+
+
+def module_level(qualname: str | None) -> int:
+    """``""`` (a root) -> 0, ``layers`` -> 1, ``layers.0`` -> 2."""
+    return len(qualname.split(".")) if qualname else 0
+
+
+def _groups(graph: Graph, depth: int) -> dict[str, str]:
+    """cluster id -> id of the outermost module cluster (itself or an ancestor) collapsed at ``depth``."""
+    out: dict[str, str] = {}
+    for c in graph.clusters:  # parents are created before their children
+        if c.parent is not None and c.parent in out:
+            out[c.id] = out[c.parent]
+        elif c.kind == "module" and module_level(c.qualname) >= depth:
+            out[c.id] = c.id
+    return out
+
+
+def visible_count(graph: Graph, depth: int | None) -> int:
+    if depth is None:
+        return len(graph.nodes)
+    groups = _groups(graph, depth)
+    seen_groups = set()
+    count = 0
+    for n in graph.nodes:
+        g = groups.get(n.cluster) if n.cluster else None
+        if g is None:
+            count += 1
+        elif g not in seen_groups:
+            seen_groups.add(g)
+            count += 1
+    return count
+
+
+def auto_depth(graph: Graph, max_nodes: int = AUTO_MAX_NODES) -> int | None:
+    """The deepest expansion that keeps at most ``max_nodes`` boxes visible (None: everything fits)."""
+    if len(graph.nodes) <= max_nodes:
+        return None
+    levels = [module_level(c.qualname) for c in graph.clusters if c.kind == "module"]
+    if not levels:
+        return None
+    for depth in range(max(levels), -1, -1):
+        if visible_count(graph, depth) <= max_nodes:
+            return depth
+    return min(levels)
+
+
+def _param_count(nodes: list[Node]) -> int:
+    return sum(math.prod(n.value.shape) for n in nodes if n.kind == "param" and n.value is not None)
+
+
+def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
+    """A view of ``graph`` with module clusters at ``depth`` and below drawn as single nodes.
+
+    Returns the view and a map from every original node id to the id drawn for it.
+    """
+    groups = _groups(graph, depth)
+    if not groups:
+        return graph, {n.id: n.id for n in graph.nodes}
+    cluster_of = {c.id: c for c in graph.clusters}
+    members: dict[str, list[Node]] = {}
+    for n in graph.nodes:
+        g = groups.get(n.cluster) if n.cluster else None
+        if g is not None:
+            members.setdefault(g, []).append(n)
+    mapping: dict[str, str] = {}
+    view = Graph(meta=dict(graph.meta))
+    made: dict[str, str] = {}
+    for c in graph.clusters:
+        if c.id not in groups:
+            parent = c.parent
+            view.clusters.append(type(c)(id=c.id, kind=c.kind, label=c.label, parent=parent,
+                                         qualname=c.qualname, type_name=c.type_name))
+    leaving: dict[str, Node] = {}
+    for e in graph.edges:
+        gs = groups.get(graph.node(e.source).cluster or "")
+        gt = groups.get(graph.node(e.target).cluster or "")
+        if gs is not None and gs != gt:
+            leaving[gs] = graph.node(e.source)
+    for n in graph.nodes:
+        g = groups.get(n.cluster) if n.cluster else None
+        if g is None:
+            copy = Node(id=n.id, kind=n.kind, label=n.label, op=n.op, module=n.module, cluster=n.cluster,
+                        value=n.value, grad=n.grad, args=n.args, source=n.source, flags=n.flags)
+            view.nodes.append(copy)
+            view._by_id[copy.id] = copy
+            mapping[n.id] = n.id
+            continue
+        if g not in made:
+            c = cluster_of[g]
+            inner = members[g]
+            out = leaving.get(g) or next((m for m in reversed(inner) if m.id in graph.outputs), inner[-1])
+            is_output = any(m.id in graph.outputs for m in inner)
+            nparams = _param_count(inner)
+            node = Node(id=f"m{g}", kind="output" if is_output else "module", label=c.label,
+                        op=c.type_name or "module", module=c.qualname, cluster=c.parent,
+                        value=out.value, grad=out.grad,
+                        args=f"{nparams:,} params" if nparams else "", flags=("collapsed",))
+            view.nodes.append(node)
+            view._by_id[node.id] = node
+            made[g] = node.id
+        mapping[n.id] = made[g]
+    for e in graph.edges:
+        s, t = mapping[e.source], mapping[e.target]
+        if s == t:
+            continue
+        key = (s, t)
+        if key in view._edge_index:
+            view._edge_index[key].grad = None  # several underlying edges: no single gradient to show
+            continue
+        edge = view.add_edge(s, t)
+        edge.grad = e.grad
+    view.outputs = list(dict.fromkeys(mapping[o] for o in graph.outputs))
+    return view, mapping
+
+
+def resolve_view(graph: Graph, depth: int | str | None) -> tuple[Graph, dict[str, str]]:
+    """The graph to draw for a ``depth`` option, and where each original node is drawn."""
+    d = auto_depth(graph) if depth == "auto" else depth
+    if d is None:
+        return graph, {n.id: n.id for n in graph.nodes}
+    return collapse(graph, int(d))
