@@ -243,3 +243,6 @@ def demo(out_dir: str, theme: str, rankdir: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="graphviz-ad")
+
+
+from . import cli_model as _cli_model  # noqa: E402,F401  (registers the model command)

@@ -24,6 +24,7 @@ __all__ = ["Recording", "record"]
 
 _AccumulateGrad = torch._C._functions.AccumulateGrad
 _CALL_IMPL = torch.nn.Module._call_impl.__code__
+_MODULE_FILE = _CALL_IMPL.co_filename
 _LOCK = threading.Lock()
 _ACTIVE = threading.local()
 _WAIT_S = 300.0
@@ -131,17 +132,20 @@ class _Recorder:
     def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
         if threading.get_ident() != self.thread:
             return
+        # The frame that calls the hooks also calls forward (``_call_impl``, or its ``inner``).
         f = sys._getframe(1)
-        while f is not None and f.f_code is not _CALL_IMPL:
-            f = f.f_back
-        if f is None:
-            return
+        if f.f_code.co_filename != _MODULE_FILE:
+            while f is not None and f.f_code is not _CALL_IMPL:
+                f = f.f_back
+            if f is None:
+                return
         if not self.module_stack and id(module) not in self.module_names:
             self._register_root(module)
         elif id(module) not in self.module_names:
             self._register_root(module)
         qual = self.module_names.get(id(module), "")
         if module is self.module_root:
+            self.module_frames[id(f)] = ""  # the traced root: its forward is the whole graph, not a cluster
             self.module_stack.append((qual, ""))
             return
         _, _, _, parent = self._locate(f.f_back)
@@ -154,7 +158,7 @@ class _Recorder:
         if threading.get_ident() != self.thread or not self.module_stack:
             return
         _, cid = self.module_stack.pop()
-        for k, v in list(self.module_frames.items()):
+        for k, v in reversed(list(self.module_frames.items())):
             if v == cid:
                 del self.module_frames[k]
                 break
@@ -171,7 +175,8 @@ class _Recorder:
         while f is not None and f is not stop:
             c = module_frames.get(id(f))
             if c is not None:
-                chain.append(c)
+                if c:
+                    chain.append(c)
                 if user_frame is None:
                     direct = False
             else:
@@ -179,7 +184,10 @@ class _Recorder:
                 if info.user:
                     if user_frame is None:
                         user_frame, user_info = f, info
-                    if f.f_back is not stop and info.label and not info.label.startswith("<") :
+                    back = f.f_back
+                    # a module's own forward is drawn as the module's cluster, not as a function
+                    if (back is not stop and back is not None and id(back) not in module_frames
+                            and info.label and not info.label.startswith("<")):
                         chain.append(f)
             f = f.f_back
         parent: str | None = None

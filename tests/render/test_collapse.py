@@ -1,0 +1,91 @@
+"""Module collapsing (depth) and gradient-magnitude colouring."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+import graphviz_ad as gad
+from graphviz_ad.render.collapse import auto_depth, collapse, resolve_view
+from graphviz_ad.render.gradcolor import NONFINITE, SCALE, grad_fill
+from graphviz_ad.trace.values import Value
+
+
+class Block(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.fc2(self.act(self.fc1(x)))
+
+
+def deep_trace(blocks: int = 30) -> gad.Trace:
+    torch.manual_seed(0)
+    net = nn.Sequential(*[Block(4) for _ in range(blocks)])
+    return gad.trace(lambda: net(torch.randn(2, 4)).sum()).backward()
+
+
+def test_depth_one_draws_the_roots_children_as_boxes():
+    t = gad.trace(nn.Sequential(Block(3), Block(3)), torch.randn(1, 3)).backward(torch.ones(1, 3))
+    view, mapping = collapse(t.graph, 1)
+    boxes = [n for n in view.nodes if "collapsed" in n.flags]
+    assert [b.label for b in boxes] == ["0: Block", "1: Block"]
+    assert boxes[0].args == "24 params"
+    assert boxes[0].value.shape == (1, 3) and boxes[0].grad is not None
+    assert all(mapping[n.id] == "mc0" for n in t.nodes if n.module and n.module.startswith("0"))
+    dot = t.to_dot(depth=1)
+    assert "fc1" not in dot and "shape=component" in dot
+
+
+def test_depth_none_expands_everything_and_auto_keeps_about_150_boxes():
+    t = deep_trace()
+    assert len(t.nodes) > 150
+    assert resolve_view(t.graph, None)[0] is t.graph
+    d = auto_depth(t.graph)
+    assert d is not None
+    view, _ = resolve_view(t.graph, "auto")
+    assert len(view.nodes) <= 150
+    n_dot_nodes = len(re.findall(r"^\s+(?:n|mc)\d+ \[", t.to_dot(), flags=re.M))
+    assert n_dot_nodes == len(view.nodes)
+    small = gad.trace(lambda x: x * 2, torch.ones(1))
+    assert auto_depth(small.graph) is None
+
+
+def test_bad_depth_is_refused():
+    t = deep_trace(2)
+    with pytest.raises(ValueError, match="depth"):
+        t.to_dot(depth=-1)
+    with pytest.raises(ValueError, match="depth"):
+        t.to_dot(depth="deep")
+
+
+def test_grad_colour_scale_is_logarithmic_and_flags_nonfinite():
+    def v(x: float) -> Value:
+        return Value((), "float32", "cpu", data=x)
+
+    assert grad_fill(v(1.0))[0] == SCALE[5]
+    assert grad_fill(v(1e15))[0] == SCALE[-1]
+    assert grad_fill(v(1e-15))[0] == SCALE[0]
+    assert grad_fill(v(float("nan")))[0] == NONFINITE
+    assert grad_fill(None) is None
+
+
+def test_fifty_layer_chain_shows_exploding_and_vanishing_at_a_glance():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+    import depth_chain
+
+    for w, end in ((2.0, SCALE[-1]), (0.5, SCALE[0])):
+        t = gad.trace(depth_chain.build(w), torch.ones(1, 1)).backward()
+        g1 = t.node("0.weight").grad.scalar()
+        assert g1 == pytest.approx(w ** 49, rel=1e-5)
+        dot = t.to_dot(grad_color=True, depth=None)
+        weight_fill = re.search(r'n1 \[.*?fillcolor="([^"]+)"', dot).group(1)
+        assert weight_fill == end
+        assert "|∇| (log scale)" in dot
