@@ -21,6 +21,8 @@ __all__ = ["to_dot", "node_label", "has_nonfinite"]
 def has_nonfinite(v: Value | None) -> bool:
     if v is None:
         return False
+    if v.finite is not None:
+        return not v.finite
     if v.stats is not None:
         return any(isinstance(x, float) and not math.isfinite(x) for x in v.stats.values())
     stack = [v.data]

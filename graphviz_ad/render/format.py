@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..trace.values import Value
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 __all__ = ["fmt_number", "fmt_full", "fmt_value", "fmt_value_full", "fmt_shape", "clean_text"]
 
@@ -39,6 +42,9 @@ def fmt_shape(shape: tuple[int, ...]) -> str:
 
 def _preview(data: Any, digits: int, max_items: int) -> str:
     """A nested list as ``[[1, 2], [3, 4]]``, eliding after ``max_items`` numbers."""
+    if data and not isinstance(data[0], list):  # the common flat case, without the general walk
+        head = ", ".join(fmt_number(x, digits) for x in data[:max_items])
+        return f"[{head}, …]" if len(data) > max_items else f"[{head}]"
     out: list[str] = []
     count = 0
     stack: list[Any] = [("open", data)]
@@ -87,16 +93,12 @@ def fmt_value_full(v: Value | None) -> str:
     if v is None:
         return ""
     head = "" if v.numel == 1 else f"{fmt_shape(v.shape)} {v.dtype}: "
-    return head + fmt_value(v, digits=9, max_items=64)
+    return head + fmt_value(v, digits=9, max_items=16)
 
 
 def clean_text(s: str, limit: int = 60) -> str:
     """User text made displayable: control characters shown as escapes, long text cut."""
-    out = []
-    for ch in s:
-        if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0:
-            out.append("\\n" if ch == "\n" else f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    text = "".join(out)
+    if not _CONTROL.search(s):
+        return s if len(s) <= limit else s[: limit - 1] + "…"
+    text = _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}", s)
     return text if len(text) <= limit else text[: limit - 1] + "…"

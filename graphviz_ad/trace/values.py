@@ -30,6 +30,7 @@ class Value:
     stats: dict[str, float] | None = None
     _pending: torch.Tensor | None = None
     _kind: str = "exact"  # exact | stats | empty
+    finite: bool | None = None  # every number finite (None: not known, look)
 
     @property
     def numel(self) -> int:
@@ -46,6 +47,8 @@ class Value:
 
     def to_json(self) -> Any:
         if self._kind == "exact":
+            if self.finite and not isinstance(self.data, complex):
+                return self.data
             return _jsonify(self.data)
         if self._kind == "empty":
             return {"shape": list(self.shape), "min": None, "max": None, "mean": None, "norm": None}
@@ -84,18 +87,18 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Value
     if t.is_meta or (t.layout != torch.strided):
         v._kind = "empty"
         return v
-    with torch.no_grad():
-        if n == 0:
-            v.data = torch.empty(shape).tolist()
-        elif n <= max_elements:
-            v._pending = t.detach().clone()
-        else:
-            v._kind = "stats"
-            x = t.detach()
-            if x.is_complex():
-                x = x.abs()
-            x = x.to(torch.float64) if not x.is_floating_point() or x.dtype != torch.float64 else x
-            v._pending = torch.stack([x.min(), x.max(), x.mean(), torch.linalg.vector_norm(x)])
+    if n == 0:
+        v.data = torch.empty(shape).tolist()
+    elif n <= max_elements:
+        v._pending = t.detach().clone()  # detached: no autograd record, no grad-mode switch needed
+    else:
+        v._kind = "stats"
+        x = t.detach()
+        if x.is_complex():
+            x = x.abs()
+        if x.dtype != torch.float64:
+            x = x.to(torch.float64)
+        v._pending = torch.stack([x.min(), x.max(), x.mean(), torch.linalg.vector_norm(x)])
     return v
 
 
@@ -115,8 +118,13 @@ def finalize_values(values: list[Value]) -> None:
         stacked = torch.stack([v._pending for v in group]).cpu()  # type: ignore[misc]
         if stacked.dtype == torch.bfloat16 or stacked.dtype == torch.float16:
             stacked = stacked.float()
-        for v, d in zip(group, stacked.tolist()):
+        if stacked.is_floating_point():
+            finite = torch.isfinite(stacked).reshape(len(group), -1).all(1).tolist()
+        else:
+            finite = [not stacked.is_complex()] * len(group)
+        for v, d, ok in zip(group, stacked.tolist(), finite):
             v.data = d
+            v.finite = ok
             v._pending = None
     for group in stats.values():
         rows = torch.stack([v._pending for v in group]).cpu().tolist()  # type: ignore[misc]
