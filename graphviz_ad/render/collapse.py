@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ..graph.model import Graph, Node
+from .fold import fold_chains, fold_constants
 
 __all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "AUTO_MAX_NODES"]
 
@@ -125,9 +126,22 @@ def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
     return view, mapping
 
 
-def resolve_view(graph: Graph, depth: int | str | None) -> tuple[Graph, dict[str, str]]:
-    """The graph to draw for a ``depth`` option, and where each original node is drawn."""
-    d = auto_depth(graph) if depth == "auto" else depth
-    if d is None:
+def resolve_view(graph: Graph, depth: int | str | None,
+                 max_nodes: int = AUTO_MAX_NODES) -> tuple[Graph, dict[str, str]]:
+    """The graph to draw for a ``depth`` option, and where each original node is drawn.
+
+    ``"auto"`` collapses modules first; if the picture is still too big (or has no modules)
+    it folds scalar constants into their ops' labels, then long chains of ops into one box.
+    """
+    if depth is None:
         return graph, {n.id: n.id for n in graph.nodes}
-    return collapse(graph, int(d))
+    if depth != "auto":
+        return collapse(graph, int(depth))
+    d = auto_depth(graph, max_nodes)
+    view, mapping = (graph, {n.id: n.id for n in graph.nodes}) if d is None else collapse(graph, d)
+    for step in (fold_constants, fold_chains):
+        if len(view.nodes) <= max_nodes:
+            break
+        view, inner = step(view)
+        mapping = {k: inner[v] for k, v in mapping.items() if v in inner}
+    return view, mapping

@@ -117,7 +117,7 @@ def _edge_text(v: Value, digits: int) -> str:
 def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
     cells = []
     for kind in ("input", "param", "const", "op", "output", "module"):
-        if kind == "module" and kind not in kinds:
+        if kind not in kinds:
             continue
         cells.append(f'<TD BGCOLOR="{theme.fill[kind]}" COLOR="{theme.border[kind]}" BORDER="1">'
                      f'{_font(KIND_NAMES[kind], theme.text, 9)}</TD>')
