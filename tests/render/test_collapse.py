@@ -89,3 +89,36 @@ def test_fifty_layer_chain_shows_exploding_and_vanishing_at_a_glance():
         weight_fill = re.search(r'n1 \[.*?fillcolor="([^"]+)"', dot).group(1)
         assert weight_fill == end
         assert "|∇| (log scale)" in dot
+
+
+def loop_trace(n: int = 2000) -> gad.Trace:
+    def loop(x):
+        for _ in range(n):
+            x = x * 1.0001 + 0.0001
+        return x.sum()
+
+    return gad.trace(loop, torch.randn(8, requires_grad=True)).backward()
+
+
+def test_auto_view_folds_constants_then_chains_so_a_huge_loop_stays_readable():
+    t = loop_trace()
+    assert len(t.nodes) > 8000
+    view, mapping = resolve_view(t.graph, "auto")
+    assert [n.label for n in view.nodes] == ["x", "4000 ops", "loop"]
+    chain = view.nodes[1]
+    assert chain.args == "mul → add ×2000" and "collapsed" in chain.flags
+    assert set(mapping) == {n.id for n in t.nodes if n.kind != "const"}  # constants are in the labels now
+    assert mapping[t.nodes[-2].id] == chain.id
+    last_op = t.graph.node(t.graph.inputs_of(t.graph.outputs[0])[0])
+    assert chain.value is last_op.value and chain.grad is last_op.grad
+    expanded, same = resolve_view(t.graph, None)
+    assert expanded is t.graph and same[t.nodes[5].id] == t.nodes[5].id
+
+
+def test_constants_fold_into_the_label_only_when_the_graph_is_big():
+    small = gad.trace(lambda x: 2 * x, torch.ones(1, requires_grad=True))
+    assert [n.kind for n in resolve_view(small.graph, "auto")[0].nodes] == ["input", "const", "output"]
+    from graphviz_ad.render.fold import fold_constants
+
+    view, _ = fold_constants(small.graph)
+    assert [n.kind for n in view.nodes] == ["input", "output"] and view.nodes[1].args == "2"
