@@ -197,7 +197,7 @@ def step(expr: str, at: tuple[str, ...], dtype: str, out: str | None, frames_dir
 def write_stepper(t: Any, out: str | None, frames_dir: str | None, as_text: bool, opts: RenderOptions) -> None:
     s = t.stepper(opts)
     if as_text:
-        click.echo(s.text())
+        click.echo(s.text(), nl=False)
     if out:
         s.save(out)
         click.echo(f"wrote {out}", err=True)

@@ -1,0 +1,330 @@
+"""The standalone HTML stepper: one inline SVG, inline CSS and script, the steps as embedded JSON.
+
+Nothing is fetched: no CDN, no fonts, no images. Several steppers can share a page: every id
+starts with the stepper's prefix (``gad-`` and a hash of its content, so the same input gives the
+same bytes), and each script finds its own root element. User text (labels, formulas) reaches
+the page only as SVG text escaped by Graphviz, or as JSON that the script inserts with
+``textContent``.
+
+DOM contract (what tests and embedding pages may rely on):
+
+- root: ``div.gad-stepper#<prefix>`` with ``data-step="k"`` (the frame shown: 0 forward pass,
+  1..N step k-1, N+1 every gradient) and class ``gad-at-forward`` on frame 0;
+- controls: ``button.gad-prev``, ``button.gad-play``, ``button.gad-next``,
+  ``input.gad-slider`` (type range, 0..N+1), ``span.gad-counter``; keys ArrowLeft/ArrowRight,
+  Home/End when focus is in the stepper (or on the page body, for the page's first stepper);
+- SVG: node groups ``g[data-node="n3"]`` and edge groups ``g[data-edge="e3"]`` carry the state
+  classes of :mod:`graphviz_ad.render.progress` (``gad-current`` on the current step's node);
+  gradient texts have class ``gad-grad`` and are hidden while pending;
+- panel ``div.gad-panel``: ``.gad-panel-title`` (``[3] MulBackward0 (mul = z*c)``,
+  ``[4] AccumulateGrad (leaf z)``), one
+  ``.gad-panel-upstream`` (the step's upstream gradient, or a leaf's ``.grad``), ``.gad-panel-sum``
+  where several gradients were summed (``0.1 + 0.2 = ``); per chain-rule term a
+  ``.gad-panel-term`` with ``.gad-panel-to``, ``.gad-panel-factor`` (the upstream),
+  ``.gad-panel-local`` (the local derivative's number, empty when unknown), ``.gad-panel-contrib``
+  and ``.gad-panel-formula``; the final frame lists ``.gad-panel-leafgrad`` rows. Numbers are
+  formatted in Python (:func:`graphviz_ad.render.format.fmt_value`), never in the script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from .progress import Progress
+from .stepinfo import StepView
+from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
+from .theme import Theme
+
+__all__ = ["stepper_html", "stepper_page", "inline_svg", "script_json", "MAX_HTML_TERMS", "MAX_HTML_LEAVES"]
+
+MAX_HTML_TERMS = 50  # chain-rule terms sent to the page per step; the rest are counted
+MAX_HTML_LEAVES = 50  # leaf gradients listed on the last frame; the rest are counted
+
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
+_TAG_ID = re.compile(r'(<[a-zA-Z][^<>]*?\s)id="')
+
+
+def inline_svg(template: SvgTemplate, prefix: str) -> str:
+    """The laid-out SVG for the page: every gradient present (CSS hides pending ones), node and edge
+    groups marked with ``data-node``/``data-edge``, ids prefixed, no XML prolog or comments."""
+    values: dict[int, str] = {}
+    for slot in template.slots:
+        if slot.kind == "node":
+            values[slot.index] = f'<g id="{slot.owner}" class="{slot.text}" data-node="{slot.owner}">'
+        elif slot.kind == "edge":
+            values[slot.index] = f'<g id="{slot.owner}" class="{slot.text}" data-edge="{slot.owner}">'
+        elif slot.kind in ("node_grad", "edge_grad"):
+            values[slot.index] = tag_grad(slot.text)
+        elif slot.kind == "node_tip":  # one tooltip for every frame: it must not give the gradient away
+            values[slot.index] = f'<a xlink:title="{strip_grad_tip(slot.text)}">'
+        elif slot.kind == "svg":
+            values[slot.index] = slot.text + ' class="gad-svg"'
+    svg = template.fill(values)
+    svg = _COMMENT.sub("", svg[svg.find("<svg"):])
+    return _TAG_ID.sub(lambda m: f'{m.group(1)}id="{prefix}-', svg)
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` as \\u escapes."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _step_data(v: StepView) -> dict[str, Any]:
+    terms = [[t.to, t.formula, t.local, t.contrib] for t in v.terms[:MAX_HTML_TERMS]]
+    return {"index": v.index, "node": v.node, "label": v.label, "grad_fn": v.grad_fn, "leaf": v.leaf,
+            "title": v.heading, "upstream": v.upstream, "sum": v.sum_text, "terms": terms,
+            "more": max(0, len(v.terms) - MAX_HTML_TERMS)}
+
+
+def _data(progress: Progress, views: list[StepView], leaves: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"steps": [_step_data(v) for v in views], **progress.to_json(),
+            "leaves": [list(x) for x in leaves[:MAX_HTML_LEAVES]], "more_leaves": max(0, len(leaves) - MAX_HTML_LEAVES)}
+
+
+def _theme_vars(theme: Theme) -> str:
+    pairs = {"bg": theme.background, "fg": theme.text, "muted": theme.muted, "grad": theme.grad,
+             "hl": theme.highlight, "border": theme.cluster_border, "btn": theme.cluster_fn}
+    return ";".join(f"--gad-{k}:{v}" for k, v in pairs.items())
+
+
+_CSS = """\
+.gad-stepper{background:var(--gad-bg);color:var(--gad-fg);font-size:14px;line-height:1.45;
+  font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;padding:12px;border-radius:6px;outline:none}
+.gad-stepper:focus-visible{box-shadow:0 0 0 2px var(--gad-hl)}
+.gad-stepper .gad-controls{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin-bottom:10px}
+.gad-stepper button{font:inherit;color:var(--gad-fg);background:var(--gad-btn);border:1px solid var(--gad-border);
+  border-radius:4px;padding:4px 12px;cursor:pointer}
+.gad-stepper button:disabled{opacity:.4;cursor:default}
+.gad-stepper .gad-slider{flex:1 1 220px;accent-color:var(--gad-hl)}
+.gad-stepper .gad-counter{min-width:8em;color:var(--gad-muted);font-variant-numeric:tabular-nums}
+.gad-stepper .gad-body{display:flex;flex-wrap:wrap;align-items:flex-start;gap:16px}
+.gad-stepper .gad-figure{flex:1 1 420px;min-width:0;overflow:auto}
+.gad-stepper .gad-figure svg{max-width:100%;height:auto;display:block}
+.gad-stepper .gad-panel{flex:0 1 380px;min-width:240px;position:sticky;top:8px;
+  border:1px solid var(--gad-border);border-radius:6px;padding:10px 12px}
+.gad-stepper .gad-panel-title{font-weight:600;margin-bottom:6px;overflow-wrap:anywhere}
+.gad-stepper .gad-panel-row{overflow-wrap:anywhere}
+.gad-stepper .gad-panel-term{margin-top:8px;padding-top:6px;border-top:1px dashed var(--gad-border)}
+.gad-stepper .gad-panel-key,.gad-stepper .gad-panel-op,.gad-stepper .gad-panel-note,
+.gad-stepper .gad-panel-missing{color:var(--gad-muted)}
+.gad-stepper .gad-panel-to{font-weight:600}
+.gad-stepper .gad-panel-upstream,.gad-stepper .gad-panel-factor,.gad-stepper .gad-panel-contrib,
+.gad-stepper .gad-panel-grad{color:var(--gad-grad);font-variant-numeric:tabular-nums}
+.gad-stepper .gad-panel-formula{font-style:italic;color:var(--gad-muted)}
+.gad-stepper .gad-pending{opacity:.3}
+.gad-stepper.gad-at-forward .gad-grad,.gad-stepper .gad-pending .gad-grad{visibility:hidden}
+.gad-stepper .gad-current ellipse,.gad-stepper .gad-current path,.gad-stepper .gad-current polygon,
+.gad-stepper .gad-current polyline{stroke:var(--gad-hl);stroke-width:3px}
+.gad-stepper .gad-edge-active path{stroke:var(--gad-hl);stroke-width:2.5px}
+.gad-stepper .gad-edge-active polygon{stroke:var(--gad-hl);fill:var(--gad-hl)}
+.gad-stepper .gad-edge-active text{font-weight:bold}
+"""
+
+_JS = r"""
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  function first(root, cls) { return root.getElementsByClassName(cls)[0]; }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    e.className = cls;
+    if (text !== undefined) { e.textContent = text; }
+    return e;
+  }
+  function add(parent, cls, text) { var e = el("span", cls, text); parent.appendChild(e); return e; }
+  function has(obj, key) { return Object.prototype.hasOwnProperty.call(obj, key); }
+
+  function setup(root) {
+    if (root.getAttribute("data-gad-ready") === "1") { return; }
+    root.setAttribute("data-gad-ready", "1");
+    var data = JSON.parse(first(root, "gad-data").textContent);
+    var steps = data.steps, n = steps.length, last = n + 1, k = 0, timer = null;
+    var nodes = [], edges = [];
+    Array.prototype.forEach.call(root.querySelectorAll("g[data-node]"), function (g) {
+      nodes.push({id: g.getAttribute("data-node"), g: g, base: g.getAttribute("class")});
+    });
+    Array.prototype.forEach.call(root.querySelectorAll("g[data-edge]"), function (g) {
+      var e = data.edges[Number(g.getAttribute("data-edge").slice(1))];
+      if (e) { edges.push({src: e[0], dst: e[1], key: e[2], g: g, base: g.getAttribute("class")}); }
+    });
+    var prev = first(root, "gad-prev"), next = first(root, "gad-next"), play = first(root, "gad-play");
+    var slider = first(root, "gad-slider"), counter = first(root, "gad-counter");
+    var title = first(root, "gad-panel-title"), body = first(root, "gad-panel-body");
+
+    function nodeState(id, s, cur) {
+      if (k === 0) { return ""; }
+      if (!has(data.first, id)) { return "gad-static"; }
+      if (k === last) { return "gad-done"; }
+      if (id === cur) { return "gad-current"; }
+      return data.first[id] <= s ? "gad-done" : "gad-pending";
+    }
+    function edgeState(e, s, cur) {
+      if (k === 0) { return ""; }
+      if (e.key === null) { return k === last ? "gad-static" : active("gad-static", e, cur); }
+      if (k === last) { return "gad-done"; }
+      return active(e.key <= s ? "gad-done" : "gad-pending", e, cur);
+    }
+    function active(state, e, cur) {
+      if (e.dst === cur) { return state + " gad-edge-active gad-edge-in"; }
+      if (e.src === cur) { return state + " gad-edge-active gad-edge-out"; }
+      return state;
+    }
+    function restyle() {
+      var s = k - 1, cur = (k >= 1 && k <= n) ? data.at[s] : null, curG = null;
+      nodes.forEach(function (r) {
+        var st = nodeState(r.id, s, cur);
+        r.g.setAttribute("class", st ? r.base + " " + st : r.base);
+        if (r.id === cur) { curG = r.g; }
+      });
+      edges.forEach(function (e) {
+        var st = edgeState(e, s, cur);
+        e.g.setAttribute("class", st ? e.base + " " + st : e.base);
+      });
+      return curG;
+    }
+    function row(cls) { var r = el("div", "gad-panel-row " + cls); body.appendChild(r); return r; }
+    function gradRow(cls, label, sum, value) {
+      var r = row(cls);
+      add(r, "gad-panel-to", label);
+      add(r, "gad-panel-op", ".grad = ");
+      if (sum) { add(r, "gad-panel-sum", sum + " = "); }
+      add(r, cls === "gad-panel-leaf" ? "gad-panel-upstream" : "gad-panel-grad", value);
+    }
+    function term(v, t) {
+      var box = el("div", "gad-panel-term");
+      body.appendChild(box);
+      var h = el("div", "gad-panel-row"); box.appendChild(h);
+      add(h, "gad-panel-key", "\u2192 ");
+      add(h, "gad-panel-to", t[0]);
+      var m = el("div", "gad-panel-row gad-panel-math"); box.appendChild(m);
+      add(m, "gad-panel-factor", v.upstream);
+      add(m, "gad-panel-op", " \u00d7 ");
+      add(m, "gad-panel-local", t[2]);
+      if (!t[2]) { add(m, "gad-panel-missing", "local"); }
+      add(m, "gad-panel-op", " = ");
+      add(m, "gad-panel-contrib", t[3]);
+      box.appendChild(el("div", "gad-panel-row gad-panel-formula", t[1]));
+    }
+    function panel() {
+      while (body.firstChild) { body.removeChild(body.firstChild); }
+      if (k === 0) {
+        title.textContent = "Forward pass";
+        row("gad-panel-note").textContent = "Every value is computed. Next (or \u2192) walks the backward pass, " +
+          "one chain-rule step at a time: upstream \u00d7 local = contribution.";
+        return;
+      }
+      if (k === last) {
+        title.textContent = "All gradients";
+        row("gad-panel-note").textContent = "The backward pass took " + n + " steps.";
+        data.leaves.forEach(function (l) { gradRow("gad-panel-leafgrad", l[0], "", l[1]); });
+        if (data.more_leaves) { row("gad-panel-note").textContent = "\u2026 and " + data.more_leaves + " more"; }
+        return;
+      }
+      var v = steps[k - 1];
+      title.textContent = "[" + v.index + "] " + v.title;
+      if (v.leaf) { gradRow("gad-panel-leaf", v.label, v.sum, v.upstream); return; }
+      var u = row("gad-panel-up");
+      add(u, "gad-panel-key", "upstream ");
+      if (v.sum) { add(u, "gad-panel-sum", v.sum + " = "); }
+      add(u, "gad-panel-upstream", v.upstream);
+      v.terms.forEach(function (t) { term(v, t); });
+      if (v.more) { row("gad-panel-note").textContent = "\u2026 and " + v.more + " more"; }
+      if (!v.terms.length) { row("gad-panel-note").textContent = "No input of this op needs a gradient."; }
+    }
+    function stop() {
+      if (timer !== null) { clearInterval(timer); timer = null; }
+      play.textContent = "\u25b6 Play";
+      play.setAttribute("aria-pressed", "false");
+    }
+    function show(j, scroll) {
+      k = Math.max(0, Math.min(last, j));
+      root.setAttribute("data-step", String(k));
+      if (k === 0) { root.classList.add("gad-at-forward"); } else { root.classList.remove("gad-at-forward"); }
+      slider.value = String(k);
+      counter.textContent = k === 0 ? "forward pass" : k === last ? "all gradients" : "step " + k + " of " + n;
+      prev.disabled = k === 0;
+      next.disabled = k === last;
+      var curG = restyle();
+      panel();
+      if (scroll && curG && curG.scrollIntoView) { curG.scrollIntoView({block: "nearest", inline: "nearest"}); }
+      if (k === last) { stop(); }
+    }
+    function start() {
+      if (k === last) { show(0); }
+      timer = setInterval(function () { show(k + 1, true); }, 1000);
+      play.textContent = "\u275a\u275a Pause";
+      play.setAttribute("aria-pressed", "true");
+    }
+    prev.addEventListener("click", function () { stop(); show(k - 1, true); });
+    next.addEventListener("click", function () { stop(); show(k + 1, true); });
+    play.addEventListener("click", function () { if (timer === null) { start(); } else { stop(); } });
+    slider.addEventListener("input", function () { stop(); show(Number(slider.value), true); });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
+      var a = document.activeElement, t = ev.target;
+      var idle = !a || a === document.body || a === document.documentElement;
+      if (!(root.contains(a) || (idle && document.querySelector(".gad-stepper") === root))) { return; }
+      if (t && (/^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || t.isContentEditable)) { return; }
+      var to = {ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: last}[ev.key];
+      if (to === undefined) { return; }
+      ev.preventDefault();
+      stop();
+      show(to, true);
+    });
+    show(0);
+  }
+  var root = me && me.closest ? me.closest(".gad-stepper") : null;
+  if (root) { setup(root); } else { Array.prototype.forEach.call(document.querySelectorAll(".gad-stepper"), setup); }
+})();
+"""
+
+
+def _controls(prefix: str, frames: int) -> str:
+    return (f'<div class="gad-controls" id="{prefix}-controls">'
+            f'<button type="button" class="gad-prev" id="{prefix}-prev" aria-label="previous step">\u25c0 Prev</button>'
+            f'<button type="button" class="gad-play" id="{prefix}-play" aria-pressed="false">\u25b6 Play</button>'
+            f'<button type="button" class="gad-next" id="{prefix}-next" aria-label="next step">Next \u25b6</button>'
+            f'<input type="range" class="gad-slider" id="{prefix}-slider" min="0" max="{frames - 1}" value="0" '
+            f'step="1" aria-label="frame">'
+            f'<span class="gad-counter" id="{prefix}-counter">forward pass</span></div>\n')
+
+
+def _panel(prefix: str) -> str:
+    return (f'<div class="gad-panel" id="{prefix}-panel" aria-live="polite">'
+            f'<div class="gad-panel-title" id="{prefix}-title">Forward pass</div>'
+            f'<div class="gad-panel-body" id="{prefix}-body"></div></div>\n')
+
+
+def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
+                 leaves: list[tuple[str, str]]) -> str:
+    """The stepper as an HTML fragment (for notebooks, and the body of :func:`stepper_page`)."""
+    data = script_json(_data(progress, views, leaves))
+    prefix = "gad-" + hashlib.sha256("\0".join((data, theme.name, template.fill({}))).encode("utf-8")).hexdigest()[:12]
+    svg = inline_svg(template, prefix)
+    return (f'<div class="gad-stepper gad-at-forward" id="{prefix}" data-step="0" tabindex="0" '
+            f'style="{_theme_vars(theme)}">\n'
+            f"<style>\n{_CSS}</style>\n"
+            + _controls(prefix, progress.frame_count)
+            + f'<div class="gad-body" id="{prefix}-body-wrap">\n'
+            f'<div class="gad-figure" id="{prefix}-figure">\n{svg}</div>\n'
+            + _panel(prefix)
+            + "</div>\n"
+            f'<script type="application/json" class="gad-data" id="{prefix}-data">{data}</script>\n'
+            f"<script>{_JS}</script>\n"
+            "</div>\n")
+
+
+def stepper_page(fragment: str, theme: Theme) -> str:
+    """A whole HTML document around the fragment; a content security policy forbids any fetch."""
+    csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<link rel="icon" href="data:,">\n'
+            "<title>graphviz_ad: backward pass, step by step</title>\n"
+            f"<style>html,body{{margin:0;background:{theme.background}}}body{{padding:16px}}</style>\n"
+            "</head>\n<body>\n" + fragment + "</body>\n</html>\n")

@@ -1,0 +1,123 @@
+"""The step panel drawn into an SVG frame: upstream × local = contribution, as lines of text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .stepinfo import StepView, Term
+from .theme import Theme
+
+__all__ = ["Span", "Line", "PanelBox", "step_lines", "forward_lines", "final_lines", "panel_box", "panel_svg",
+           "xml_text", "MAX_TERMS", "MAX_LEAVES"]
+
+Span = tuple[str, str]  # (text, role): role is title | muted | grad | num | label | formula
+Line = list[Span]
+
+MAX_TERMS = 8  # chain-rule terms listed per step; the rest are counted
+MAX_LEAVES = 8  # leaf gradients listed in the final frame
+_FONT_SIZE = 12
+_LINE = 17.0
+_PAD = 10.0
+_CHAR = 7.0  # a generous average advance of Helvetica at 12 pt, to size the panel
+
+
+def xml_text(s: str) -> str:
+    """Text for an SVG ``<text>``: markup escaped, characters XML 1.0 forbids replaced."""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if ch == "&":
+            out.append("&amp;")
+        elif ch == "<":
+            out.append("&lt;")
+        elif ch == ">":
+            out.append("&gt;")
+        elif (o < 32 and ch not in "\t") or 0xD800 <= o < 0xE000 or o in (0xFFFE, 0xFFFF):
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _term_line(upstream: str, term: Term) -> Line:
+    local = f" = {term.local}" if term.local else ""
+    line: Line = [("→ ", "muted"), (term.to, "label"), (":  ", "muted"), (upstream, "grad"), (" × (", "muted"),
+                  (term.formula + local, "formula"), (")", "muted")]
+    if term.contrib:
+        line += [(" = ", "muted"), (term.contrib, "grad")]
+    return line
+
+
+def step_lines(view: StepView, position: int, total: int) -> list[Line]:
+    """The panel of one step: title, upstream (its sum where several consumers sent one), terms."""
+    head: Line = [(f"[{view.index}] ", "muted"), (view.heading, "title"), (f"   step {position} of {total}", "muted")]
+    sum_part = [(f"{view.sum_text} = ", "num")] if view.sum_text else []
+    if view.leaf:
+        return [head, [(f"{view.label}.grad = ", "label"), *sum_part, (view.upstream, "grad")]]
+    lines = [head, [("upstream  ", "muted"), *sum_part, (view.upstream, "grad")]]
+    lines += [_term_line(view.upstream, t) for t in view.terms[:MAX_TERMS]]
+    if len(view.terms) > MAX_TERMS:
+        lines.append([(f"… and {len(view.terms) - MAX_TERMS} more", "muted")])
+    if not view.terms:
+        lines.append([("no input of this op needs a gradient", "muted")])
+    return lines
+
+
+def forward_lines(total: int) -> list[Line]:
+    return [[("Forward pass", "title")],
+            [(f"every value computed; the {total} backward steps follow, one per frame", "muted")]]
+
+
+def final_lines(total: int, leaves: list[tuple[str, str]]) -> list[Line]:
+    """Every gradient known; the leaves' gradients listed (``x.grad = 0.058131``)."""
+    lines: list[Line] = [[("All gradients", "title"), (f"   backward done in {total} steps", "muted")]]
+    lines += [[(f"{label}.grad = ", "label"), (grad, "grad")] for label, grad in leaves[:MAX_LEAVES]]
+    if len(leaves) > MAX_LEAVES:
+        lines.append([(f"… and {len(leaves) - MAX_LEAVES} more", "muted")])
+    return lines
+
+
+@dataclass(frozen=True)
+class PanelBox:
+    """Where the panel goes: below the graph, as tall as the longest frame's panel."""
+
+    top: float
+    height: float
+    width: float  # the frame's width (the graph's, or wider where a panel line needs it)
+
+
+def panel_box(all_lines: list[list[Line]], graph_width: float, graph_height: float) -> PanelBox:
+    rows = max((len(lines) for lines in all_lines), default=1)
+    widest = max((sum(len(t) for t, _ in line) for lines in all_lines for line in lines), default=0)
+    return PanelBox(top=graph_height, height=2 * _PAD + rows * _LINE,
+                    width=max(graph_width, 2 * _PAD + widest * _CHAR))
+
+
+def _fill(role: str, theme: Theme) -> str:
+    return {"grad": theme.grad, "muted": theme.muted}.get(role, theme.text)
+
+
+def _span(text: str, role: str, theme: Theme) -> str:
+    weight = ' font-weight="bold"' if role in ("title", "label") else ""
+    style = ' font-style="italic"' if role == "formula" else ""
+    return f'<tspan fill="{_fill(role, theme)}"{weight}{style}>{xml_text(text)}</tspan>'
+
+
+def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme) -> str:
+    """The panel as SVG: a background, a rule above it, one ``<text>`` per line."""
+    total = box.top + box.height
+    out = ['<g class="gad-panel">',
+           f'<rect x="0" y="{box.top:.2f}" width="{box.width:.2f}" height="{box.height:.2f}" '
+           f'fill="{theme.background}"/>']
+    if box.width > graph_width:
+        out.append(f'<rect x="{graph_width:.2f}" y="0" width="{box.width - graph_width:.2f}" height="{total:.2f}" '
+                   f'fill="{theme.background}"/>')
+    out.append(f'<line x1="{_PAD:.0f}" y1="{box.top + 2:.2f}" x2="{box.width - _PAD:.2f}" y2="{box.top + 2:.2f}" '
+               f'stroke="{theme.cluster_border}" stroke-width="1"/>')
+    for i, line in enumerate(lines):
+        y = box.top + _PAD + (i + 1) * _LINE - 4
+        spans = "".join(_span(t, r, theme) for t, r in line)
+        out.append(f'<text class="gad-panel-line" x="{_PAD:.0f}" y="{y:.2f}" font-family="Helvetica,sans-Serif" '
+                   f'font-size="{_FONT_SIZE}" xml:space="preserve">{spans}</text>')
+    out.append("</g>")
+    return "\n".join(out) + "\n"

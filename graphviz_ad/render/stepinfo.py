@@ -1,0 +1,143 @@
+"""What each backward step says, as display text: title, upstream, sum and chain-rule terms."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import zip_longest
+
+from ..backward.steps import Contribution, Local, Step
+from ..graph.model import Graph, Node
+from ..trace.values import Value
+from .format import clean_text, fmt_value
+
+__all__ = ["Term", "StepView", "step_view", "op_expression", "value_text"]
+
+_NAME = re.compile(r"[\w.]+")  # a variable or parameter name (x, mul, layers.0.weight), not an expression
+_INFIX = {"add": " + ", "mul": "*"}  # commutative, so the recorded operand order cannot mislead
+# Ops whose reflected form (1 - x, 2 / x) records its operands swapped: no operand order shown.
+_UNORDERED = frozenset({"sub", "div", "pow", "matmul", "floor_divide", "remainder", "rsub", "true_divide"})
+
+
+@dataclass(frozen=True)
+class Term:
+    """One chain-rule term: upstream × local = contribution, sent to ``to``."""
+
+    to: str  # the label of the input that receives the contribution
+    formula: str  # the local derivative as a formula (``∂mul/∂z = c``), or just ``∂mul/∂z``
+    local: str  # its number, "" where autograd gives none (custom functions, tensors)
+    contrib: str  # the contribution, "" where none was passed
+
+    def text(self) -> str:
+        """``× ∂mul/∂z = c = 2.1995 → z: 0.019377``."""
+        local = f" = {self.local}" if self.local else ""
+        contrib = f": {self.contrib}" if self.contrib else ""
+        return f"× {self.formula}{local} → {self.to}{contrib}"
+
+
+@dataclass(frozen=True)
+class StepView:
+    """A step of the backward record as the stepper shows it (every number already formatted)."""
+
+    index: int
+    node: str
+    label: str
+    grad_fn: str
+    leaf: bool
+    internal: bool
+    expr: str
+    upstream: str
+    incoming: tuple[str, ...] = ()
+    terms: tuple[Term, ...] = field(default_factory=tuple)
+
+    @property
+    def title(self) -> str:
+        """``MulBackward0 (mul = z*c)``; a leaf step reads ``x.grad``."""
+        if self.leaf:
+            return f"{self.label}.grad"
+        return f"{self.grad_fn} ({self.expr})" if self.expr else self.grad_fn
+
+    @property
+    def heading(self) -> str:
+        """The panel's heading: the title, and for a leaf ``AccumulateGrad (leaf x)``."""
+        return f"{self.grad_fn} (leaf {self.label})" if self.leaf else self.title
+
+    @property
+    def sum_text(self) -> str:
+        """``0.1 + 0.2`` where several consumers sent a gradient, else ""."""
+        return " + ".join(self.incoming) if len(self.incoming) >= 2 else ""
+
+    @property
+    def upstream_text(self) -> str:
+        """The upstream gradient, as its sum where there is one: ``0.1 + 0.2 = 0.3``."""
+        return f"{self.sum_text} = {self.upstream}" if self.sum_text else self.upstream
+
+
+def value_text(v: Value | None, digits: int) -> str:
+    """A value on one line (tensor summaries span two lines in node labels)."""
+    if v is None:
+        return "none"
+    return fmt_value(v, digits).replace("\n", "; ")
+
+
+def _short(name: str) -> str:
+    """An operand of an infix expression, in parentheses where it would read ambiguously."""
+    if any(c in name for c in " +-*/") and not name.lstrip("-").replace(".", "", 1).isdigit():
+        return f"({name})"
+    return name
+
+
+def op_expression(node: Node, graph: Graph) -> str:
+    """``mul = z*c``, ``b = sin(y)``, ``a = sub of x, 1`` (operand order unknown), or "".
+
+    A node whose label is already an expression (``sin(y)``, from the expression front end)
+    is shown as that label alone.
+    """
+    if node.kind not in ("op", "output"):
+        return ""
+    label = clean_text(node.label, 60)
+    if not _NAME.fullmatch(node.label):
+        return label
+    names = [clean_text(graph.node(o).label, 40) for o in node.operands]
+    sep = _INFIX.get(node.op)
+    if sep is not None and len(names) >= 2 and not node.args:
+        rhs = sep.join(_short(n) for n in names)
+    elif node.op in _UNORDERED and len(names) >= 2:
+        rhs = f"{node.op} of {', '.join(names)}"
+    else:
+        rhs = f"{node.op}({', '.join(names + ([clean_text(node.args, 48)] if node.args else []))})"
+    return f"{label} = {rhs}"
+
+
+def _term(step: Step, node: Node, graph: Graph, loc: Local | None, con: Contribution | None,
+          digits: int) -> Term | None:
+    target = (loc.to if loc is not None else None) or (con.to if con is not None else None)
+    grad_fn = (loc.to_grad_fn if loc is not None else None) or (con.to_grad_fn if con is not None else None)
+    value = con.value if con is not None else None
+    if target is None and value is None:
+        return None  # a constant or an input that needs no gradient: nothing flows
+    if target is None or target == step.node:
+        to = grad_fn or "?"  # routed to another autograd node of the same op (TBackward0 inside linear)
+    else:
+        to = clean_text(graph.node(target).label, 40)
+    formula = loc.formula if loc is not None and loc.formula else f"∂{clean_text(node.label, 40)}/∂{to}"
+    local = value_text(loc.value, digits) if loc is not None and loc.value is not None else ""
+    return Term(to=to, formula=clean_text(formula, 120), local=local,
+                contrib=value_text(value, digits) if value is not None else "")
+
+
+def step_view(step: Step, graph: Graph, digits: int = 5) -> StepView:
+    """The display text of one step; numbers through :func:`fmt_value` with ``digits``."""
+    node = graph.node(step.node)
+    terms: list[Term] = []
+    for loc, con in zip_longest(step.local, step.contributions):
+        term = _term(step, node, graph, loc, con, digits)
+        if term is not None:
+            terms.append(term)
+    incoming = tuple(value_text(i.value, digits) for i in step.incoming)
+    expr = "" if step.leaf else op_expression(node, graph)
+    if step.internal and expr:
+        expr = f"inside {expr}"
+    return StepView(index=step.index, node=step.node, label=clean_text(node.label, 48), grad_fn=step.grad_fn,
+                    leaf=step.leaf, internal=step.internal, expr=expr, upstream=value_text(step.upstream, digits),
+                    incoming=incoming, terms=tuple(terms))

@@ -1,0 +1,147 @@
+"""The backward stepper: SVG frames, a standalone HTML page and a text transcript of one trace.
+
+The graph is laid out once (``dot`` runs once, on the DOT with every gradient so the labels
+have room); frames and the HTML page restyle that one SVG.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ExecutableNotFound, OutputError, RenderError
+from .backend import run_dot
+from .collapse import resolve_view
+from .dot import to_dot
+from .frames import FrameBuilder
+from .html import stepper_html, stepper_page
+from .options import RenderOptions
+from .output import write_atomic
+from .progress import Progress
+from .stepinfo import StepView, step_view, value_text
+from .svgparts import SvgTemplate, parse_svg
+from .theme import get_theme
+from .transcript import transcript
+
+if TYPE_CHECKING:
+    from ..api import Trace
+
+__all__ = ["Stepper"]
+
+_LEAF_KINDS = ("input", "param")
+
+
+class Stepper:
+    """Frames of the backward pass: frame 0 the forward values, one frame per step, then every gradient.
+
+    ``frames()`` gives SVG strings, ``to_html()`` one self-contained page, ``text()`` a
+    transcript, ``save(path)`` writes one of them (``.html``, ``.txt``, or a folder of SVGs).
+    """
+
+    def __init__(self, trace: "Trace", options: RenderOptions | None = None) -> None:
+        self.trace = trace
+        self.options = RenderOptions.make(options)
+        self.theme = get_theme(self.options.theme)
+        graph = trace.graph
+        self.views: list[StepView] = [step_view(s, graph, self.options.digits) for s in trace.steps]
+        self._view, drawn = resolve_view(graph, self.options.depth)
+        self.progress = Progress(self._view, trace.steps, drawn)
+        self.leaves = [(n.label, value_text(n.grad, self.options.digits))
+                       for n in graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
+        self._template: SvgTemplate | None = None
+        self._builder: FrameBuilder | None = None
+
+    # -- layout (one dot run) ---------------------------------------------
+    @property
+    def template(self) -> SvgTemplate:
+        """The laid-out SVG, cut into parts; ``dot`` runs on first use only."""
+        if self._template is None:
+            # the view is resolved already; gradients drawn (room for them), never as colours (that
+            # would show a pending gradient's size)
+            dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
+            svg = run_dot(dot, "svg").decode("utf-8")
+            template = parse_svg(svg, self.theme.grad)
+            if not any(s.kind == "svg" for s in template.slots) or not any(s.kind == "end" for s in template.slots):
+                raise RenderError("Graphviz's SVG did not have the expected <svg width=… height=… viewBox=…> "
+                                  "header; the stepper needs the SVG of dot 2.43 or later")
+            self._template = template
+        return self._template
+
+    def _frames(self) -> FrameBuilder:
+        if self._builder is None:
+            self._builder = FrameBuilder(self.template, self.progress, self.views, self.theme, self.leaves)
+        return self._builder
+
+    # -- outputs ------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.progress.frame_count
+
+    def frame(self, k: int) -> str:
+        """The SVG of frame ``k`` (negative ``k`` counts from the end)."""
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(f"frame {k} out of range: this stepper has {n} frames")
+        return self._frames().frame(k % n)
+
+    def frames(self) -> list[str]:
+        """Every frame as SVG text: forward, one per backward step, every gradient."""
+        builder = self._frames()
+        return [builder.frame(k) for k in range(len(self))]
+
+    def text(self) -> str:
+        """The transcript: one line per step, upstream × local = contribution."""
+        return transcript(self.views)
+
+    def _fragment(self) -> str:
+        return stepper_html(self.template, self.progress, self.views, self.theme, self.leaves)
+
+    def to_html(self) -> str:
+        """One self-contained HTML page (inline SVG, CSS and script; nothing fetched)."""
+        return stepper_page(self._fragment(), self.theme)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``.html``/``.htm`` (the page), ``.txt`` (the transcript), or, for a folder or a
+        name without suffix, ``frame_000.svg`` … into that folder (created if missing)."""
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix in (".html", ".htm"):
+            return write_atomic(target, self.to_html())
+        if suffix == ".txt":
+            return write_atomic(target, self.text())
+        if suffix and not target.is_dir():
+            raise ValueError(f"cannot tell what to write to {str(path)!r}: use a name ending in .html or .txt, "
+                             "or a folder (no suffix) for the SVG frames")
+        return self._save_frames(target)
+
+    def _save_frames(self, folder: Path) -> Path:
+        try:
+            folder.mkdir(exist_ok=True)
+        except FileNotFoundError as e:
+            raise OutputError(f"cannot create the folder {str(folder)!r}: its parent does not exist; "
+                              "create it first") from e
+        except OSError as e:
+            raise OutputError(f"cannot create the folder {str(folder)!r}: {e.strerror or e}") from e
+        builder = self._frames()
+        width = max(3, len(str(len(self) - 1)))
+        for k in range(len(self)):
+            write_atomic(folder / f"frame_{k:0{width}d}.svg", builder.frame(k))
+        return folder
+
+    # -- notebooks ------------------------------------------------------------
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """The HTML stepper and the transcript; the transcript alone where Graphviz is missing."""
+        bundle = {"text/plain": repr(self) + "\n" + self.text()}
+        try:
+            bundle["text/html"] = self._fragment()
+        except ExecutableNotFound as e:
+            bundle["text/plain"] += f"\n({e})\n"
+        if include:
+            bundle = {k: v for k, v in bundle.items() if k in include}
+        if exclude:
+            bundle = {k: v for k, v in bundle.items() if k not in exclude}
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<graphviz_ad.Stepper: {len(self)} frames ({len(self.views)} backward steps)>"

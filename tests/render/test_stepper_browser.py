@@ -1,0 +1,219 @@
+"""The HTML stepper in a real headless Chromium: stepping, panel numbers, no network, no script injection."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import graphviz_ad as gad
+from graphviz_ad.render.format import fmt_value
+from graphviz_ad.render.progress import NODE_STATES as STATES
+from tests.helpers import needs_dot
+
+__all__: list[str] = []
+
+pytestmark = [pytest.mark.browser, needs_dot]
+
+XSS = "<script>alert(1)</script>"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _chromium() -> str | None:
+    path = os.environ.get("GRAPHVIZ_AD_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return path if os.path.exists(path) else None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need: pip install playwright")
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium executable (install Debian's chromium, or set GRAPHVIZ_AD_CHROMIUM)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page with every console error, page error, dialog and network request recorded."""
+
+    def __init__(self, browser) -> None:
+        self.page = browser.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", self._dialog)
+
+    def _dialog(self, d) -> None:
+        self.dialogs.append(d.message)
+        d.dismiss()
+
+    def open(self, path: Path) -> str:
+        url = path.as_uri()
+        self.page.goto(url)
+        return url
+
+
+@pytest.fixture
+def watched(browser):
+    w = Watched(browser)
+    yield w
+    w.page.close()
+
+
+def fmt(v) -> str:
+    return fmt_value(v, 5).replace("\n", "; ")
+
+
+def expected_terms(step) -> list[tuple[str, str]]:
+    """(local, contribution) of every term the panel shows, formatted as the stepper formats them."""
+    out = []
+    for loc, con in zip(step.local, step.contributions):
+        if loc.to is None and con.value is None:
+            continue
+        out.append((fmt(loc.value) if loc.value is not None else "", fmt(con.value) if con.value is not None else ""))
+    return out
+
+
+def texts(page, root: str, cls: str) -> list[str]:
+    return page.eval_on_selector_all(f"{root} .{cls}", "els => els.map(e => e.textContent)")
+
+
+def node_states(page, root: str) -> dict[str, str]:
+    return page.eval_on_selector_all(
+        f"{root} g[data-node]",
+        "els => Object.fromEntries(els.map(e => [e.getAttribute('data-node'), e.getAttribute('class')]))")
+
+
+def frame_states(svg: str) -> dict[str, str]:
+    """Node id -> state classes in a Python-built frame."""
+    out = {}
+    for nid, cls in re.findall(r'<g id="(n\d+)" class="([^"]*)"', svg):
+        out[nid] = " ".join(c for c in cls.split() if c in STATES)
+    return out
+
+
+def check_frame(page, root: str, k: int, trace, stepper) -> None:
+    steps = trace.steps
+    assert page.get_attribute(root, "data-step") == str(k)
+    current = page.eval_on_selector_all(f"{root} g.gad-node.gad-current",
+                                        "els => els.map(e => e.getAttribute('data-node'))")
+    dom = {nid: " ".join(c for c in cls.split() if c in STATES) for nid, cls in node_states(page, root).items()}
+    assert dom == frame_states(stepper.frame(k)), k  # the script and the SVG frames agree
+    if k == 0 or k == len(steps) + 1:
+        assert current == []
+        return
+    step = steps[k - 1]
+    assert current == [step.node]
+    assert texts(page, root, "gad-panel-upstream") == [fmt(step.upstream)]
+    terms = expected_terms(step)
+    assert texts(page, root, "gad-panel-local") == [t[0] for t in terms]
+    assert texts(page, root, "gad-panel-contrib") == [t[1] for t in terms]
+    assert texts(page, root, "gad-panel-title")[0].startswith(f"[{step.index}] ")
+
+
+def test_stepping_through_the_nested_function(watched, nested_trace, tmp_path):
+    s = nested_trace.stepper()
+    path = tmp_path / "steps.html"
+    s.save(path)
+    url = watched.open(path)
+    page, root, last = watched.page, "div.gad-stepper", len(nested_trace.steps) + 1
+    check_frame(page, root, 0, nested_trace, s)
+    hidden = page.eval_on_selector_all(f"{root} .gad-grad", "els => els.map(e => getComputedStyle(e).visibility)")
+    assert hidden and set(hidden) == {"hidden"}  # the forward frame shows no gradient
+    page.keyboard.press("ArrowRight")  # nothing focused: the page's (only) stepper answers
+    check_frame(page, root, 1, nested_trace, s)
+    for k in range(2, last + 1):
+        if k % 2:
+            page.keyboard.press("ArrowRight")
+        else:
+            page.click(f"{root} .gad-next")
+        check_frame(page, root, k, nested_trace, s)
+    leafgrads = page.eval_on_selector_all(f"{root} .gad-panel-leafgrad", "els => els.map(e => e.textContent)")
+    assert leafgrads == [f"{n}.grad = {fmt(nested_trace.node(n).grad)}" for n in ("x", "y", "z")]
+    assert leafgrads[0] == "x.grad = 0.058131"
+    assert page.is_disabled(f"{root} .gad-next")
+    page.keyboard.press("ArrowRight")  # stays on the last frame
+    check_frame(page, root, last, nested_trace, s)
+    page.keyboard.press("ArrowLeft")
+    check_frame(page, root, last - 1, nested_trace, s)
+    page.click(f"{root} .gad-prev")
+    check_frame(page, root, last - 2, nested_trace, s)
+    page.fill(f"{root} .gad-slider", "4")
+    check_frame(page, root, 4, nested_trace, s)
+    assert texts(page, root, "gad-panel-formula") == ["∂mul/∂z = c", "∂mul/∂c = z"]
+    page.keyboard.press("Home")  # focus is on the slider now: the slider's own keys move it
+    assert page.get_attribute(root, "data-step") == "0"
+    assert page.is_disabled(f"{root} .gad-prev")
+    check_frame(page, root, 0, nested_trace, s)
+    assert watched.errors == []
+    assert watched.requests == [url]
+
+
+def test_play_advances_and_pauses(watched, nested_trace, tmp_path):
+    path = tmp_path / "play.html"
+    nested_trace.stepper().save(path)
+    watched.open(path)
+    page = watched.page
+    page.click(".gad-play")
+    for _ in range(50):  # polled from here: the page's CSP forbids the eval behind wait_for_function
+        if int(page.get_attribute(".gad-stepper", "data-step")) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert int(page.get_attribute(".gad-stepper", "data-step")) >= 2
+    page.click(".gad-play")
+    stopped = page.get_attribute(".gad-stepper", "data-step")
+    page.wait_for_timeout(1300)
+    assert page.get_attribute(".gad-stepper", "data-step") == stopped
+    assert page.get_attribute(".gad-play", "aria-pressed") == "false"
+    assert watched.errors == []
+
+
+def test_markup_in_a_label_stays_text(watched, tmp_path):
+    t = gad.trace_call(lambda v: torch.sin(v) * 2, (torch.tensor(0.5, requires_grad=True),),
+                       input_names=[XSS]).backward()
+    path = tmp_path / "xss.html"
+    t.stepper().save(path)
+    url = watched.open(path)
+    page = watched.page
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")  # the leaf step of the input
+    assert page.text_content(".gad-panel-title") == f"[{len(t.steps) - 1}] AccumulateGrad (leaf {XSS})"
+    assert page.text_content(".gad-panel-leaf .gad-panel-to") == XSS
+    assert page.eval_on_selector_all("script", "els => els.length") == 2
+    svg_text = page.eval_on_selector_all("g[data-node] text", "els => els.map(e => e.textContent)")
+    assert any(XSS in s for s in svg_text)
+    assert watched.dialogs == [] and watched.errors == []
+    assert watched.requests == [url]
+
+
+def test_two_steppers_on_one_page_are_independent(watched, make_nested, tmp_path):
+    a = make_nested().stepper()._repr_mimebundle_()["text/html"]
+    b = make_nested((1.0, 2.0, 4.0)).stepper()._repr_mimebundle_()["text/html"]
+    path = tmp_path / "two.html"
+    path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{a}{b}</body></html>",
+                    encoding="utf-8")
+    watched.open(path)
+    page = watched.page
+    roots = page.eval_on_selector_all(".gad-stepper", "els => els.map(e => e.id)")
+    assert len(roots) == 2 and roots[0] != roots[1]
+    second = f"#{roots[1]}"
+    page.click(f"{second} .gad-next")
+    page.click(f"{second} .gad-next")
+    page.keyboard.press("ArrowRight")  # focus is in the second stepper
+    assert page.get_attribute(second, "data-step") == "3"
+    assert page.get_attribute(f"#{roots[0]}", "data-step") == "0"
+    assert page.eval_on_selector_all(f"#{roots[0]} .gad-current", "els => els.length") == 0
+    ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+    assert len(ids) == len(set(ids))
+    assert watched.errors == []
