@@ -201,6 +201,9 @@ def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = Fal
                 raise BackwardError("the graph was freed by an earlier backward; call t.backward(retain_graph=True) "
                                     "the first time to run it again") from e
             raise BackwardError(f"PyTorch's backward failed: {msg.splitlines()[0]}") from e
+        for nid, t in leaves:  # a leaf returned as it is (f(x) = x) has no autograd node to hook
+            if nid not in sr.node_grads and t.grad is not None:
+                sr.leaf_hook(nid, t.grad.detach().clone())
     finally:
         for h in handles:
             h.remove()

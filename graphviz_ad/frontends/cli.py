@@ -142,7 +142,11 @@ def cli() -> None:
     """
 
 
-@cli.command()
+# An expression may start with a minus sign ("-x*y"): it is the argument, not an unknown option.
+_EXPR_CONTEXT = {"ignore_unknown_options": True}
+
+
+@cli.command(context_settings=_EXPR_CONTEXT)
 @click.argument("expr")
 @expression_options
 @click.option("-o", "--output", "out", metavar="FILE", help="Output file (.svg .png .pdf .dot .json); stdout if omitted.")
@@ -168,7 +172,7 @@ def render(expr: str, at: tuple[str, ...], dtype: str, out: str | None, fmt: str
     render_trace(t, out, fmt, render_options(theme, rankdir))
 
 
-@cli.command()
+@cli.command(context_settings=_EXPR_CONTEXT)
 @click.argument("expr")
 @expression_options
 @click.option("-o", "--output", "out", metavar="FILE.html", help="Write the interactive HTML stepper.")
