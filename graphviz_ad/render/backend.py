@@ -28,7 +28,7 @@ def run_dot(dot_text: str, fmt: str = "svg", *, timeout: float | None = None) ->
         raise ValueError(f"unknown output format {fmt!r}; dot renders: {', '.join(FORMATS)}")
     exe = _exe()
     env = dict(os.environ, SOURCE_DATE_EPOCH="0")  # cairo's PDF writer puts no creation date then
-    limit = DEFAULT_TIMEOUT if timeout is None else timeout
+    limit = timeout if timeout is not None else float(os.environ.get("GRAPHVIZ_AD_DOT_TIMEOUT", DEFAULT_TIMEOUT))
     try:
         proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True,
                               timeout=limit, env=env, check=False)
@@ -38,9 +38,12 @@ def run_dot(dot_text: str, fmt: str = "svg", *, timeout: float | None = None) ->
         raise ExecutableNotFound(exe) from e
     except subprocess.TimeoutExpired as e:
         raise DotFailed(f"Graphviz's dot did not finish within {limit:g} s; the graph may be too large to lay out: "
-                        "collapse modules (depth=...), or raise the limit (timeout=)") from e
+                        "collapse modules (depth=...), or raise the limit (GRAPHVIZ_AD_DOT_TIMEOUT, in seconds)") from e
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = err[-1] if err else f"exit status {proc.returncode}"
+        if proc.returncode < 0:
+            detail = f"killed by signal {-proc.returncode}"
+        else:
+            detail = err[-1] if err else f"exit status {proc.returncode}"
         raise DotFailed(f"Graphviz's dot failed ({detail}); the DOT text is available from to_dot() for inspection")
     return proc.stdout
