@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import warnings
+import weakref
 from typing import Any, Sequence
 
 import torch
@@ -59,6 +60,7 @@ class _StepRecorder:
         self.max = rec.max_elements
         self.steps: list[Step] = []
         self.values: list[Value] = []
+        self.seen: dict[int, tuple[weakref.ref, int, Value]] = {}
         self.step_of: dict[int, int] = {}  # autograd node index -> step index
         self.k_of_step: list[int | None] = []  # step index -> autograd node index
         self.inbox: dict[int, list[tuple[int, str, Value | None]]] = {}
@@ -82,10 +84,16 @@ class _StepRecorder:
             self.main.setdefault(nid, k)
 
     def _snap(self, t: torch.Tensor | None) -> Value | None:
+        """A snapshot, shared when the same gradient tensor is seen again (a step's contribution is
+        usually the next step's upstream)."""
         if t is None:
             return None
+        hit = self.seen.get(id(t))
+        if hit is not None and hit[0]() is t and hit[1] == t._version:
+            return hit[2]
         v = snapshot(t, self.max)
         self.values.append(v)
+        self.seen[id(t)] = (weakref.ref(t), t._version, v)
         return v
 
     def pre(self, k: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:

@@ -96,9 +96,10 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Value
         x = t.detach()
         if x.is_complex():
             x = x.abs()
-        if x.dtype != torch.float64:
+        elif not x.is_floating_point():
             x = x.to(torch.float64)
-        v._pending = torch.stack([x.min(), x.max(), x.mean(), torch.linalg.vector_norm(x)])
+        lo, hi = torch.aminmax(x)  # one pass for both; float32 stays float32 (no copy)
+        v._pending = torch.stack([lo, hi, x.mean(), torch.linalg.vector_norm(x)]).to(torch.float64)
     return v
 
 
