@@ -69,14 +69,10 @@ def _parse_at(at: tuple[str, ...], dtype: str) -> dict[str, torch.Tensor]:
 
 
 def _trace_expression(expr: str, at: tuple[str, ...], dtype: str, backward: bool) -> Any:
-    from .expr import trace_expression
+    from .expr import backward_from_ones, trace_expression
 
     t = trace_expression(expr, _parse_at(at, dtype))
-    if backward:
-        out = t.output
-        # a non-scalar result: start from ones, i.e. differentiate the sum of its elements
-        t.backward(None if out.numel() == 1 else torch.ones_like(out))
-    return t
+    return backward_from_ones(t) if backward else t
 
 
 def render_options(theme: str, rankdir: str, depth: int | None = None) -> RenderOptions:
@@ -250,3 +246,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 from . import cli_model as _cli_model  # noqa: E402,F401  (registers the model command)
+from . import cli_figures as _cli_figures  # noqa: E402,F401  (registers the figures command)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
-import torch
 
-from ..errors import GraphvizADError
 from ..render.options import RenderOptions
 from .cli import _handle, cli, common_render_options, render_trace, write_stepper
-from .models import LOSSES, UserCodeError, build_model, load_attr, make_inputs, make_target, parse_shape, user_traceback
+from .models import LOSSES, trace_model
 
 __all__ = ["model", "parse_depth"]
 
@@ -28,15 +24,6 @@ def parse_depth(text: str | None) -> int | str | None:
     if value < 0:
         raise click.BadParameter("must be >= 0", param_hint="--depth")
     return value
-
-
-def _run_user(fn: Any, roots: list[str], what: str) -> Any:
-    try:
-        return fn()
-    except GraphvizADError:
-        raise
-    except Exception as e:  # the user's own code raised: show their frames, not ours
-        raise UserCodeError(f"{what} failed in your code:\n{user_traceback(e, roots)}") from None
 
 
 @cli.command()
@@ -71,43 +58,13 @@ def model(target: str, input_shapes: tuple[str, ...], input_dtype: str, target_s
     Example:
       graphviz-ad model examples/widenet.py:build --input 32x1 --target 32x1 --loss mse -o widenet.svg
     """
-    import graphviz_ad as gad
-
     opts = RenderOptions(theme=theme, rankdir=rankdir, depth=parse_depth(depth), grad_color=grad_color)
     if out and out.lower().endswith((".html", ".htm")) and no_backward:
         raise click.UsageError("the .html stepper walks the backward pass: drop --no-backward")
     if optimizer and (no_backward or not loss):
         raise click.UsageError("--optimizer needs a loss to minimise: add --loss (and keep the backward)")
-    obj, roots = load_attr(target)
-    net = build_model(obj, roots)
-    shapes = [parse_shape(s) for s in input_shapes]
-    tshape = parse_shape(target_shape, "--target") if target_shape else None
-    torch.manual_seed(seed)
-    inputs = [make_inputs(net, s, seed=seed + i, dtype=input_dtype) for i, s in enumerate(shapes)]
-    if loss:
-        sample = _run_user(lambda: net(*inputs), roots, "the forward pass")
-        if not isinstance(sample, torch.Tensor):
-            raise GraphvizADError(f"--loss needs the model to return a tensor, it returned {type(sample).__name__}")
-        y = make_target(loss, sample, tshape, seed=seed + 100)
-        loss_fn = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
-        try:
-            t = _run_user(lambda: gad.trace(lambda: loss_fn(net(*inputs), y)), roots, "the forward pass")
-        except UserCodeError:
-            raise
-    else:
-        t = _run_user(lambda: gad.trace(net, *inputs), roots, "the forward pass")
-    if not no_backward:
-        outs = t._rec.output_tensors
-        seed_grad = None if all(o.numel() == 1 for o in outs) else [torch.ones_like(o) for o in outs]
-        if optimizer:
-            params = [p for p in net.parameters() if p.requires_grad]
-            opt = (torch.optim.SGD(params, lr=lr, momentum=momentum) if optimizer == "sgd"
-                   else torch.optim.Adam(params, lr=lr))
-            opt.zero_grad()
-            _run_user(lambda: t.backward(seed_grad, accumulate=True), roots, "the backward pass")
-            t.optimizer_step(opt)
-        else:
-            _run_user(lambda: t.backward(seed_grad), roots, "the backward pass")
+    t = trace_model(target, input_shapes, input_dtype=input_dtype, target_shape=target_shape, loss=loss, seed=seed,
+                    optimizer=(optimizer, lr, momentum) if optimizer else None, backward=not no_backward)
     if out and out.lower().endswith((".html", ".htm")):
         write_stepper(t, out, None, False, opts)
     else:

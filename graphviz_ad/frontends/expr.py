@@ -18,7 +18,8 @@ import torch.nn.functional as F
 
 from ..errors import ExpressionError, GraphvizADError
 
-__all__ = ["Expression", "parse_expression", "parse_value", "trace_expression", "FUNCTIONS", "LIMITS"]
+__all__ = ["Expression", "parse_expression", "parse_value", "trace_expression", "backward_from_ones", "FUNCTIONS",
+           "LIMITS"]
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "asin": torch.asin, "acos": torch.acos,
@@ -323,3 +324,10 @@ def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name:
     except (RuntimeError, IndexError, TypeError, ValueError) as e:
         raise ExpressionError(f"PyTorch could not evaluate the expression: {str(e).splitlines()[0]}") from None
     return Trace(rec)
+
+
+def backward_from_ones(t: Any) -> Any:
+    """Run the backward of a traced expression; a result with several elements starts from ones
+    (the gradient of the sum of its elements)."""
+    out = t.output
+    return t.backward(None if out.numel() == 1 else torch.ones_like(out))

@@ -15,7 +15,8 @@ import torch
 
 from ..errors import GraphvizADError
 
-__all__ = ["UserCodeError", "load_attr", "build_model", "parse_shape", "make_inputs", "make_target", "LOSSES"]
+__all__ = ["UserCodeError", "load_attr", "build_model", "parse_shape", "make_inputs", "make_target", "LOSSES",
+           "run_user", "trace_model"]
 
 LOSSES = ("mse", "cross_entropy")
 
@@ -132,3 +133,57 @@ def make_target(loss: str, output: torch.Tensor, shape: tuple[int, ...] | None, 
         return torch.randint(0, classes, tshape, generator=g).to(output.device)
     tshape = shape if shape is not None else tuple(output.shape)
     return torch.randn(tshape, generator=g).to(output.device)
+
+
+def run_user(fn: Any, roots: list[str], what: str) -> Any:
+    """Call ``fn``; an exception from the user's own code becomes a UserCodeError with their frames only."""
+    try:
+        return fn()
+    except GraphvizADError:
+        raise
+    except Exception as e:  # the user's own code raised: show their frames, not ours
+        raise UserCodeError(f"{what} failed in your code:\n{user_traceback(e, roots)}") from None
+
+
+def trace_model(module_attr: str, inputs: tuple[str, ...] | list[str], *, input_dtype: str = "float",
+                target_shape: str | None = None, loss: str | None = None, seed: int = 0,
+                optimizer: tuple[str, float, float] | None = None, backward: bool = True) -> Any:
+    """What ``graphviz-ad model`` traces: the module ``module_attr`` (MODULE:ATTR) on seeded random inputs of
+    the given shapes, with an optional loss (and target shape), backward and one recorded optimizer step."""
+    import graphviz_ad as gad
+
+    obj, roots = load_attr(module_attr)
+    net = build_model(obj, roots)
+    shapes = [parse_shape(s) for s in inputs]
+    tshape = parse_shape(target_shape, "--target") if target_shape else None
+    torch.manual_seed(seed)
+    xs = [make_inputs(net, s, seed=seed + i, dtype=input_dtype) for i, s in enumerate(shapes)]
+    names = ["input"] if len(xs) == 1 else [f"input{i}" for i in range(len(xs))]
+    if loss:
+        sample = run_user(lambda: net(*xs), roots, "the forward pass")
+        if not isinstance(sample, torch.Tensor):
+            raise GraphvizADError(f"--loss needs the model to return a tensor, it returned {type(sample).__name__}")
+        y = make_target(loss, sample, tshape, seed=seed + 100)
+        loss_fn = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
+
+        def with_loss(*tensors: torch.Tensor) -> torch.Tensor:
+            return loss_fn(net(*tensors[:-1]), tensors[-1])
+
+        t = run_user(lambda: gad.trace_call(with_loss, (*xs, y), input_names=names + ["target"], output_name="loss"),
+                     roots, "the forward pass")
+    else:
+        t = run_user(lambda: gad.trace_call(net, tuple(xs), input_names=names), roots, "the forward pass")
+    if backward:
+        outs = t._rec.output_tensors
+        seed_grad = None if all(o.numel() == 1 for o in outs) else [torch.ones_like(o) for o in outs]
+        if optimizer:
+            name, lr, momentum = optimizer
+            params = [p for p in net.parameters() if p.requires_grad]
+            opt = (torch.optim.SGD(params, lr=lr, momentum=momentum) if name == "sgd"
+                   else torch.optim.Adam(params, lr=lr))
+            opt.zero_grad()
+            run_user(lambda: t.backward(seed_grad, accumulate=True), roots, "the backward pass")
+            t.optimizer_step(opt)
+        else:
+            run_user(lambda: t.backward(seed_grad), roots, "the backward pass")
+    return t

@@ -23,6 +23,12 @@ def format_from_path(path: str | os.PathLike[str], allowed: tuple[str, ...]) -> 
     return fmt
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     """Write all of ``data`` to ``path`` or nothing at all."""
     target = Path(path)
@@ -35,6 +41,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, target)
         tmp = None
     except OSError as e:

@@ -219,7 +219,7 @@ class _Recorder:
         return v
 
     def add_leaf(self, t: torch.Tensor, label: str | None = None, frame: types.FrameType | None = None,
-                 cluster: str | None = None) -> str:
+                 cluster: str | None = None, argument: bool = False) -> str:
         """A node for a tensor that no recorded op produced: an input, a parameter or a constant."""
         pname = self.param_names.get(id(t))
         if pname is not None:
@@ -233,8 +233,9 @@ class _Recorder:
                     break
             module: str | None = owner
         else:
-            kind = "input" if t.requires_grad else "const"
-            op = "input" if t.requires_grad else "tensor"
+            # an argument of the traced function is an input even when it needs no gradient (data)
+            kind = "input" if t.requires_grad or argument else "const"
+            op = "input" if kind == "input" else "tensor"
             module = None
             cluster = None  # a tensor from outside the traced code is drawn at the top level
             if label is None:
@@ -421,7 +422,7 @@ def _register_inputs(rec: _Recorder, pairs: list[tuple[str, Any]]) -> None:
         name, val = stack.pop(0)
         if isinstance(val, torch.Tensor):
             if rec.node_of(val) is None and id(val) not in rec.param_names:
-                rec.add_leaf(val, label=name)
+                rec.add_leaf(val, label=name, argument=True)
         elif isinstance(val, (list, tuple)):
             stack[0:0] = [(f"{name}[{i}]", v) for i, v in enumerate(val)]
         elif isinstance(val, dict):

@@ -1,0 +1,400 @@
+"""Docs figures: build every figure a TOML file describes, in parallel processes, rebuilding only what changed.
+
+Each entry's key is a hash of the entry as written, graphviz_ad's version and source, the bytes of a
+model entry's source file and the environment (torch's version and a fingerprint of Graphviz's layout
+and fonts). The keys and the SHA-256 of every file written live in a manifest in the out folder;
+an entry whose key is unchanged and whose files are all present and intact is not rebuilt, and a
+rebuilt entry rewrites only the files whose bytes changed. The same input gives the same bytes in
+any process (PDF creation dates are pinned, torch runs on one thread).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..errors import ExecutableNotFound, ExpressionError, GraphvizADError, OutputError
+from ..render.backend import normalise_pdf
+from .figspec import FigureError, FigureSpec, output_names, parse_entry
+
+__all__ = ["FiguresFileError", "Entry", "FigureResult", "BuildReport", "load_figures", "build_figures", "build_one",
+           "figure_key", "environment", "normalise_pdf", "MANIFEST"]
+
+MANIFEST = ".graphviz_ad-figures.json"
+_SCHEMA = "graphviz_ad-figures/1"
+_TOP_KEYS = ("out", "figure")
+_PROBE = ('digraph probe { node [fontname="Helvetica", fontsize=11, shape=box]; '
+          'a [label=<<B>tanh</B> 0.96595<BR/><FONT POINT-SIZE="9">∇ -0.058131 Ag (1x3x64x64)</FONT>>]; '
+          'a -> b [fontname="Helvetica", fontsize=9, label="∇ 1.2e-05"]; }')
+_FRAME = re.compile(r"frame_\d+\.svg")
+
+
+class FiguresFileError(GraphvizADError, ValueError):
+    """The figures file as a whole is unusable: not TOML, no [[figure]] list, an unknown top-level key."""
+
+
+@dataclass
+class FigureResult:
+    """How one entry went: ``status`` is ``built``, ``up to date`` or ``failed`` (with the reason)."""
+
+    name: str
+    status: str
+    reason: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # path relative to the out folder -> sha256
+    written: int = 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One [[figure]] table: its name (or ``figure #N``), the checked spec or the reason it was refused."""
+
+    name: str
+    spec: FigureSpec | None
+    reason: str
+    raw: dict[str, Any]
+
+
+@dataclass
+class BuildReport:
+    out: Path
+    results: list[FigureResult]
+    removed: list[str] = field(default_factory=list)  # stale files deleted (relative to ``out``)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> list[FigureResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+# -- the file ---------------------------------------------------------------------------------------
+def load_figures(path: str | os.PathLike[str]) -> tuple[list[Entry], str | None]:
+    """Read the TOML file: its entries, checked, and the ``out`` folder it names (made relative to the
+    file's folder), if any."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise FiguresFileError(f"cannot read {str(file)!r}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise FiguresFileError(f"{str(file)!r} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise FiguresFileError(f"{file}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise FiguresFileError(f"{file}: nested too deeply to read") from None
+    unknown = [k for k in data if k not in _TOP_KEYS]
+    if unknown:
+        raise FiguresFileError(f"{file}: unknown top-level key {unknown[0]!r}; a figures file has "
+                               "out = \"DIR\" (optional) and [[figure]] tables")
+    figures = data.get("figure")
+    if not isinstance(figures, list) or not figures:
+        raise FiguresFileError(f"{file}: no figures: add [[figure]] tables, e.g.\n  [[figure]]\n  name = \"nested\"\n"
+                               "  expr = \"tanh(log(1 + z*(2*x/sin(y))))\"\n  at = {x = 1, y = 2, z = 3}")
+    out = data.get("out")
+    if out is not None and not isinstance(out, str):
+        raise FiguresFileError(f"{file}: out must be a folder name (a string), got {out!r}")
+    out = os.path.normpath(file.parent / out) if out is not None else None
+    base = file.parent
+    entries: list[Entry] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(figures, 1):
+        raw = entry if isinstance(entry, dict) else {}
+        name = raw.get("name") if isinstance(raw.get("name"), str) else f"figure #{i}"
+        try:
+            spec = parse_entry(entry, base)
+            if spec.name in seen:
+                raise FigureError(f"the name is already used by figure #{seen[spec.name]}; names must differ")
+            seen[spec.name] = i
+            entries.append(Entry(name, spec, "", raw))
+        except FigureError as e:
+            entries.append(Entry(name, None, str(e), raw))
+    return entries, out
+
+
+# -- keys and the manifest --------------------------------------------------------------------------
+def environment() -> dict[str, str]:
+    """What the bytes depend on besides the entry: torch's version, Graphviz's version and a hash of a
+    small laid-out SVG (it changes with Graphviz's layout and the fonts' metrics)."""
+    import torch
+
+    from ..render.backend import run_dot
+
+    try:
+        svg = run_dot(_PROBE, "svg")
+    except ExecutableNotFound:  # DOT and JSON outputs still build; SVG/PNG/PDF entries will say what is missing
+        return {"torch": torch.__version__, "graphviz": "missing", "layout": "none"}
+    m = re.search(rb"Generated by graphviz version ([^\s]+)", svg)
+    return {"torch": torch.__version__, "graphviz": m.group(1).decode("ascii", "replace") if m else "unknown",
+            "layout": hashlib.sha256(svg).hexdigest()[:16]}
+
+
+def figure_key(raw: dict[str, Any], spec: FigureSpec, env: dict[str, str]) -> str:
+    """A hash of everything an entry's output depends on that a build can see."""
+    source = None
+    if spec.model_file is not None:
+        try:
+            source = hashlib.sha256(Path(spec.model_file).read_bytes()).hexdigest()
+        except OSError:
+            source = "missing"
+    blob = json.dumps({"entry": raw, "graphviz_ad": __version__, "code": _code_hash(), "model_source": source,
+                       "environment": env},
+                      sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_hash() -> str:
+    """A hash of graphviz_ad's own source (so a change to the drawing code rebuilds, even at one version)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".css", ".js", ".html") and p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _read_manifest(out: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    figures = data.get("figures") if isinstance(data, dict) and data.get("schema") == _SCHEMA else None
+    return figures if isinstance(figures, dict) else {}
+
+
+def _intact(out: Path, record: Any, key: str) -> bool:
+    if not isinstance(record, dict) or record.get("key") != key or not isinstance(record.get("files"), dict):
+        return False
+    for rel, digest in record["files"].items():
+        try:
+            if hashlib.sha256((out / rel).read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    return bool(record["files"])
+
+
+def _manifest_text(env: dict[str, str], records: dict[str, Any]) -> str:
+    data = {"schema": _SCHEMA, "graphviz_ad": __version__, "environment": env,
+            "figures": {k: records[k] for k in sorted(records)}}
+    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# -- building one figure (in a worker process) ----------------------------------------------------
+def _put(out: Path, rel: str, data: bytes | str, files: dict[str, str]) -> int:
+    """Write ``data`` to ``out/rel`` unless the file already holds exactly these bytes; 1 if written."""
+    from ..render.output import write_atomic
+
+    blob = data.encode("utf-8") if isinstance(data, str) else data
+    files[rel] = hashlib.sha256(blob).hexdigest()
+    target = out / rel
+    try:
+        if target.is_file() and target.read_bytes() == blob:
+            return 0
+    except OSError:
+        pass
+    write_atomic(target, blob)
+    return 1
+
+
+def _write_outputs(t: Any, spec: FigureSpec, out: Path) -> tuple[dict[str, str], int]:
+    from ..graph.export import dumps
+    from ..render.backend import run_dot
+
+    files: dict[str, str] = {}
+    written = 0
+    dot = None
+    stepper = None  # laid out once for both the page and the frames
+    for fmt in spec.outputs:
+        rel = output_names(spec.name, fmt)
+        if fmt == "json":
+            written += _put(out, rel, dumps(t.to_json()), files)
+        elif fmt in ("dot", "svg", "png", "pdf"):
+            dot = dot if dot is not None else t.to_dot(spec.options)
+            data: bytes | str = dot if fmt == "dot" else run_dot(dot, fmt)
+            written += _put(out, rel, data, files)  # run_dot already pinned PDF dates
+        elif fmt == "html":
+            stepper = stepper or t.stepper(spec.options)
+            written += _put(out, rel, stepper.to_html(), files)
+        else:  # frames: <name>_frames/frame_000.svg ..., as Stepper.save(folder) names them
+            stepper = stepper or t.stepper(spec.options)
+            frames = stepper.frames()
+            folder = out / rel
+            if folder.exists() and not folder.is_dir():
+                raise FigureError(f"{folder} exists and is not a folder; the frames go there")
+            folder.mkdir(exist_ok=True)
+            width = max(3, len(str(len(frames) - 1)))
+            names = {f"frame_{k:0{width}d}.svg" for k in range(len(frames))}
+            for k, svg in enumerate(frames):
+                written += _put(out, f"{rel}/frame_{k:0{width}d}.svg", svg, files)
+            for old in sorted(folder.iterdir()):  # frames left from a longer run
+                if _FRAME.fullmatch(old.name) and old.name not in names:
+                    old.unlink()
+                    written += 1
+    return files, written
+
+
+def build_one(spec: FigureSpec, out: str) -> FigureResult:
+    """Trace ``spec`` and write its outputs into ``out``; a failure comes back as a result, never raised."""
+    from .figspec import trace_spec
+
+    try:
+        t = trace_spec(spec)
+        files, written = _write_outputs(t, spec, Path(out))
+    except GraphvizADError as e:
+        return FigureResult(spec.name, "failed", e.pretty() if isinstance(e, ExpressionError) else str(e))
+    except RecursionError:
+        return FigureResult(spec.name, "failed", "the input is nested too deeply to process")
+    except MemoryError:
+        return FigureResult(spec.name, "failed", "out of memory: use smaller inputs")
+    except Exception as e:  # one figure's bug must not stop the others; say what it was
+        return FigureResult(spec.name, "failed", f"unexpected {type(e).__name__}: {e} (please report this)")
+    return FigureResult(spec.name, "built", files=files, written=written)
+
+
+def _init_worker() -> None:
+    """One torch thread (the numbers do not depend on the core count) and UTC (cairo's PDF date format)."""
+    os.environ["TZ"] = "UTC"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["graphviz_ad.frontends.figures", "graphviz_ad.frontends.figspec", "torch"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+# -- the whole file -------------------------------------------------------------------------------
+def build_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
+                  jobs: int | None = None, force: bool = False,
+                  report: Callable[[int, int, FigureResult], None] | None = None) -> BuildReport:
+    """Build the figures of the TOML file ``path`` into ``out`` (default: the file's ``out`` key).
+
+    ``report(done, total, result)`` is called as each figure finishes. Raises :class:`FiguresFileError`
+    for an unusable file; a failing figure is a ``failed`` result and the others still build.
+    """
+    entries, toml_out = load_figures(path)
+    target = out if out is not None else toml_out
+    if target is None:
+        raise FiguresFileError("where should the figures go? give --out DIR, or out = \"DIR\" in the figures file")
+    folder = Path(target)
+    if folder.exists() and not folder.is_dir():
+        raise FiguresFileError(f"the out folder {str(folder)!r} exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the out folder {str(folder)!r}: {e.strerror or e}") from None
+    env = environment()
+    old = _read_manifest(folder)
+    total = len(entries)
+    done = 0
+    results: list[FigureResult] = []
+    records: dict[str, Any] = {}
+    todo: list[tuple[FigureSpec, str]] = []
+
+    def finish(result: FigureResult) -> None:
+        nonlocal done
+        done += 1
+        results.append(result)
+        if report is not None:
+            report(done, total, result)
+
+    for entry in entries:
+        spec = entry.spec
+        if spec is None:
+            finish(FigureResult(entry.name, "failed", entry.reason))
+            continue
+        key = figure_key(entry.raw, spec, env)
+        if not force and _intact(folder, old.get(spec.name), key):
+            records[spec.name] = old[spec.name]
+            finish(FigureResult(spec.name, "up to date", files=dict(old[spec.name]["files"])))
+        else:
+            todo.append((spec, key))
+    keys = {spec.name: key for spec, key in todo}
+    for result in _run(todo, folder, jobs):
+        if result.status == "built":
+            records[result.name] = {"key": keys[result.name], "files": result.files}
+        elif isinstance(old.get(result.name), dict):  # keep the record of its files, but build it next time
+            records[result.name] = {**old[result.name], "key": ""}
+        finish(result)
+    for entry in entries:
+        if entry.spec is None and entry.name in old and entry.name not in records:
+            records[entry.name] = {**old[entry.name], "key": ""}
+    removed = _remove_stale(folder, old, records)
+    text = _manifest_text(env, records)
+    manifest = folder / MANIFEST
+    try:
+        unchanged = manifest.read_text(encoding="utf-8") == text
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        from ..render.output import write_atomic
+
+        write_atomic(manifest, text)
+    order = {e.name: i for i, e in enumerate(entries)}
+    results.sort(key=lambda r: order.get(r.name, len(order)))
+    return BuildReport(folder, results, removed)
+
+
+def _remove_stale(out: Path, old: dict[str, Any], records: dict[str, Any]) -> list[str]:
+    """Delete the files an earlier run recorded that no figure makes now (a renamed or removed figure,
+    an output taken off a list, frames of a longer run)."""
+    keep = {rel for r in records.values() for rel in r.get("files", {})}
+    removed = []
+    for record in old.values():
+        files = record.get("files") if isinstance(record, dict) else None
+        for rel in sorted(files or ()):
+            path = out / rel
+            if rel in keep or ".." in Path(rel).parts or Path(rel).is_absolute() or not path.is_file():
+                continue
+            path.unlink()
+            removed.append(rel)
+            if path.parent != out and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return removed
+
+
+def _run(todo: list[tuple[FigureSpec, str]], out: Path, jobs: int | None) -> Any:
+    """Yield each figure's result as it finishes, built in worker processes (torch traces one at a time
+    per process; a process also keeps the user's model code, and any crash in it, away from us)."""
+    if not todo:
+        return
+    workers = max(1, min(jobs or _cpus(), len(todo)))
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
+    try:
+        futures = {pool.submit(build_one, spec, str(out)): spec.name for spec, _key in todo}
+        for fut in cf.as_completed(futures):
+            try:
+                yield fut.result()
+            except cf.process.BrokenProcessPool:
+                yield FigureResult(futures[fut], "failed", "the worker process died (crashed, or was killed "
+                                   "for lack of memory) while building this or another figure")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (macOS, Windows)
+        return os.cpu_count() or 1
