@@ -10,6 +10,8 @@ thick border flag NaN/inf.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .api import Trace, trace, trace_call
 from .errors import (
     BackwardError,
@@ -21,11 +23,19 @@ from .errors import (
     RenderError,
     TraceError,
 )
+from .frontends.notebook import show
 from .render.options import RenderOptions
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "trace", "trace_call", "Trace", "RenderOptions", "GraphvizADError", "TraceError", "BackwardError",
+    "trace", "trace_call", "Trace", "show", "RenderOptions", "GraphvizADError", "TraceError", "BackwardError",
     "ExpressionError", "RenderError", "ExecutableNotFound", "DotFailed", "OutputError", "__version__",
 ]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext graphviz_ad``: registers the ``%%autograd`` cell magic (:mod:`graphviz_ad.frontends.notebook`)."""
+    from .frontends.notebook import register_magic
+
+    register_magic(ipython)

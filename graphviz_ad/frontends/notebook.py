@@ -30,10 +30,10 @@ The cell magic (``%load_ext graphviz_ad``)::
     torch.tanh(2 * x)
 
 runs every statement of the cell but the last in the notebook's namespace, as they are, then
-traces the last one, an expression, runs the backward (unless ``--no-backward``) and shows the
-graph (or, with ``--steps``, the stepper). Tensors the expression names become the graph's
-inputs, under those names. The cell's value is a :class:`GraphView` (or the ``Stepper``);
-``.trace`` holds the trace.
+traces the last one, an expression, runs its backward where the result needs a gradient (unless
+``--no-backward``; ``.grad`` is left as it was) and shows the graph (or, with ``--steps``, the
+stepper). Tensors the expression names become the graph's inputs, under those names. The
+cell's value is a :class:`GraphView` (or the ``Stepper``); ``.trace`` holds the trace.
 """
 
 from __future__ import annotations
@@ -208,7 +208,8 @@ def graph_html(svg: str, label: str) -> str:
     body = _COMMENT.sub("", svg[svg.find("<svg"):])
     body = _TAG_ID.sub(lambda m: f'{m.group(1)}id="{prefix}-', body)
     data = base64.b64encode(body.encode("utf-8")).decode("ascii")
-    return (f'<div class="gad-nbgraph" id="{prefix}">\n<style>\n{_CSS}</style>\n'
+    # data-lm-suppress-shortcuts: JupyterLab (4.1+) leaves the keys to the graph while it has focus
+    return (f'<div class="gad-nbgraph" id="{prefix}" data-lm-suppress-shortcuts="true">\n<style>\n{_CSS}</style>\n'
             f'<div class="gad-nbgraph-view"><img class="gad-nbgraph-img" alt="{html.escape(label)}" '
             f'style="max-width:100%;height:auto;display:block" src="data:image/svg+xml;base64,{data}"></div>\n'
             f"<script>{_JS}</script>\n</div>\n")
@@ -330,7 +331,7 @@ def autograd_cell(shell: Any, line: str, cell: str) -> "GraphView | Stepper":
         opts = _parser().parse_args(shlex.split(line))
         options = RenderOptions(theme=opts.theme, rankdir=opts.rankdir, depth=opts.depth, grad_color=opts.grad_color)
         source = shell.transform_cell(cell)
-        filename = shell.compile.cache(source)  # tracebacks show the cell's lines
+        filename = shell.compile.cache(source, shell.execution_count)  # tracebacks show the cell's lines
         body, expr = _split_cell(source, filename)
     except ValueError as e:  # bad options, or no expression at the end (a SyntaxError shows as usual)
         raise UsageError(str(e)) from None

@@ -306,6 +306,7 @@ def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView
     prefix = "gad-" + hashlib.sha256("\0".join((data, theme.name, template.fill({}))).encode("utf-8")).hexdigest()[:12]
     svg = inline_svg(template, prefix)
     return (f'<div class="gad-stepper gad-at-forward" id="{prefix}" data-step="0" tabindex="0" '
+            'data-lm-suppress-shortcuts="true" '
             f'style="{_theme_vars(theme)}">\n'
             f"<style>\n{_CSS}</style>\n"
             + _controls(prefix, progress.frame_count)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ExecutableNotFound, OutputError, RenderError
+from ..errors import OutputError, RenderError
 from .backend import run_dot
 from .collapse import resolve_view
 from .dot import to_dot
@@ -135,7 +135,7 @@ class Stepper:
         bundle = {"text/plain": repr(self) + "\n" + self.text()}
         try:
             bundle["text/html"] = self._fragment()
-        except ExecutableNotFound as e:
+        except RenderError as e:  # dot missing, failing or too slow: the transcript still shows
             bundle["text/plain"] += f"\n({e})\n"
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
