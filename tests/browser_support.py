@@ -1,5 +1,5 @@
 """Headless Chromium for the notebook tests: launch (the flags of the stepper's browser test), a watched page,
-and the stepper panel's expected text."""
+and the stepper panel's expected text (backward steps and optimizer updates)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 from graphviz_ad.render.format import fmt_value
 
-__all__ = ["CHROMIUM_ARGS", "launch_browser", "Watched", "fmt", "expected_terms", "texts", "check_panel"]
+__all__ = ["CHROMIUM_ARGS", "launch_browser", "Watched", "fmt", "expected_terms", "texts", "check_panel",
+           "check_update_panel"]
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -90,3 +91,27 @@ def check_panel(page: Any, root: str, k: int, trace: Any) -> None:
     terms = expected_terms(step)
     assert texts(page, root, "gad-panel-local") == [t[0] for t in terms]
     assert texts(page, root, "gad-panel-contrib") == [t[1] for t in terms]
+
+
+def check_update_panel(page: Any, root: str, j: int, trace: Any) -> None:
+    """The stepper at ``root`` shows the optimizer's update ``j`` of ``trace``, with the record's numbers."""
+    record = trace.update
+    u = record.updates[j]
+    assert page.get_attribute(root, "data-step") == str(len(trace.steps) + 2 + j)
+    assert "gad-at-update" in page.get_attribute(root, "class").split()
+    current = page.eval_on_selector_all(f"{root} g[data-node].gad-current",
+                                        "els => els.map(e => e.getAttribute('data-node'))")
+    assert current == [u.node]
+    title = f"optimizer step ({record.optimizer}{', dry run' if record.dry_run else ''})"
+    assert texts(page, root, "gad-panel-title") == [f"{title}: {u.name}"]
+    assert texts(page, root, "gad-counter") == [f"{title}: {j + 1} of {len(record.updates)}"]
+    assert texts(page, root, "gad-panel-old") == [fmt(u.old)]
+    assert texts(page, root, "gad-panel-gradient") == [fmt(u.grad)]
+    assert texts(page, root, "gad-panel-new") == [fmt(u.new)]
+    keys = list(dict.fromkeys([*u.state_before, *u.state_after]))
+    assert texts(page, root, "gad-panel-state-name") == keys
+    assert texts(page, root, "gad-panel-before") == [fmt(u.state_before[k]) if k in u.state_before else "none"
+                                                     for k in keys]
+    assert texts(page, root, "gad-panel-after") == [fmt(u.state_after[k]) if k in u.state_after else "none"
+                                                    for k in keys]
+    assert texts(page, root, "gad-panel-rule") == [u.rule]

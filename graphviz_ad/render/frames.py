@@ -5,16 +5,17 @@ of nodes and edges (``gad-current``, ``gad-done``, ``gad-pending``, ``gad-static
 ``gad-edge-active``/``-in``/``-out``), which gradient texts are present (pending ones are left
 out, with the ``grad:`` line of their tooltip), and the panel at the bottom. Gradient texts that
 show carry class ``gad-grad``; the root ``<svg>`` carries ``class="gad-frame gad-frame-<kind>"``
-and ``data-step="<k>"``.
+(kind: forward, step, final, update) and ``data-step="<k>"``.
 """
 
 from __future__ import annotations
 
-from .panel import Line, PanelBox, final_lines, forward_lines, panel_box, panel_svg, step_lines
+from .panel import Line, PanelBox, final_lines, forward_lines, panel_box, panel_svg, step_lines, update_lines
 from .progress import FrameState, Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
 from .theme import Theme
+from .updateinfo import UpdateView
 
 __all__ = ["FrameBuilder", "frame_css"]
 
@@ -43,12 +44,16 @@ class FrameBuilder:
     """
 
     def __init__(self, template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
-                 leaves: list[tuple[str, str]]) -> None:
+                 leaves: list[tuple[str, str]], updates: list[UpdateView] | None = None,
+                 titles: dict[str, str] | None = None) -> None:
+        """``titles``: ``forward`` (the forward frame's title) and ``update`` (the update frames')."""
         self.template = template
         self.progress = progress
         self.views = views
         self.theme = theme
         self.leaves = leaves
+        self.updates = updates or []
+        self.titles = {"forward": "forward", "update": "optimizer step", **(titles or {})}
         self.css = frame_css(theme)
         self.box: PanelBox = panel_box([self._lines(k) for k in range(progress.frame_count)],
                                        template.viewbox[2], template.viewbox[3])
@@ -68,9 +73,12 @@ class FrameBuilder:
     def _lines(self, k: int) -> list[Line]:
         total = len(self.views)
         if k == 0:
-            return forward_lines(total)
+            return forward_lines(total, self.titles["forward"], len(self.updates))
         if k == total + 1:
             return final_lines(total, self.leaves)
+        if k > total + 1:
+            j = k - total - 2
+            return update_lines(self.updates[j], j + 1, len(self.updates), self.titles["update"])
         return step_lines(self.views[k - 1], k, total)
 
     def _svg_open(self, state: FrameState, k: int) -> str:
@@ -79,7 +87,7 @@ class FrameBuilder:
                 f'class="gad-frame gad-frame-{state.kind}" data-step="{k}"')
 
     def frame(self, k: int) -> str:
-        """The SVG text of frame ``k`` (0: forward, 1..N: step k-1, N+1: every gradient)."""
+        """The SVG text of frame ``k`` (0: forward, 1..N: step k-1, N+1: every gradient, N+2+j: update j)."""
         state = self.progress.frame(k)
         classes = {**state.nodes, **state.edges}
         out = list(self.template.parts)

@@ -9,21 +9,29 @@ the page only as SVG text escaped by Graphviz, or as JSON that the script insert
 DOM contract (what tests and embedding pages may rely on):
 
 - root: ``div.gad-stepper#<prefix>`` with ``data-step="k"`` (the frame shown: 0 forward pass,
-  1..N step k-1, N+1 every gradient) and class ``gad-at-forward`` on frame 0;
+  1..N step k-1, N+1 every gradient, N+2+j the optimizer's update of parameter j where the trace
+  recorded one) and class ``gad-at-forward`` on frame 0, ``gad-at-update`` on update frames;
 - controls: ``button.gad-prev``, ``button.gad-play``, ``button.gad-next``,
-  ``input.gad-slider`` (type range, 0..N+1), ``span.gad-counter``; keys ArrowLeft/ArrowRight,
-  Home/End when focus is in the stepper (or on the page body, for the page's first stepper);
+  ``input.gad-slider`` (type range, 0..last frame), ``span.gad-counter`` (the phase: ``forward``,
+  ``backward: step k of N``, ``gradients (after backward)``, ``optimizer step (SGD): j of U``);
+  keys ArrowLeft/ArrowRight, Home/End when focus is in the stepper (or on the page body, for the
+  page's first stepper);
 - SVG: node groups ``g[data-node="n3"]`` and edge groups ``g[data-edge="e3"]`` carry the state
-  classes of :mod:`graphviz_ad.render.progress` (``gad-current`` on the current step's node);
-  gradient texts have class ``gad-grad`` and are hidden while pending;
+  classes of :mod:`graphviz_ad.render.progress` (``gad-current`` on the current step's node, or
+  on the parameter being updated); gradient texts have class ``gad-grad`` and are hidden while
+  pending (shown on update frames, where every gradient is known);
 - panel ``div.gad-panel``: ``.gad-panel-title`` (``[3] MulBackward0 (mul = z*c)``,
   ``[4] AccumulateGrad (leaf z)``), one
   ``.gad-panel-upstream`` (the step's upstream gradient, or a leaf's ``.grad``), ``.gad-panel-sum``
   where several gradients were summed (``0.1 + 0.2 = ``); per chain-rule term a
   ``.gad-panel-term`` with ``.gad-panel-to``, ``.gad-panel-factor`` (the upstream),
   ``.gad-panel-local`` (the local derivative's number, empty when unknown), ``.gad-panel-contrib``
-  and ``.gad-panel-formula``; the final frame lists ``.gad-panel-leafgrad`` rows. Numbers are
-  formatted in Python (:func:`graphviz_ad.render.format.fmt_value`), never in the script.
+  and ``.gad-panel-formula``; the final frame lists ``.gad-panel-leafgrad`` rows. An update frame's
+  title reads ``optimizer step (SGD): 0.bias``; its rows hold ``.gad-panel-old`` (the value before),
+  ``.gad-panel-gradient``, per optimizer state entry a ``.gad-panel-state`` row with
+  ``.gad-panel-state-name``, ``.gad-panel-before`` and ``.gad-panel-after`` (``none`` where the
+  state did not exist yet), ``.gad-panel-rule`` and ``.gad-panel-new``. Numbers are formatted in
+  Python (:func:`graphviz_ad.render.format.fmt_value`), never in the script.
 """
 
 from __future__ import annotations
@@ -37,11 +45,14 @@ from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
 from .theme import Theme
+from .updateinfo import UpdateView
 
-__all__ = ["stepper_html", "stepper_page", "inline_svg", "script_json", "MAX_HTML_TERMS", "MAX_HTML_LEAVES"]
+__all__ = ["stepper_html", "stepper_page", "inline_svg", "script_json", "MAX_HTML_TERMS", "MAX_HTML_LEAVES",
+           "MAX_HTML_STATE"]
 
 MAX_HTML_TERMS = 50  # chain-rule terms sent to the page per step; the rest are counted
-MAX_HTML_LEAVES = 50  # leaf gradients listed on the last frame; the rest are counted
+MAX_HTML_LEAVES = 50  # leaf gradients listed on the gradients frame; the rest are counted
+MAX_HTML_STATE = 20  # optimizer state entries sent per update; the rest are counted
 
 _COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
 _TAG_ID = re.compile(r'(<[a-zA-Z][^<>]*?\s)id="')
@@ -80,9 +91,18 @@ def _step_data(v: StepView) -> dict[str, Any]:
             "more": max(0, len(v.terms) - MAX_HTML_TERMS)}
 
 
-def _data(progress: Progress, views: list[StepView], leaves: list[tuple[str, str]]) -> dict[str, Any]:
+def _update_data(u: UpdateView) -> dict[str, Any]:
+    return {"index": u.index, "node": u.node, "name": u.name, "old": u.old, "grad": u.grad, "new": u.new,
+            "state": [list(x) for x in u.state[:MAX_HTML_STATE]], "more_state": max(0, len(u.state) - MAX_HTML_STATE),
+            "rule": u.rule}
+
+
+def _data(progress: Progress, views: list[StepView], leaves: list[tuple[str, str]], updates: list[UpdateView],
+          titles: dict[str, str]) -> dict[str, Any]:
     return {"steps": [_step_data(v) for v in views], **progress.to_json(),
-            "leaves": [list(x) for x in leaves[:MAX_HTML_LEAVES]], "more_leaves": max(0, len(leaves) - MAX_HTML_LEAVES)}
+            "leaves": [list(x) for x in leaves[:MAX_HTML_LEAVES]], "more_leaves": max(0, len(leaves) - MAX_HTML_LEAVES),
+            "forward_title": titles.get("forward", "forward"), "update_title": titles.get("update", "optimizer step"),
+            "updates": [_update_data(u) for u in updates]}
 
 
 def _theme_vars(theme: Theme) -> str:
@@ -115,8 +135,14 @@ _CSS = """\
 .gad-stepper .gad-panel-upstream,.gad-stepper .gad-panel-factor,.gad-stepper .gad-panel-contrib,
 .gad-stepper .gad-panel-grad{color:var(--gad-grad);font-variant-numeric:tabular-nums}
 .gad-stepper .gad-panel-formula{font-style:italic;color:var(--gad-muted)}
+.gad-stepper .gad-panel-gradient{color:var(--gad-grad)}
+.gad-stepper .gad-panel-old,.gad-stepper .gad-panel-new,.gad-stepper .gad-panel-before,.gad-stepper .gad-panel-after,
+.gad-stepper .gad-panel-gradient{font-variant-numeric:tabular-nums}
+.gad-stepper .gad-panel-state-name{font-weight:600}
+.gad-stepper .gad-panel-rule{margin:6px 0}
 .gad-stepper .gad-pending{opacity:.3}
 .gad-stepper.gad-at-forward .gad-grad,.gad-stepper .gad-pending .gad-grad{visibility:hidden}
+.gad-stepper.gad-at-update .gad-pending .gad-grad{visibility:visible}
 .gad-stepper .gad-current ellipse,.gad-stepper .gad-current path,.gad-stepper .gad-current polygon,
 .gad-stepper .gad-current polyline{stroke:var(--gad-hl);stroke-width:3px}
 .gad-stepper .gad-edge-active path{stroke:var(--gad-hl);stroke-width:2.5px}
@@ -142,7 +168,8 @@ _JS = r"""
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
     var data = JSON.parse(first(root, "gad-data").textContent);
-    var steps = data.steps, n = steps.length, last = n + 1, k = 0, timer = null;
+    var steps = data.steps, n = steps.length, ups = data.updates || [], upAt = data.update_at || [];
+    var grads = n + 1, last = grads + ups.length, k = 0, timer = null;
     var nodes = [], edges = [];
     Array.prototype.forEach.call(root.querySelectorAll("g[data-node]"), function (g) {
       nodes.push({id: g.getAttribute("data-node"), g: g, base: g.getAttribute("class")});
@@ -155,17 +182,25 @@ _JS = r"""
     var slider = first(root, "gad-slider"), counter = first(root, "gad-counter");
     var title = first(root, "gad-panel-title"), body = first(root, "gad-panel-body");
 
-    function nodeState(id, s, cur) {
+    function updateStates(j) {
+      var over = {};
+      upAt.forEach(function (id, i) { if (i < j) { over[id] = "gad-done"; } });
+      upAt.forEach(function (id, i) { if (i > j) { over[id] = "gad-pending"; } });
+      over[upAt[j]] = "gad-current";
+      return over;
+    }
+    function nodeState(id, s, cur, over) {
       if (k === 0) { return ""; }
+      if (over && has(over, id)) { return over[id]; }
       if (!has(data.first, id)) { return "gad-static"; }
-      if (k === last) { return "gad-done"; }
+      if (k >= grads) { return "gad-done"; }
       if (id === cur) { return "gad-current"; }
       return data.first[id] <= s ? "gad-done" : "gad-pending";
     }
     function edgeState(e, s, cur) {
       if (k === 0) { return ""; }
-      if (e.key === null) { return k === last ? "gad-static" : active("gad-static", e, cur); }
-      if (k === last) { return "gad-done"; }
+      if (e.key === null) { return k >= grads ? "gad-static" : active("gad-static", e, cur); }
+      if (k >= grads) { return "gad-done"; }
       return active(e.key <= s ? "gad-done" : "gad-pending", e, cur);
     }
     function active(state, e, cur) {
@@ -174,9 +209,10 @@ _JS = r"""
       return state;
     }
     function restyle() {
-      var s = k - 1, cur = (k >= 1 && k <= n) ? data.at[s] : null, curG = null;
+      var s = k - 1, cur = (k >= 1 && k <= n) ? data.at[s] : k > grads ? upAt[k - grads - 1] : null, curG = null;
+      var over = k > grads ? updateStates(k - grads - 1) : null;
       nodes.forEach(function (r) {
-        var st = nodeState(r.id, s, cur);
+        var st = nodeState(r.id, s, cur, over);
         r.g.setAttribute("class", st ? r.base + " " + st : r.base);
         if (r.id === cur) { curG = r.g; }
       });
@@ -209,16 +245,42 @@ _JS = r"""
       add(m, "gad-panel-contrib", t[3]);
       box.appendChild(el("div", "gad-panel-row gad-panel-formula", t[1]));
     }
+    function valueRow(key, name, op, cls, value) {
+      var r = row("gad-panel-update-row");
+      add(r, "gad-panel-key", key);
+      add(r, "gad-panel-to", name);
+      add(r, "gad-panel-op", op);
+      add(r, cls, value);
+    }
+    function update(u) {
+      title.textContent = data.update_title + ": " + u.name;
+      valueRow("old ", u.name, " = ", "gad-panel-old", u.old);
+      valueRow("grad ", u.name, ".grad = ", "gad-panel-gradient", u.grad);
+      u.state.forEach(function (st) {
+        var r = row("gad-panel-state");
+        add(r, "gad-panel-key", "state ");
+        add(r, "gad-panel-state-name", st[0]);
+        add(r, "gad-panel-op", ": ");
+        add(r, "gad-panel-before", st[1]);
+        add(r, "gad-panel-op", " \u2192 ");
+        add(r, "gad-panel-after", st[2]);
+      });
+      if (u.more_state) { row("gad-panel-note").textContent = "\u2026 and " + u.more_state + " more"; }
+      row("gad-panel-rule gad-panel-formula").textContent = u.rule;
+      valueRow("new ", u.name, " = ", "gad-panel-new", u.new);
+    }
     function panel() {
       while (body.firstChild) { body.removeChild(body.firstChild); }
       if (k === 0) {
-        title.textContent = "Forward pass";
+        title.textContent = data.forward_title;
         row("gad-panel-note").textContent = "Every value is computed. Next (or \u2192) walks the backward pass, " +
-          "one chain-rule step at a time: upstream \u00d7 local = contribution.";
+          "one chain-rule step at a time: upstream \u00d7 local = contribution." +
+          (ups.length ? " Then the optimizer updates each parameter." : "");
         return;
       }
-      if (k === last) {
-        title.textContent = "All gradients";
+      if (k > grads) { update(ups[k - grads - 1]); return; }
+      if (k === grads) {
+        title.textContent = "gradients (after backward)";
         row("gad-panel-note").textContent = "The backward pass took " + n + " steps.";
         data.leaves.forEach(function (l) { gradRow("gad-panel-leafgrad", l[0], "", l[1]); });
         if (data.more_leaves) { row("gad-panel-note").textContent = "\u2026 and " + data.more_leaves + " more"; }
@@ -244,8 +306,10 @@ _JS = r"""
       k = Math.max(0, Math.min(last, j));
       root.setAttribute("data-step", String(k));
       if (k === 0) { root.classList.add("gad-at-forward"); } else { root.classList.remove("gad-at-forward"); }
+      if (k > grads) { root.classList.add("gad-at-update"); } else { root.classList.remove("gad-at-update"); }
       slider.value = String(k);
-      counter.textContent = k === 0 ? "forward pass" : k === last ? "all gradients" : "step " + k + " of " + n;
+      counter.textContent = k === 0 ? "forward" : k === grads ? "gradients (after backward)"
+        : k > grads ? data.update_title + ": " + (k - grads) + " of " + ups.length : "backward: step " + k + " of " + n;
       prev.disabled = k === 0;
       next.disabled = k === last;
       var curG = restyle();
@@ -290,19 +354,22 @@ def _controls(prefix: str, frames: int) -> str:
             f'<button type="button" class="gad-next" id="{prefix}-next" aria-label="next step">Next \u25b6</button>'
             f'<input type="range" class="gad-slider" id="{prefix}-slider" min="0" max="{frames - 1}" value="0" '
             f'step="1" aria-label="frame">'
-            f'<span class="gad-counter" id="{prefix}-counter">forward pass</span></div>\n')
+            f'<span class="gad-counter" id="{prefix}-counter">forward</span></div>\n')
 
 
 def _panel(prefix: str) -> str:
     return (f'<div class="gad-panel" id="{prefix}-panel" aria-live="polite">'
-            f'<div class="gad-panel-title" id="{prefix}-title">Forward pass</div>'
+            f'<div class="gad-panel-title" id="{prefix}-title">forward</div>'
             f'<div class="gad-panel-body" id="{prefix}-body"></div></div>\n')
 
 
 def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
-                 leaves: list[tuple[str, str]]) -> str:
-    """The stepper as an HTML fragment (for notebooks, and the body of :func:`stepper_page`)."""
-    data = script_json(_data(progress, views, leaves))
+                 leaves: list[tuple[str, str]], updates: list[UpdateView] | None = None,
+                 titles: dict[str, str] | None = None) -> str:
+    """The stepper as an HTML fragment (for notebooks, and the body of :func:`stepper_page`).
+
+    ``titles``: ``forward`` (the forward frame's title) and ``update`` (``optimizer step (SGD)``)."""
+    data = script_json(_data(progress, views, leaves, updates or [], titles or {}))
     prefix = "gad-" + hashlib.sha256("\0".join((data, theme.name, template.fill({}))).encode("utf-8")).hexdigest()[:12]
     svg = inline_svg(template, prefix)
     return (f'<div class="gad-stepper gad-at-forward" id="{prefix}" data-step="0" tabindex="0" '

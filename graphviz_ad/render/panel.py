@@ -1,4 +1,4 @@
-"""The step panel drawn into an SVG frame: upstream × local = contribution, as lines of text."""
+"""The step panel drawn into an SVG frame: upstream × local = contribution (or a parameter's update), as text."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from dataclasses import dataclass
 
 from .stepinfo import StepView, Term
 from .theme import Theme
+from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
-__all__ = ["Span", "Line", "PanelBox", "step_lines", "forward_lines", "final_lines", "panel_box", "panel_svg",
-           "xml_text", "MAX_TERMS", "MAX_LEAVES"]
+__all__ = ["Span", "Line", "PanelBox", "step_lines", "forward_lines", "final_lines", "update_lines", "panel_box",
+           "panel_svg", "xml_text", "MAX_TERMS", "MAX_LEAVES", "MAX_STATE"]
 
 Span = tuple[str, str]  # (text, role): role is title | muted | grad | num | label | formula
 Line = list[Span]
 
 MAX_TERMS = 8  # chain-rule terms listed per step; the rest are counted
 MAX_LEAVES = 8  # leaf gradients listed in the final frame
+MAX_STATE = 6  # optimizer state entries listed per update
 _FONT_SIZE = 12
 _LINE = 17.0
 _PAD = 10.0
@@ -50,7 +52,8 @@ def _term_line(upstream: str, term: Term) -> Line:
 
 def step_lines(view: StepView, position: int, total: int) -> list[Line]:
     """The panel of one step: title, upstream (its sum where several consumers sent one), terms."""
-    head: Line = [(f"[{view.index}] ", "muted"), (view.heading, "title"), (f"   step {position} of {total}", "muted")]
+    head: Line = [(f"[{view.index}] ", "muted"), (view.heading, "title"),
+                  (f"   {BACKWARD} step {position} of {total}", "muted")]
     sum_part = [(f"{view.sum_text} = ", "num")] if view.sum_text else []
     if view.leaf:
         return [head, [(f"{view.label}.grad = ", "label"), *sum_part, (view.upstream, "grad")]]
@@ -63,17 +66,35 @@ def step_lines(view: StepView, position: int, total: int) -> list[Line]:
     return lines
 
 
-def forward_lines(total: int) -> list[Line]:
-    return [[("Forward pass", "title")],
-            [(f"every value computed; the {total} backward steps follow, one per frame", "muted")]]
+def forward_lines(total: int, title: str = "forward", updates: int = 0) -> list[Line]:
+    """The forward frame: its title (``forward (f = 0.96595)``) and what follows."""
+    then = f"; then the optimizer updates {updates} parameters" if updates else ""
+    return [[(title, "title")],
+            [(f"every value computed; the {total} backward steps follow, one per frame{then}", "muted")]]
 
 
 def final_lines(total: int, leaves: list[tuple[str, str]]) -> list[Line]:
     """Every gradient known; the leaves' gradients listed (``x.grad = 0.058131``)."""
-    lines: list[Line] = [[("All gradients", "title"), (f"   backward done in {total} steps", "muted")]]
+    lines: list[Line] = [[(GRADIENTS, "title"), (f"   backward done in {total} steps", "muted")]]
     lines += [[(f"{label}.grad = ", "label"), (grad, "grad")] for label, grad in leaves[:MAX_LEAVES]]
     if len(leaves) > MAX_LEAVES:
         lines.append([(f"… and {len(leaves) - MAX_LEAVES} more", "muted")])
+    return lines
+
+
+def update_lines(view: UpdateView, position: int, total: int, title: str) -> list[Line]:
+    """One parameter's update: old value, gradient, optimizer state before → after, the rule, the new value."""
+    lines: list[Line] = [
+        [(title, "title"), (": ", "muted"), (view.name, "label"), (f"   parameter {position} of {total}", "muted")],
+        [("old   ", "muted"), (f"{view.name} = ", "label"), (view.old, "num")],
+        [("grad  ", "muted"), (f"{view.name}.grad = ", "label"), (view.grad, "grad")],
+    ]
+    for name, before, after in view.state[:MAX_STATE]:
+        lines.append([("state ", "muted"), (f"{name}: ", "label"), (before, "num"), (" → ", "muted"), (after, "num")])
+    if len(view.state) > MAX_STATE:
+        lines.append([(f"… and {len(view.state) - MAX_STATE} more", "muted")])
+    lines += [[("rule  ", "muted"), (view.rule, "formula")],
+              [("new   ", "muted"), (f"{view.name} = ", "label"), (view.new, "num")]]
     return lines
 
 

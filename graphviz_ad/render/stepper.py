@@ -1,7 +1,8 @@
 """The backward stepper: SVG frames, a standalone HTML page and a text transcript of one trace.
 
 The graph is laid out once (``dot`` runs once, on the DOT with every gradient so the labels
-have room); frames and the HTML page restyle that one SVG.
+have room); frames and the HTML page restyle that one SVG. Where the trace recorded an optimizer
+step (``trace.update``), one frame per parameter update follows the backward.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .stepinfo import StepView, step_view, value_text
 from .svgparts import SvgTemplate, parse_svg
 from .theme import get_theme
 from .transcript import transcript
+from .updateinfo import UpdateView, forward_title, optimizer_title, update_views
 
 if TYPE_CHECKING:
     from ..api import Trace
@@ -34,7 +36,9 @@ _LEAF_KINDS = ("input", "param")
 
 
 class Stepper:
-    """Frames of the backward pass: frame 0 the forward values, one frame per step, then every gradient.
+    """Frames of one training iteration: frame 0 the forward values (``forward (loss = …)``), one frame
+    per backward step, then every gradient (``gradients (after backward)``), then, where the trace
+    recorded an optimizer step, one frame per parameter update (``optimizer step (SGD)``).
 
     ``frames()`` gives SVG strings, ``to_html()`` one self-contained page, ``text()`` a
     transcript, ``save(path)`` writes one of them (``.html``, ``.txt``, or a folder of SVGs).
@@ -47,9 +51,13 @@ class Stepper:
         graph = trace.graph
         self.views: list[StepView] = [step_view(s, graph, self.options.digits) for s in trace.steps]
         self._view, drawn = resolve_view(graph, self.options.depth)
-        self.progress = Progress(self._view, trace.steps, drawn)
+        record = trace.update
+        self.updates: list[UpdateView] = update_views(record, self.options.digits)
+        self.progress = Progress(self._view, trace.steps, drawn, [u.node for u in self.updates])
         self.leaves = [(n.label, value_text(n.grad, self.options.digits))
                        for n in graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
+        self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
+                       "update": optimizer_title(record) if record is not None else "optimizer step"}
         self._template: SvgTemplate | None = None
         self._builder: FrameBuilder | None = None
 
@@ -71,7 +79,8 @@ class Stepper:
 
     def _frames(self) -> FrameBuilder:
         if self._builder is None:
-            self._builder = FrameBuilder(self.template, self.progress, self.views, self.theme, self.leaves)
+            self._builder = FrameBuilder(self.template, self.progress, self.views, self.theme, self.leaves,
+                                         self.updates, self.titles)
         return self._builder
 
     # -- outputs ------------------------------------------------------------
@@ -86,16 +95,17 @@ class Stepper:
         return self._frames().frame(k % n)
 
     def frames(self) -> list[str]:
-        """Every frame as SVG text: forward, one per backward step, every gradient."""
+        """Every frame as SVG text: forward, one per backward step, every gradient, one per parameter update."""
         builder = self._frames()
         return [builder.frame(k) for k in range(len(self))]
 
     def text(self) -> str:
-        """The transcript: one line per step, upstream × local = contribution."""
-        return transcript(self.views)
+        """The transcript: one line per step, upstream × local = contribution; then one per parameter update."""
+        return transcript(self.views, self.updates, self.titles["update"])
 
     def _fragment(self) -> str:
-        return stepper_html(self.template, self.progress, self.views, self.theme, self.leaves)
+        return stepper_html(self.template, self.progress, self.views, self.theme, self.leaves, self.updates,
+                            self.titles)
 
     def to_html(self) -> str:
         """One self-contained HTML page (inline SVG, CSS and script; nothing fetched)."""
@@ -144,4 +154,5 @@ class Stepper:
         return bundle
 
     def __repr__(self) -> str:
-        return f"<graphviz_ad.Stepper: {len(self)} frames ({len(self.views)} backward steps)>"
+        ups = f", {len(self.updates)} parameter updates" if self.updates else ""
+        return f"<graphviz_ad.Stepper: {len(self)} frames ({len(self.views)} backward steps{ups})>"

@@ -1,10 +1,11 @@
-"""The backward pass as plain text: one line per step, upstream × local = contribution."""
+"""The backward pass as plain text: one line per step, upstream × local = contribution; then the optimizer step."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .stepinfo import StepView
+from .updateinfo import UpdateView
 
 __all__ = ["step_line", "transcript"]
 
@@ -22,7 +23,23 @@ def step_line(view: StepView) -> str:
     return f"{head} " + "; ".join(t.text() for t in view.terms)
 
 
-def transcript(views: Iterable[StepView]) -> str:
-    """Every step, one line each, in the engine's order; ends with a newline."""
+def _update_lines(updates: Iterable[UpdateView], title: str) -> list[str]:
+    """A ``title: rule`` line wherever the rule changes (param groups), then one ``[step]`` line per parameter."""
+    lines: list[str] = []
+    rule = None
+    for u in updates:
+        if u.rule != rule:
+            rule = u.rule
+            lines.append(f"{title}: {rule}" if rule else title)
+        lines.append(u.text())
+    return lines
+
+
+def transcript(views: Iterable[StepView], updates: Iterable[UpdateView] = (), title: str = "optimizer step") -> str:
+    """Every step, one line each, in the engine's order; then the optimizer's updates (``title`` heads
+    them: ``optimizer step (SGD)``); ends with a newline."""
     lines = [step_line(v) for v in views]
-    return "\n".join(lines) + "\n" if lines else "(no backward steps)\n"
+    if not lines:
+        lines = ["(no backward steps)"]
+    lines += _update_lines(updates, title)
+    return "\n".join(lines) + "\n"

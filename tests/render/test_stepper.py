@@ -371,3 +371,237 @@ def test_save_refuses_unknown_suffix_and_missing_parent(stepper, tmp_path):
         stepper.save(tmp_path / "s.svg")
     with pytest.raises(OutputError, match="does not exist"):
         stepper.save(tmp_path / "missing" / "frames")
+
+
+# -- the optimizer step (a training iteration) -----------------------------------------
+
+def classes_of(svg: str, kind: str) -> dict[str, list[str]]:
+    return {nid: g.get("class").split() for nid, g in groups(svg, kind).items()}
+
+
+def update_frame(t, j: int) -> int:
+    return len(t.steps) + 2 + j
+
+
+def test_stepper_without_update_has_no_update_frames(nested_trace):
+    s = nested_trace.stepper()
+    assert s.updates == [] and len(s) == len(nested_trace.steps) + 2
+    assert s.progress.update_at == []
+    assert repr(s) == "<graphviz_ad.Stepper: 12 frames (10 backward steps)>"
+
+
+@needs_dot
+def test_training_frame_count_and_one_layout(make_training, monkeypatch):
+    calls = []
+    real = stepper_module.run_dot
+    monkeypatch.setattr(stepper_module, "run_dot", lambda *a, **k: calls.append(1) or real(*a, **k))
+    t = make_training().trace
+    assert len(t.update.updates) == 4
+    s = t.stepper()
+    frames = s.frames()
+    assert len(frames) == len(t.steps) + 2 + len(t.update.updates) == len(s) == 16
+    assert calls == [1]
+    assert repr(s) == "<graphviz_ad.Stepper: 16 frames (10 backward steps, 4 parameter updates)>"
+    strip = lambda g: re.sub(r' (?:fill|stroke|stroke-width)="[^"]*"', "", g)  # noqa: E731
+    first = [strip(g) for g in GEOMETRY.findall(frames[0])]
+    for k, svg in enumerate(frames):
+        root = ET.fromstring(svg.encode("utf-8"))
+        assert root.get("data-step") == str(k)
+        assert [strip(g) for g in GEOMETRY.findall(svg)] == first
+    kinds = [ET.fromstring(svg.encode("utf-8")).get("class").split()[1] for svg in frames]
+    assert kinds == ["gad-frame-forward"] + ["gad-frame-step"] * 10 + ["gad-frame-final"] + ["gad-frame-update"] * 4
+
+
+@needs_dot
+def test_update_frames_highlight_the_parameter(make_training):
+    t = make_training().trace
+    s = t.stepper()
+    params = [u.node for u in t.update.updates]
+    assert [t.node(p).label for p in params] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    grad = THEMES["light"].grad
+    final = s.frame(len(t.steps) + 1)
+    final_nodes = classes_of(final, "node")
+    for j, u in enumerate(t.update.updates):
+        svg = s.frame(update_frame(t, j))
+        nodes = classes_of(svg, "node")
+        assert [nid for nid, c in nodes.items() if "gad-current" in c] == [u.node]
+        for i, other in enumerate(params):
+            if i < j:
+                assert "gad-done" in nodes[other], (j, i)
+            elif i > j:
+                assert "gad-pending" in nodes[other], (j, i)
+        for nid, c in nodes.items():  # the rest of the graph as in the gradients frame
+            if nid not in params:
+                assert c == final_nodes[nid], nid
+        for nid, g in groups(svg, "node").items():  # every gradient shows, also a waiting parameter's
+            node = t.node(nid)
+            assert grad_texts(g, grad) == ([f"∇ {fmt(node.grad)}"] if node.grad is not None else []), nid
+        edges = classes_of(svg, "edge")
+        assert edges == classes_of(final, "edge")
+        assert not any("gad-edge-active" in c for c in edges.values())
+
+
+@needs_dot
+def test_update_panels_show_the_records_numbers(make_training):
+    run = make_training(2)  # the second iteration: a momentum buffer exists before the step
+    t = run.trace
+    s = t.stepper()
+    rule = "buf ← 0.9·buf + g;  p ← p − lr·buf   (lr=0.1; the first step sets buf ← g)"
+    params = dict(run.model.named_parameters())
+    for j, u in enumerate(t.update.updates):
+        text = panel_text(s.frame(update_frame(t, j)))
+        lines = text.splitlines()
+        assert lines[0] == f"optimizer step (SGD): {u.name}   parameter {j + 1} of 4"
+        assert lines[1] == f"old   {u.name} = {fmt(u.old)}"
+        assert lines[2] == f"grad  {u.name}.grad = {fmt(u.grad)}"
+        before, after = u.state_before["momentum_buffer"], u.state_after["momentum_buffer"]
+        assert lines[3] == f"state momentum_buffer: {fmt(before)} → {fmt(after)}"
+        assert lines[4] == f"rule  {rule}" == f"rule  {u.rule}"
+        assert lines[5] == f"new   {u.name} = {fmt(u.new)}"
+        # PyTorch is the oracle: the new value is the parameter after the step, the gradient its .grad
+        assert fmt(u.new) == fmt(gad.trace(lambda v: v, params[u.name].detach()).nodes[0].value)
+        assert fmt(u.grad) == fmt(gad.trace(lambda v: v, params[u.name].grad).nodes[0].value)
+        assert fmt(after) == fmt(gad.trace(lambda v: v, run.optimizer.state[params[u.name]]["momentum_buffer"])
+                                 .nodes[0].value)
+
+
+@needs_dot
+def test_update_panel_on_the_first_step_has_no_state_before(make_training):
+    t = make_training().trace
+    u = t.update.updates[3]
+    assert u.name == "2.bias" and u.state_before == {}
+    text = panel_text(t.stepper().frame(-1))
+    assert f"state momentum_buffer: none → {fmt(u.grad)}" in text  # the first step sets buf ← g
+    assert fmt(u.state_after["momentum_buffer"]) == fmt(u.grad)
+
+
+@needs_dot
+def test_phase_labels(make_training, nested_trace):
+    t = make_training().trace
+    s = t.stepper()
+    loss = t.node(t.graph.outputs[0]).value
+    n = len(t.steps)
+    assert panel_text(s.frame(0)).splitlines() == [
+        f"forward (loss = {fmt(loss)})",
+        f"every value computed; the {n} backward steps follow, one per frame; then the optimizer updates 4 parameters"]
+    assert panel_text(s.frame(1)).splitlines()[0].endswith("   backward step 1 of 10")
+    assert panel_text(s.frame(n + 1)).splitlines()[0] == "gradients (after backward)   backward done in 10 steps"
+    assert panel_text(s.frame(n + 2)).startswith("optimizer step (SGD): 0.weight")
+    # a stepper without an optimizer step names the phases the same way, its output by its own name
+    plain = nested_trace.stepper()
+    f_value = nested_trace.node(nested_trace.graph.outputs[0]).value
+    assert panel_text(plain.frame(0)).splitlines()[0] == f"forward (f = {fmt(f_value)})" == "forward (f = 0.96595)"
+    assert panel_text(plain.frame(-1)).startswith("gradients (after backward)")
+
+
+def test_dry_run_is_named(make_training):
+    t = make_training(dry_run=True).trace
+    s = t.stepper()
+    assert s.titles["update"] == "optimizer step (SGD, dry run)"
+    assert "optimizer step (SGD, dry run): buf ← 0.9·buf + g" in s.text()
+
+
+def test_progress_update_states(make_training):
+    t = make_training().trace
+    params = [u.node for u in t.update.updates]
+    p = Progress(t.graph, t.steps, None, params)
+    n = len(t.steps)
+    assert p.frame_count == n + 2 + 4 and p.final_frame == n + 1
+    for j, nid in enumerate(params):
+        state = p.frame(n + 2 + j)
+        assert state.kind == "update" and state.update == j and state.current == nid and state.step is None
+        assert [state.nodes[q] for q in params] == ["gad-done"] * j + ["gad-current"] + ["gad-pending"] * (3 - j)
+        assert all(state.grad_visible(q) for q in params)
+    with pytest.raises(IndexError, match="16 frames"):
+        p.frame(n + 6)
+    assert p.to_json()["update_at"] == params
+
+
+def test_progress_update_states_in_collapsed_boxes(make_training):
+    t = make_training().trace
+    s = t.stepper(depth=1)  # each Linear is one box holding its weight and bias
+    p = s.progress
+    n = len(t.steps)
+    boxes = p.update_at
+    assert boxes[0] == boxes[1] != boxes[2] == boxes[3]
+    assert all(b not in [x.id for x in t.nodes] for b in boxes)
+    states = [p.frame(n + 2 + j) for j in range(4)]
+    assert [st.current for st in states] == boxes
+    assert states[0].nodes[boxes[2]] == states[1].nodes[boxes[2]] == "gad-pending"
+    assert states[2].nodes[boxes[0]] == states[3].nodes[boxes[0]] == "gad-done"
+
+
+def test_transcript_update_lines(make_training):
+    t = make_training(2).trace
+    lines = t.stepper().text().splitlines()
+    n = len(t.steps)
+    assert len(lines) == n + 1 + 4
+    assert lines[n] == ("optimizer step (SGD): buf ← 0.9·buf + g;  p ← p − lr·buf   "
+                        "(lr=0.1; the first step sets buf ← g)")
+    for u, line in zip(t.update.updates, lines[n + 1:]):
+        before, after = u.state_before["momentum_buffer"], u.state_after["momentum_buffer"]
+        assert line == (f"[step] {u.name} = {fmt(u.old)} → {fmt(u.new)} | grad {fmt(u.grad)} | "
+                        f"momentum_buffer {fmt(before)} → {fmt(after)}")
+    u = t.update.updates[3]
+    assert u.new.scalar() == pytest.approx(u.old.scalar() - 0.1 * u.state_after["momentum_buffer"].scalar())
+    first = make_training(1).trace
+    last = first.stepper().text().splitlines()[-1]
+    g = fmt(first.update.updates[3].grad)
+    assert last.startswith("[step] 2.bias = ") and last.endswith(f" | grad {g} | momentum_buffer none → {g}")
+
+
+def test_transcript_rule_heads_each_param_group():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1))
+    opt = torch.optim.SGD([{"params": net[0].parameters()}, {"params": net[1].parameters(), "lr": 0.5}], lr=0.1)
+    t = gad.trace(lambda: net(torch.ones(1, 1)).sum())
+    t.backward(accumulate=True)
+    t.optimizer_step(opt)
+    lines = t.stepper().text().splitlines()[len(t.steps):]
+    assert [line.split(" = ")[0] for line in lines] == [
+        "optimizer step (SGD): p ← p − lr·g   (lr=0.1)", "[step] 0.weight", "[step] 0.bias",
+        "optimizer step (SGD): p ← p − lr·g   (lr=0.5)", "[step] 1.weight", "[step] 1.bias"]
+
+
+@needs_dot
+def test_html_carries_the_updates(make_training):
+    t = make_training(2).trace
+    s = t.stepper()
+    html = s.to_html()
+    raw = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S).group(1)
+    data = json.loads(raw)
+    assert data["update_at"] == [u.node for u in t.update.updates]
+    assert data["update_title"] == "optimizer step (SGD)"
+    assert data["forward_title"] == f"forward (loss = {fmt(t.node(t.graph.outputs[0]).value)})"
+    assert len(data["updates"]) == len(t.update.updates) == 4
+    for d, u in zip(data["updates"], t.update.updates):
+        assert (d["name"], d["node"], d["old"], d["grad"], d["new"], d["rule"]) == (
+            u.name, u.node, fmt(u.old), fmt(u.grad), fmt(u.new), u.rule)
+        assert d["state"] == [["momentum_buffer", fmt(u.state_before["momentum_buffer"]),
+                               fmt(u.state_after["momentum_buffer"])]]
+    assert re.search(r'class="gad-slider"[^>]* max="15"', html)
+    assert html.count("<script") == 2
+
+
+@needs_dot
+def test_html_without_update_has_empty_update_data(stepper):
+    raw = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', stepper.to_html(), re.S).group(1)
+    data = json.loads(raw)
+    assert data["updates"] == [] and data["update_at"] == []
+    assert data["forward_title"] == "forward (f = 0.96595)"
+    assert re.search(r'class="gad-slider"[^>]* max="11"', stepper.to_html())
+
+
+@needs_dot
+def test_markup_in_a_parameter_name_stays_text(hostile_training):
+    t = hostile_training
+    assert t.update.updates[0].name == XSS
+    s = t.stepper()
+    html = s.to_html()
+    assert XSS not in html and html.count("<script") == 2
+    raw = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S).group(1)
+    assert "<" not in raw and json.loads(raw)["updates"][0]["name"] == XSS
+    svg = s.frame(-1)
+    ET.fromstring(svg.encode("utf-8"))
+    assert "<script" not in svg and f"optimizer step (SGD): {XSS}" in panel_text(svg)
+    assert f"[step] {XSS} = 0.5 → 0.3 | grad 2 | momentum_buffer none → 2" in s.text()

@@ -13,6 +13,7 @@ import torch
 import graphviz_ad as gad
 from graphviz_ad.render.format import fmt_value
 from graphviz_ad.render.progress import NODE_STATES as STATES
+from tests.browser_support import check_update_panel
 from tests.helpers import needs_dot
 
 __all__: list[str] = []
@@ -217,3 +218,83 @@ def test_two_steppers_on_one_page_are_independent(watched, make_nested, tmp_path
     ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
     assert len(ids) == len(set(ids))
     assert watched.errors == []
+
+
+def grad_visibility(page, root: str) -> set[str]:
+    return set(page.eval_on_selector_all(f"{root} .gad-grad", "els => els.map(e => getComputedStyle(e).visibility)"))
+
+
+def test_stepping_through_a_training_iteration(watched, make_training, tmp_path):
+    t = make_training(2).trace  # the second iteration: momentum buffers exist before the step
+    s = t.stepper()
+    path = tmp_path / "train.html"
+    s.save(path)
+    url = watched.open(path)
+    page, root = watched.page, "div.gad-stepper"
+    n, ups = len(t.steps), len(t.update.updates)
+    last = n + 1 + ups
+    assert page.get_attribute(f"{root} .gad-slider", "max") == str(last) == "15"
+    assert texts(page, root, "gad-panel-title") == [f"forward (loss = {fmt(t.node(t.graph.outputs[0]).value)})"]
+    assert texts(page, root, "gad-counter") == ["forward"]
+    page.keyboard.press("ArrowRight")
+    check_frame(page, root, 1, t, s)
+    assert texts(page, root, "gad-counter") == [f"backward: step 1 of {n}"]
+    page.fill(f"{root} .gad-slider", str(n + 1))
+    assert texts(page, root, "gad-panel-title") == ["gradients (after backward)"]
+    assert texts(page, root, "gad-counter") == ["gradients (after backward)"]
+    assert not page.is_disabled(f"{root} .gad-next")  # the optimizer step follows
+    for j in range(ups):
+        if j % 2:
+            page.click(f"{root} .gad-next")
+        else:
+            page.keyboard.press("ArrowRight")
+        k = n + 2 + j
+        check_update_panel(page, root, j, t)
+        dom = {nid: " ".join(c for c in cls.split() if c in STATES) for nid, cls in node_states(page, root).items()}
+        assert dom == frame_states(s.frame(k)), k  # the script and the SVG frames agree
+        assert grad_visibility(page, root) == {"visible"}  # every gradient is known, a waiting parameter's too
+        edges = page.eval_on_selector_all(f"{root} g[data-edge].gad-edge-active", "els => els.length")
+        assert edges == 0
+    assert page.is_disabled(f"{root} .gad-next")
+    page.keyboard.press("ArrowRight")  # stays on the last frame
+    check_update_panel(page, root, ups - 1, t)
+    page.click(f"{root} .gad-prev")
+    check_update_panel(page, root, ups - 2, t)
+    page.keyboard.press("Home")
+    assert page.get_attribute(root, "data-step") == "0"
+    assert "gad-at-update" not in page.get_attribute(root, "class").split()
+    assert grad_visibility(page, root) == {"hidden"}
+    page.keyboard.press("End")
+    check_update_panel(page, root, ups - 1, t)
+    page.fill(f"{root} .gad-slider", str(n + 1))  # back to the gradients frame: no update styling left
+    check_frame(page, root, n + 1, t, s)
+    assert "gad-at-update" not in page.get_attribute(root, "class").split()
+    assert page.eval_on_selector_all(f"{root} .gad-panel-old", "els => els.length") == 0
+    assert watched.errors == []
+    assert watched.requests == [url]
+
+
+def test_update_panel_on_the_first_step(watched, make_training, tmp_path):
+    t = make_training(1).trace
+    path = tmp_path / "first.html"
+    t.stepper().save(path)
+    watched.open(path)
+    page = watched.page
+    page.keyboard.press("End")
+    check_update_panel(watched.page, "div.gad-stepper", len(t.update.updates) - 1, t)
+    assert texts(page, "div.gad-stepper", "gad-panel-before") == ["none"]  # no momentum buffer yet
+    assert watched.errors == []
+
+
+def test_markup_in_a_parameter_name_stays_text(watched, hostile_training, tmp_path):
+    t = hostile_training
+    path = tmp_path / "xss_param.html"
+    t.stepper().save(path)
+    url = watched.open(path)
+    page = watched.page
+    page.keyboard.press("End")
+    check_update_panel(page, "div.gad-stepper", 0, t)
+    assert page.text_content(".gad-panel-title") == f"optimizer step (SGD): {XSS}"
+    assert page.eval_on_selector_all("script", "els => els.length") == 2
+    assert watched.dialogs == [] and watched.errors == []
+    assert watched.requests == [url]
