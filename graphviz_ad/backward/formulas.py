@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["local_formula", "FORMULAS"]
 
 # {a}, {b}: the op's first and second operands (names or numbers); {out}: the op's result;
@@ -63,8 +65,9 @@ def local_formula(grad_fn: str, slot: int, out: str, operands: list[str]) -> str
     return templates[slot].format(a=_paren(a), b=_paren(b), out=_paren(out))
 
 
+_AMBIGUOUS = re.compile(r"[ +\-*/^]")
+
+
 def _paren(name: str) -> str:
     """Wrap a name in parentheses where it would read ambiguously inside a formula."""
-    if name.startswith("-") or any(c in name for c in " +-*/^"):
-        return f"({name})"
-    return name
+    return f"({name})" if _AMBIGUOUS.search(name) else name

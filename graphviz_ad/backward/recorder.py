@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import warnings
 import weakref
 from typing import Any, Sequence
@@ -10,6 +9,7 @@ from typing import Any, Sequence
 import torch
 
 from ..errors import BackwardError
+from ..gcpause import gc_paused
 from ..graph.model import Graph
 from ..trace.recorder import Recording
 from ..trace.values import Value, finalize_values, snapshot
@@ -19,6 +19,7 @@ from .steps import Contribution, Incoming, Local, Step
 __all__ = ["run_backward"]
 
 _AccumulateGrad = torch._C._functions.AccumulateGrad
+_MISSING = object()
 _BackwardCFunction = torch.autograd.function.BackwardCFunction
 
 
@@ -64,7 +65,7 @@ class _StepRecorder:
         self.step_of: dict[int, int] = {}  # autograd node index -> step index
         self.k_of_step: list[int | None] = []  # step index -> autograd node index
         self.inbox: dict[int, list[tuple[int, str, Value | None]]] = {}
-        self.edge_grads: dict[tuple[str, str], torch.Tensor] = {}
+        self.edge_grads: dict[tuple[str, str], Value | None] = {}
         self.node_grads: dict[str, Value] = {}
         self.index = {id(gf): k for k, (gf, _) in enumerate(rec.autograd_nodes)}
         self.slots: list[list[tuple[str | None, str | None, int | None]]] = []
@@ -111,19 +112,12 @@ class _StepRecorder:
         self.steps.append(step)
         if leaf or not self.slots[k]:
             return
-        node = self.graph.node(nid)
-        labels = [self.graph.node(o).label for o in node.operands]
         locals_: list[Value | None] = [None] * len(self.slots[k])
         if (self.local_numbers and not isinstance(gf, _BackwardCFunction)
                 and all(g is not None and g.numel() == 1 for g in grad_outputs)):
             locals_ = self._local_numbers(gf, grad_outputs, len(self.slots[k]))
-        for slot, (owner, to_name, _) in enumerate(self.slots[k]):
-            formula = local_formula(name, slot, node.label, labels) if owner else None
-            if formula is not None and owner != nid:
-                formula = f"∂{node.label}/∂{self.graph.node(owner).label} = {formula}"
-            elif formula is not None:
-                formula = f"{formula} (into {to_name}, inside {node.op})"
-            step.local.append(Local(owner, to_name, formula, locals_[slot]))
+        # formulas are written after the backward (_attach): the hook only keeps numbers
+        step.local = [Local(owner, to_name, None, loc) for (owner, to_name, _), loc in zip(self.slots[k], locals_)]
 
     def _local_numbers(self, gf: Any, grad_outputs: Sequence[torch.Tensor | None], n: int) -> list[Value | None]:
         """Autograd's own local derivatives: the node applied to an upstream of ones."""
@@ -147,13 +141,21 @@ class _StepRecorder:
             step.contributions.append(Contribution(owner, to_name, v))
             if target is not None and g is not None:
                 self.inbox.setdefault(target, []).append((si, nid, v))
-            if owner is not None and owner != nid and g is not None:
+            if owner is not None and owner != nid and v is not None:
                 key = (owner, nid)
-                prev = self.edge_grads.get(key)
-                if prev is None:
-                    self.edge_grads[key] = g.detach()
-                elif prev.shape == g.shape:
-                    self.edge_grads[key] = prev + g.detach()
+                prev = self.edge_grads.get(key, _MISSING)
+                if prev is _MISSING:
+                    self.edge_grads[key] = v  # the contribution's own snapshot: no tensor kept alive
+                else:  # the input feeds this op twice (x*x): the edge carries the sum
+                    self.edge_grads[key] = self._sum(prev, g)
+
+    def _sum(self, prev: Value | None, g: torch.Tensor) -> Value | None:
+        """prev + g while prev's tensor is still pending (small tensors); None for a summary."""
+        if prev is None or prev._pending is None or prev._kind != "exact" or prev.shape != tuple(g.shape):
+            return None
+        total = snapshot(prev._pending + g.detach(), self.max)
+        self.values.append(total)
+        return total
 
     def leaf_hook(self, nid: str, grad: torch.Tensor) -> None:
         """A non-leaf input's gradient (its own history is outside the trace)."""
@@ -180,12 +182,20 @@ def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = Fal
     if not leaves:
         raise BackwardError("no input or parameter of this trace requires grad; nothing to differentiate")
     sr = _StepRecorder(rec, graph, local_numbers)
+    with gc_paused():
+        _run(sr, rec, outputs, seeds, leaves, accumulate, retain_graph)
+        _attach(graph, sr)
+    return sr.steps
+
+
+def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: list[Any],
+         leaves: list[tuple[str, torch.Tensor]], accumulate: bool, retain_graph: bool) -> None:
+    """The real backward with a hook on every autograd node; every hook removed and ``.grad``
+    restored afterwards (unless ``accumulate``), also when it raises."""
     handles: list[Any] = []
     saved: list[tuple[torch.Tensor, Any]] = []
-    gc_was_enabled = gc.isenabled()
     boundary = {id(t.grad_fn) for _, t in leaves if t.grad_fn is not None}
     try:
-        gc.disable()
         for k, (gf, nid) in enumerate(rec.autograd_nodes):
             if id(gf) in boundary:
                 continue
@@ -220,14 +230,10 @@ def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = Fal
                 warnings.simplefilter("ignore")
                 for t, old in saved:
                     t.grad = old
-        if gc_was_enabled:
-            gc.enable()
-    _attach(graph, sr, seeds, outputs)
-    return sr.steps
 
 
-def _attach(graph: Graph, sr: _StepRecorder, seeds: list[Any], outputs: list[torch.Tensor]) -> None:
-    """Put node and edge gradients on the graph and convert every value in one batch."""
+def _attach(graph: Graph, sr: _StepRecorder) -> None:
+    """Put node and edge gradients on the graph, write the formulas, convert every value in one batch."""
     for n in graph.nodes:
         n.grad = None
     for e in graph.edges:
@@ -239,13 +245,33 @@ def _attach(graph: Graph, sr: _StepRecorder, seeds: list[Any], outputs: list[tor
         if node.grad is None and node.op == "identity":
             src = graph.inputs_of(oid)
             node.grad = graph.node(src[0]).grad if src else None
-    for (src, dst), g in sr.edge_grads.items():
+    for (src, dst), v in sr.edge_grads.items():
         edge = graph.edge(src, dst)
         if edge is not None:
-            edge.grad = sr._snap(g)
+            edge.grad = v
     finalize_values(sr.values)
+    _write_formulas(graph, sr.steps)
     for s, k in zip(sr.steps, sr.k_of_step):
         if k is None:
             continue
         for c, (_, _, target) in zip(s.contributions, sr.slots[k]):
             c.target = sr.step_of.get(target) if target is not None else None
+
+
+def _write_formulas(graph: Graph, steps: list[Step]) -> None:
+    """``∂out/∂in = formula`` for every local derivative whose autograd node has a known formula."""
+    for step in steps:
+        if step.leaf or not step.local:
+            continue
+        node = graph.node(step.node)
+        labels = [graph.node(o).label for o in node.operands]
+        for slot, loc in enumerate(step.local):
+            if loc.to is None:
+                continue
+            formula = local_formula(step.grad_fn, slot, node.label, labels)
+            if formula is None:
+                continue
+            if loc.to != step.node:
+                loc.formula = f"∂{node.label}/∂{graph.node(loc.to).label} = {formula}"
+            else:
+                loc.formula = f"{formula} (into {loc.to_grad_fn}, inside {node.op})"

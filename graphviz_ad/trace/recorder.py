@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import inspect
 import sys
 import threading
@@ -15,6 +14,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ..errors import TraceError
+from ..gcpause import gc_paused
 from ..graph.model import Graph, Node
 from . import frames as fr
 from .ops import ARITHMETIC, format_args, op_name
@@ -447,40 +447,34 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
         raise TraceError(f"another thread's graphviz_ad trace did not finish within {_WAIT_S:g} s; "
                          "graphviz_ad records one trace at a time")
     _ACTIVE.on = True
-    gc_was_enabled = gc.isenabled()
     rec = None
     try:
-        gc.disable()
-        module_root = fn if isinstance(fn, torch.nn.Module) else None
-        rec = _Recorder(max_elements, sys._getframe(), module_root)
-        if setup is not None:
-            setup(rec)
-        if input_names is not None:
-            pairs = list(zip(input_names, args))
-        else:
-            pairs = _bind_inputs(fn, args, kwargs)
-        _register_inputs(rec, pairs)
-        rec.install()
-        try:
-            with _Mode(rec):
-                result = fn(*args, **kwargs)  # this frame is the recorder's stop frame
-        finally:
-            rec.close()
-        if rec.error is not None:
-            raise TraceError(f"graphviz_ad failed while recording an op: {rec.error!r}; "
-                             "please report this with the code you traced") from rec.error
-        name = output_name or _output_name(fn)
-        out_tensors = rec.mark_outputs(result, name)
-        if not out_tensors:
-            raise TraceError(f"the traced function returned {type(result).__name__}, not a tensor; "
-                             "return the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
-        finalize_values(rec.values)
-        return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements, rec.roots)
+        with gc_paused():
+            module_root = fn if isinstance(fn, torch.nn.Module) else None
+            rec = _Recorder(max_elements, sys._getframe(), module_root)
+            if setup is not None:
+                setup(rec)
+            pairs = list(zip(input_names, args)) if input_names is not None else _bind_inputs(fn, args, kwargs)
+            _register_inputs(rec, pairs)
+            rec.install()
+            try:
+                with _Mode(rec):
+                    result = fn(*args, **kwargs)  # this frame is the recorder's stop frame
+            finally:
+                rec.close()
+            if rec.error is not None:
+                raise TraceError(f"graphviz_ad failed while recording an op: {rec.error!r}; "
+                                 "please report this with the code you traced") from rec.error
+            out_tensors = rec.mark_outputs(result, output_name or _output_name(fn))
+            if not out_tensors:
+                raise TraceError(f"the traced function returned {type(result).__name__}, not a tensor; return "
+                                 "the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
+            finalize_values(rec.values)
+            return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements,
+                             rec.roots)
     finally:
         if rec is not None:
             rec.close()
-        if gc_was_enabled:
-            gc.enable()
         _ACTIVE.on = False
         _LOCK.release()
 
