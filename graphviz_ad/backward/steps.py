@@ -9,7 +9,7 @@ from ..trace.values import Value
 __all__ = ["Step", "Local", "Contribution", "Incoming"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Local:
     """The local derivative of the op's output with respect to one input slot."""
 
@@ -19,7 +19,7 @@ class Local:
     value: Value | None  # a number where the op is elementwise on scalars
 
 
-@dataclass
+@dataclass(slots=True)
 class Contribution:
     """upstream x local: the gradient this step passed to one input slot."""
 
@@ -29,7 +29,7 @@ class Contribution:
     target: int | None = None  # index of the step that received it
 
 
-@dataclass
+@dataclass(slots=True)
 class Incoming:
     """A contribution from an earlier step, summed into this step's upstream."""
 
@@ -38,7 +38,7 @@ class Incoming:
     value: Value | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     index: int
     node: str  # graph node id of the forward op (or leaf) this autograd node differentiates

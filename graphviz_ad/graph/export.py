@@ -8,6 +8,7 @@ from typing import Any
 from ..backward.optimizer import OptimizerRecord
 from ..backward.steps import Step
 from ..trace.values import Value
+from ..gcpause import gc_paused
 from .model import Graph
 
 __all__ = ["to_json", "dumps", "to_networkx", "SCHEMA"]
@@ -19,6 +20,7 @@ def _v(v: Value | None) -> Any:
     return None if v is None else v.to_json()
 
 
+@gc_paused()
 def to_json(graph: Graph, steps: list[Step] | None = None, update: OptimizerRecord | None = None) -> dict[str, Any]:
     """A JSON-ready dict; non-finite numbers are strings ("nan", "inf", "-inf")."""
     nodes = []

@@ -12,7 +12,7 @@ __all__ = ["Node", "Edge", "Cluster", "Graph", "NODE_KINDS"]
 NODE_KINDS = ("input", "param", "const", "op", "output")
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """One value in the computation: a leaf (input, param, const) or the result of an op.
 
@@ -41,7 +41,7 @@ class Node:
         return self.value.dtype if self.value is not None else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Edge:
     """Data flowing forward from ``source`` into ``target``; ``grad`` flows back along it."""
 
@@ -50,7 +50,7 @@ class Edge:
     grad: Value | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Cluster:
     """A call of a user's helper function or of a module: drawn as a labelled box."""
 

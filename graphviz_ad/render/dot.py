@@ -6,6 +6,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+from ..gcpause import gc_paused
 from ..graph.model import Graph, Node
 from ..trace.values import Value
 from .collapse import resolve_view
@@ -131,6 +132,7 @@ def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3">{rows}</TABLE>>'
 
 
+@gc_paused()
 def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str:
     """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
     opts = RenderOptions.make(options, **kw)

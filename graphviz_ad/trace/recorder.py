@@ -97,6 +97,8 @@ class _Recorder:
         self.hint: tuple[str, str] | None = None  # (label, source) for the next op (expressions)
         self.error: BaseException | None = None
         self._handles: list[Any] = []
+        self._last_frame: types.FrameType | None = None
+        self._last_located: tuple[types.FrameType | None, Any, bool, str | None] = (None, None, True, None)
         if module_root is not None:
             self._register_root(module_root)
 
@@ -128,6 +130,7 @@ class _Recorder:
         self._handles.clear()
         self.module_frames.clear()
         self.func_frames.clear()
+        self._last_frame = None
 
     def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
         if threading.get_ident() != self.thread:
@@ -152,12 +155,14 @@ class _Recorder:
         label = f"{qual}: {type(module).__name__}" if qual else type(module).__name__
         c = self.graph.add_cluster("module", label, parent, qualname=qual, type_name=type(module).__name__)
         self.module_frames[id(f)] = c.id
+        self._last_frame = None
         self.module_stack.append((qual, c.id))
 
     def _post_hook(self, module: torch.nn.Module, args: Any, output: Any) -> None:
         if threading.get_ident() != self.thread or not self.module_stack:
             return
         _, cid = self.module_stack.pop()
+        self._last_frame = None
         for k, v in reversed(list(self.module_frames.items())):
             if v == cid:
                 del self.module_frames[k]
@@ -165,7 +170,18 @@ class _Recorder:
 
     # -- frames -------------------------------------------------------------
     def _locate(self, f: types.FrameType | None) -> tuple[types.FrameType | None, Any, bool, str | None]:
-        """(innermost user frame, its CodeInfo, no module boundary in between, innermost cluster)."""
+        """(innermost user frame, its CodeInfo, no module boundary in between, innermost cluster).
+
+        The frames above a live frame cannot change, so the answer for the frame the last op
+        came from is reused (a loop of ops in one function walks the stack once).
+        """
+        if f is not None and f is self._last_frame:
+            return self._last_located
+        located = self._walk(f)
+        self._last_frame, self._last_located = f, located
+        return located
+
+    def _walk(self, f: types.FrameType | None) -> tuple[types.FrameType | None, Any, bool, str | None]:
         chain: list[Any] = []
         user_frame = None
         user_info = None

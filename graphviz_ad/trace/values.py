@@ -13,7 +13,7 @@ __all__ = ["Value", "snapshot", "finalize_values", "DEFAULT_MAX_ELEMENTS", "json
 DEFAULT_MAX_ELEMENTS = 64
 
 
-@dataclass
+@dataclass(slots=True)
 class Value:
     """What the display keeps of one tensor.
 
