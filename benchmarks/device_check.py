@@ -11,22 +11,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import graphviz_ad as gad  # noqa: E402
 from graphviz_ad.graph.export import dumps  # noqa: E402
-
-
-def f(x, y, z):
-    a = 2 * x
-    b = torch.sin(y)
-    c = a / b
-    d = 1 + z * c
-    e = torch.log(d)
-    return torch.tanh(e)
+from nested_function import f  # noqa: E402  (examples/: the lesson's function)
 
 
 def main(out: Path) -> None:

@@ -102,7 +102,6 @@ def _e2e(module: nn.Module, inputs: tuple[torch.Tensor, ...], kw: dict[str, Any]
 def _render_gad(module: nn.Module, inputs: tuple[torch.Tensor, ...], label: str, plain_s: float | None,
                 cfg: Config) -> tuple[list[dict[str, Any]], Any]:
     import graphviz_ad as gad
-    from graphviz_ad.render.backend import run_dot
 
     before = lambda: reset_grads(module, inputs)  # noqa: E731
     before()
@@ -124,15 +123,11 @@ def _render_gad(module: nn.Module, inputs: tuple[torch.Tensor, ...], label: str,
             row["same_as"] = same
             continue
         row["dot_text"] = _ok(repeat_within(lambda kw=kw: t.to_dot(**kw), cfg.repeat, cfg.budget_s))
-        if row["nodes"] > cfg.dot_max_nodes:
-            row["dot"] = {"status": "skipped", "error": f"{row['nodes']:,} nodes > --dot-max-nodes"}
+        if not _layout(row, text, cfg):
             continue
         try:
-            row["dot"] = _ok(repeat_within(lambda text=text: run_dot(text, "svg", timeout=cfg.call_limit_s),
-                                           cfg.repeat, cfg.budget_s))
             s = repeat_within(lambda kw=kw: _e2e(module, inputs, kw), cfg.repeat, cfg.budget_s, before=before)
         except (Exception, CallTimeout) as e:
-            row.setdefault("dot", _error(e, cfg))
             row["e2e"] = _error(e, cfg)
             continue
         e2e = _ok(s)
@@ -148,8 +143,6 @@ def _render_gad(module: nn.Module, inputs: tuple[torch.Tensor, ...], label: str,
 
 
 def _render_other(module: nn.Module, inputs: tuple[torch.Tensor, ...], label: str, cfg: Config) -> list[dict]:
-    from graphviz_ad.render.backend import run_dot
-
     rows = []
     for name in cfg.tools:
         tool = TOOLS[name]
@@ -167,15 +160,23 @@ def _render_other(module: nn.Module, inputs: tuple[torch.Tensor, ...], label: st
             continue
         rows.append(row)
         row.update(nodes=count_dot_nodes(text), dot_bytes=len(text))
-        if row["nodes"] > cfg.dot_max_nodes:
-            row["dot"] = {"status": "skipped", "error": f"{row['nodes']:,} nodes > --dot-max-nodes"}
-            continue
-        try:
-            row["dot"] = _ok(repeat_within(lambda text=text: run_dot(text, "svg", timeout=cfg.call_limit_s),
-                                           cfg.repeat, cfg.budget_s))
-        except (Exception, CallTimeout) as e:
-            row["dot"] = _error(e, cfg)
+        _layout(row, text, cfg)
     return rows
+
+
+def _layout(row: dict[str, Any], text: str, cfg: Config) -> bool:
+    """Time ``dot -Tsvg`` on ``text`` into ``row["dot"]``; False when skipped (too big) or failed."""
+    from graphviz_ad.render.backend import run_dot
+
+    if row["nodes"] > cfg.dot_max_nodes:
+        row["dot"] = {"status": "skipped", "error": f"{row['nodes']:,} nodes > --dot-max-nodes"}
+        return False
+    try:
+        row["dot"] = _ok(repeat_within(lambda: run_dot(text, "svg", timeout=cfg.call_limit_s), cfg.repeat, cfg.budget_s))
+    except (Exception, CallTimeout) as e:
+        row["dot"] = _error(e, cfg)
+        return False
+    return True
 
 
 def _stepper(t: Any, label: str, default_nodes: int | None, cfg: Config) -> dict[str, Any]:

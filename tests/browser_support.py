@@ -38,15 +38,22 @@ def launch_browser() -> Iterator[Any]:
 
 
 class Watched:
-    """A page with every console error, page error and request recorded (``data:`` URLs are not network)."""
+    """A page with every console error, page error, dialog and request recorded (``data:`` URLs are not
+    network); dialogs (an injected ``alert``) are dismissed."""
 
     def __init__(self, browser: Any, width: int = 1100) -> None:
         self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.errors: list[str] = []
         self.requests: list[str] = []
+        self.dialogs: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: None if r.url.startswith("data:") else self.requests.append(r.url))
+        self.page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     def open(self, path: Path) -> str:
         url = path.as_uri()

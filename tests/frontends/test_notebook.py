@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import builtins
 import html
+import inspect
 import json
 import re
 import subprocess
@@ -153,14 +154,7 @@ def shell(tmp_path):
         warnings.filters[:] = filters
 
 
-NESTED_CELL = '''\
-def f(x, y, z):
-    a = 2 * x
-    b = torch.sin(y)
-    c = a / b
-    d = 1 + z * c
-    e = torch.log(d)
-    return torch.tanh(e)
+NESTED_CELL = inspect.getsource(f) + '''\
 x, y, z = (torch.tensor(v, requires_grad=True) for v in (1.0, 2.0, 3.0))
 f(x, y, z)
 '''

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
 
 import graphviz_ad as gad
-from graphviz_ad.render.format import fmt_value
 from graphviz_ad.render.progress import NODE_STATES as STATES
-from tests.browser_support import check_update_panel
+from tests.browser_support import Watched, check_update_panel, expected_terms, fmt, launch_browser, texts
 from tests.helpers import needs_dot
 
 __all__: list[str] = []
@@ -21,48 +17,9 @@ __all__: list[str] = []
 pytestmark = [pytest.mark.browser, needs_dot]
 
 XSS = "<script>alert(1)</script>"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _chromium() -> str | None:
-    path = os.environ.get("GRAPHVIZ_AD_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return path if os.path.exists(path) else None
-
-
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need: pip install playwright")
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no chromium executable (install Debian's chromium, or set GRAPHVIZ_AD_CHROMIUM)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A page with every console error, page error, dialog and network request recorded."""
-
-    def __init__(self, browser) -> None:
-        self.page = browser.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("dialog", self._dialog)
-
-    def _dialog(self, d) -> None:
-        self.dialogs.append(d.message)
-        d.dismiss()
-
-    def open(self, path: Path) -> str:
-        url = path.as_uri()
-        self.page.goto(url)
-        return url
+    yield from launch_browser()
 
 
 @pytest.fixture
@@ -70,24 +27,6 @@ def watched(browser):
     w = Watched(browser)
     yield w
     w.page.close()
-
-
-def fmt(v) -> str:
-    return fmt_value(v, 5).replace("\n", "; ")
-
-
-def expected_terms(step) -> list[tuple[str, str]]:
-    """(local, contribution) of every term the panel shows, formatted as the stepper formats them."""
-    out = []
-    for loc, con in zip(step.local, step.contributions):
-        if loc.to is None and con.value is None:
-            continue
-        out.append((fmt(loc.value) if loc.value is not None else "", fmt(con.value) if con.value is not None else ""))
-    return out
-
-
-def texts(page, root: str, cls: str) -> list[str]:
-    return page.eval_on_selector_all(f"{root} .{cls}", "els => els.map(e => e.textContent)")
 
 
 def node_states(page, root: str) -> dict[str, str]:
