@@ -87,7 +87,8 @@ def test_contributions_into_a_node_sum_to_its_upstream():
 
 
 def test_leaf_steps_equal_autograd_grad(nested_trace):
-    _, grads = None, torch.autograd.grad(nested_f(*(xs := leaves(1.0, 2.0, 3.0))), xs)
+    xs = leaves(1.0, 2.0, 3.0)
+    grads = torch.autograd.grad(nested_f(*xs), xs)
     leaf_steps = {nested_trace.graph.node(s.node).label: s.upstream.scalar() for s in nested_trace.steps if s.leaf}
     for name, g in zip("xyz", grads):
         assert close(leaf_steps[name], float(g))
