@@ -28,7 +28,7 @@ class Value:
     device: str
     data: Any = None
     stats: dict[str, float] | None = None
-    _pending: torch.Tensor | None = None
+    _pending: Any = None  # a cloned tensor (small), or the four 0-d tensors of a summary
     _kind: str = "exact"  # exact | stats | empty
     finite: bool | None = None  # every number finite (None: not known, look)
 
@@ -99,20 +99,21 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Value
         elif not x.is_floating_point():
             x = x.to(torch.float64)
         lo, hi = torch.aminmax(x)  # one pass for both; float32 stays float32 (no copy)
-        v._pending = torch.stack([lo, hi, x.mean(), torch.linalg.vector_norm(x)]).to(torch.float64)
+        # four 0-d tensors, stacked with every other summary at once in finalize_values
+        v._pending = (lo, hi, x.sum(), torch.linalg.vector_norm(x))  # type: ignore[assignment]
     return v
 
 
 def finalize_values(values: list[Value]) -> None:
     """Convert every pending tensor to Python numbers, one ``tolist()`` per group of like tensors."""
     exact: dict[tuple[str, str, tuple[int, ...]], list[Value]] = {}
-    stats: dict[str, list[Value]] = {}
+    stats: dict[tuple[str, str], list[Value]] = {}
     for v in values:
         p = v._pending
         if p is None:
             continue
         if v._kind == "stats":
-            stats.setdefault(str(p.device), []).append(v)
+            stats.setdefault((str(p[0].dtype), str(p[0].device)), []).append(v)
         else:
             exact.setdefault((str(p.dtype), str(p.device), tuple(p.shape)), []).append(v)
     for group in exact.values():
@@ -128,7 +129,8 @@ def finalize_values(values: list[Value]) -> None:
             v.finite = ok
             v._pending = None
     for group in stats.values():
-        rows = torch.stack([v._pending for v in group]).cpu().tolist()  # type: ignore[misc]
-        for v, (mn, mx, mean, norm) in zip(group, rows):
-            v.stats = {"min": mn, "max": mx, "mean": mean, "norm": norm}
+        flat = torch.stack([x for v in group for x in v._pending])  # type: ignore[union-attr]
+        rows = flat.to(torch.float64).cpu().reshape(len(group), 4).tolist()
+        for v, (mn, mx, total, norm) in zip(group, rows):
+            v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
             v._pending = None
