@@ -97,7 +97,19 @@ class _StepRecorder:
         self.seen[id(t)] = (weakref.ref(t), t._version, v)
         return v
 
-    def pre(self, k: int, grad_outputs: Sequence[torch.Tensor | None]) -> None:
+    def needs_prehook(self, k: int) -> bool:
+        """A leaf's accumulation has no post hook; a scalar op's local derivative must be read before the
+        node runs (its saved tensors are freed after); every other step is recorded in one post hook."""
+        gf, nid = self.rec.autograd_nodes[k]
+        value = self.graph.node(nid).value
+        return type(gf) is _AccumulateGrad or (self.local_numbers and value is not None and value.numel == 1)
+
+    def pre_and_post(self, k: int, grad_inputs: Sequence[torch.Tensor | None],
+                     grad_outputs: Sequence[torch.Tensor | None]) -> None:
+        self.pre(k, grad_outputs, local=False)
+        self.post(k, grad_inputs)
+
+    def pre(self, k: int, grad_outputs: Sequence[torch.Tensor | None], local: bool = True) -> None:
         gf, nid = self.rec.autograd_nodes[k]
         name = _grad_fn_name(gf)
         leaf = type(gf) is _AccumulateGrad
@@ -113,7 +125,7 @@ class _StepRecorder:
         if leaf or not self.slots[k]:
             return
         locals_: list[Value | None] = [None] * len(self.slots[k])
-        if (self.local_numbers and not isinstance(gf, _BackwardCFunction)
+        if (local and self.local_numbers and not isinstance(gf, _BackwardCFunction)
                 and all(g is not None and g.numel() == 1 for g in grad_outputs)):
             locals_ = self._local_numbers(gf, grad_outputs, len(self.slots[k]))
         # formulas are written after the backward (_attach): the hook only keeps numbers
@@ -198,6 +210,9 @@ def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: 
     try:
         for k, (gf, nid) in enumerate(rec.autograd_nodes):
             if id(gf) in boundary:
+                continue
+            if not sr.needs_prehook(k):  # one hook per node where one does
+                handles.append(gf.register_hook(lambda gi, go, k=k: sr.pre_and_post(k, gi, go)))
                 continue
             handles.append(gf.register_prehook(lambda go, k=k: sr.pre(k, go)))
             if type(gf) is not _AccumulateGrad:
