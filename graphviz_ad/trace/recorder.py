@@ -331,14 +331,13 @@ class _Recorder:
             if frame is not None and direct:
                 label = fr.assigned_name(frame, info, self.stop)
             label = label or name
-        module = next((q for q, _ in reversed(self.module_stack) if q), None)
+        module = next((q for q, _ in reversed(self.module_stack) if q), None) if self.module_stack else None
         graph = self.graph
         arith = name in ARITHMETIC
         sources: list[str] = []  # leaves and constants are created before the op, so ids follow data flow
         extra_pos: list[Any] = []
         for a in args:
             self._source(a, frame, cluster, arith, sources, extra_pos)
-        n_positional = len(sources)
         extra_kw: dict[str, Any] = {}
         for k, v in kwargs.items():
             if isinstance(v, torch.Tensor):
@@ -346,10 +345,10 @@ class _Recorder:
             elif v is not None:
                 extra_kw[k] = v
         node = graph.add_node("op", label, name, cluster=cluster, module=module, source=source,
-                              args=format_args(extra_pos, extra_kw))
+                              args=format_args(extra_pos, extra_kw) if extra_pos or extra_kw else "")
         for src in sources:
             graph.add_edge(src, node.id)
-        node.operands = sources[:n_positional] + sources[n_positional:]
+        node.operands = sources
         if not sources or all(graph.node(s).op == "const" for s in sources):
             node.kind = "input" if outs[0].requires_grad else "const"
         for t in outs:
