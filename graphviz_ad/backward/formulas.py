@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["local_formula", "FORMULAS"]
+__all__ = ["local_formula", "paren", "FORMULAS"]
 
 # {a}, {b}: the op's first and second operands (names or numbers); {out}: the op's result;
 # G: the upstream gradient. One entry per input slot of the autograd node (next_functions order).
@@ -62,12 +62,12 @@ def local_formula(grad_fn: str, slot: int, out: str, operands: list[str]) -> str
         return None
     a = operands[0] if operands else "x"
     b = operands[1] if len(operands) > 1 else "y"
-    return templates[slot].format(a=_paren(a), b=_paren(b), out=_paren(out))
+    return templates[slot].format(a=paren(a), b=paren(b), out=paren(out))
 
 
 _AMBIGUOUS = re.compile(r"[ +\-*/^]")
 
 
-def _paren(name: str) -> str:
+def paren(name: str) -> str:
     """Wrap a name in parentheses where it would read ambiguously inside a formula."""
     return f"({name})" if _AMBIGUOUS.search(name) else name

@@ -13,7 +13,7 @@ from ..gcpause import gc_paused
 from ..graph.model import Graph
 from ..trace.recorder import Recording
 from ..trace.values import Value, finalize_values, snapshot
-from .formulas import local_formula
+from .formulas import local_formula, paren
 from .steps import Contribution, Incoming, Local, Step
 
 __all__ = ["run_backward"]
@@ -287,6 +287,6 @@ def _write_formulas(graph: Graph, steps: list[Step]) -> None:
             if formula is None:
                 continue
             if loc.to != step.node:
-                loc.formula = f"∂{node.label}/∂{graph.node(loc.to).label} = {formula}"
+                loc.formula = f"∂{paren(node.label)}/∂{paren(graph.node(loc.to).label)} = {formula}"
             else:
                 loc.formula = f"{formula} (into {loc.to_grad_fn}, inside {node.op})"
