@@ -70,7 +70,7 @@ class _StepRecorder:
         self.index = {id(gf): k for k, (gf, _) in enumerate(rec.autograd_nodes)}
         self.slots: list[list[tuple[str | None, str | None, int | None]]] = []
         for gf, _ in rec.autograd_nodes:
-            slots = []
+            slots: list[tuple[str | None, str | None, int | None]] = []
             if type(gf) is not _AccumulateGrad:
                 for nf, _i in gf.next_functions:
                     if nf is None:
@@ -258,12 +258,12 @@ def _attach(graph: Graph, sr: _StepRecorder) -> None:
     for oid in graph.outputs:  # outputs that are not ops (identity) get the seed itself
         node = graph.node(oid)
         if node.grad is None and node.op == "identity":
-            src = graph.inputs_of(oid)
-            node.grad = graph.node(src[0]).grad if src else None
-    for (src, dst), v in sr.edge_grads.items():
+            sources = graph.inputs_of(oid)
+            node.grad = graph.node(sources[0]).grad if sources else None
+    for (src, dst), value in sr.edge_grads.items():
         edge = graph.edge(src, dst)
         if edge is not None:
-            edge.grad = v
+            edge.grad = value
     finalize_values(sr.values)
     _write_formulas(graph, sr.steps)
     for s, k in zip(sr.steps, sr.k_of_step):

@@ -213,8 +213,8 @@ class _Recorder:
                 continue
             entry = self.func_frames.get(id(item))
             if entry is None or entry[0] is not item:
-                c = self.graph.add_cluster("function", fr.code_info(item.f_code).label, parent)
-                entry = (item, c.id)
+                cluster = self.graph.add_cluster("function", fr.code_info(item.f_code).label, parent)
+                entry = (item, cluster.id)
                 self.func_frames[id(item)] = entry
             parent = entry[1]
         return user_frame, user_info, direct, parent
