@@ -14,6 +14,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="rewrite the golden files under tests/golden instead of comparing with them")
 
 
+from tests.browser_support import Watched, launch_browser
 from tests.helpers import leaves, nested_f
 
 @pytest.fixture
@@ -42,3 +43,17 @@ def golden(request: pytest.FixtureRequest, tmp_path: Path):
                                  "if the change is intended, run pytest --update-golden"
 
     return check
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's, through Playwright); skips with the reason when either is missing."""
+    yield from launch_browser()
+
+
+@pytest.fixture
+def watched(browser):
+    """A page recording console errors, dialogs and requests, closed after the test."""
+    w = Watched(browser)
+    yield w
+    w.page.close()

@@ -19,7 +19,7 @@ from torch import nn
 
 import graphviz_ad as gad
 from graphviz_ad.render.format import fmt_number
-from tests.browser_support import Watched, check_panel, fmt, launch_browser
+from tests.browser_support import Watched, check_panel, fmt
 from tests.helpers import f, leaves, needs_dot, neuron_loss
 
 __all__: list[str] = []
@@ -170,11 +170,6 @@ def test_lesson_runs_and_shows_autograds_numbers(executed) -> None:
     assert fmt_number(0.5**49) == "1.7764e-15" and "∇ 1.7764e-15" in _graph(vanishing)
     depth = _stream(nb, "depth")
     assert f"d prediction / d w1 = {2.0**49:.8g}" in depth and f"d prediction / d w1 = {0.5**49:.8g}" in depth
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch_browser()
 
 
 @pytest.mark.browser

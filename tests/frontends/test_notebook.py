@@ -18,7 +18,7 @@ import pytest
 
 import graphviz_ad as gad
 from graphviz_ad.frontends.notebook import GraphView, graph_html, trace_bundle
-from tests.browser_support import Watched, check_panel, launch_browser
+from tests.browser_support import check_panel
 from tests.helpers import f, leaves, needs_dot
 
 __all__: list[str] = []
@@ -273,18 +273,6 @@ HOST = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>outputs</title
 })();
 </script></body></html>
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch_browser()
-
-
-@pytest.fixture
-def watched(browser):
-    w = Watched(browser)
-    yield w
-    w.page.close()
 
 
 def _host_page(tmp_path: Path, outputs: list[str]) -> Path:

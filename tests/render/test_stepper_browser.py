@@ -9,7 +9,7 @@ import torch
 
 import graphviz_ad as gad
 from graphviz_ad.render.progress import NODE_STATES as STATES
-from tests.browser_support import Watched, check_update_panel, expected_terms, fmt, launch_browser, texts
+from tests.browser_support import check_update_panel, expected_terms, fmt, texts
 from tests.helpers import needs_dot
 
 __all__: list[str] = []
@@ -17,18 +17,6 @@ __all__: list[str] = []
 pytestmark = [pytest.mark.browser, needs_dot]
 
 XSS = "<script>alert(1)</script>"
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch_browser()
-
-
-@pytest.fixture
-def watched(browser):
-    w = Watched(browser)
-    yield w
-    w.page.close()
-
-
 def node_states(page, root: str) -> dict[str, str]:
     return page.eval_on_selector_all(
         f"{root} g[data-node]",
