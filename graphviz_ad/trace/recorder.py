@@ -91,7 +91,7 @@ class _Recorder:
         self.module_names: dict[int, str] = {}
         self.roots: list[torch.nn.Module] = []
         self.module_frames: dict[int, str] = {}
-        self.module_stack: list[tuple[str, str]] = []  # (qualname, cluster id)
+        self.module_stack: list[tuple[str, str, int]] = []  # (qualname, cluster id, id of its call frame)
         self.func_frames: dict[int, tuple[types.FrameType, str]] = {}
         self.module_root = module_root
         self.hint: tuple[str, str] | None = None  # (label, source) for the next op (expressions)
@@ -142,31 +142,26 @@ class _Recorder:
                 f = f.f_back
             if f is None:
                 return
-        if not self.module_stack and id(module) not in self.module_names:
-            self._register_root(module)
-        elif id(module) not in self.module_names:
+        if id(module) not in self.module_names:  # an outermost module (or one outside the traced root)
             self._register_root(module)
         qual = self.module_names.get(id(module), "")
         if module is self.module_root:
             self.module_frames[id(f)] = ""  # the traced root: its forward is the whole graph, not a cluster
-            self.module_stack.append((qual, ""))
+            self.module_stack.append((qual, "", id(f)))
             return
         _, _, _, parent = self._locate(f.f_back)
         label = f"{qual}: {type(module).__name__}" if qual else type(module).__name__
         c = self.graph.add_cluster("module", label, parent, qualname=qual, type_name=type(module).__name__)
         self.module_frames[id(f)] = c.id
         self._last_frame = None
-        self.module_stack.append((qual, c.id))
+        self.module_stack.append((qual, c.id, id(f)))
 
     def _post_hook(self, module: torch.nn.Module, args: Any, output: Any) -> None:
         if threading.get_ident() != self.thread or not self.module_stack:
             return
-        _, cid = self.module_stack.pop()
+        _, _, frame_id = self.module_stack.pop()
         self._last_frame = None
-        for k, v in reversed(list(self.module_frames.items())):
-            if v == cid:
-                del self.module_frames[k]
-                break
+        self.module_frames.pop(frame_id, None)
 
     # -- frames -------------------------------------------------------------
     def _locate(self, f: types.FrameType | None) -> tuple[types.FrameType | None, Any, bool, str | None]:
@@ -243,7 +238,7 @@ class _Recorder:
             op = "parameter" if isinstance(t, torch.nn.Parameter) else "buffer"
             label = pname
             owner = pname.rpartition(".")[0]
-            for qual, cid in reversed(self.module_stack):
+            for qual, cid, _ in reversed(self.module_stack):
                 if qual == owner and cid:
                     cluster = cid
                     break
@@ -331,7 +326,7 @@ class _Recorder:
             if frame is not None and direct:
                 label = fr.assigned_name(frame, info, self.stop)
             label = label or name
-        module = next((q for q, _ in reversed(self.module_stack) if q), None) if self.module_stack else None
+        module = next((q for q, _, _ in reversed(self.module_stack) if q), None) if self.module_stack else None
         graph = self.graph
         arith = name in ARITHMETIC
         sources: list[str] = []  # leaves and constants are created before the op, so ids follow data flow
