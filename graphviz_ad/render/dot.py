@@ -10,8 +10,8 @@ from ..gcpause import gc_paused
 from ..graph.model import Graph, Node
 from ..trace.values import Value
 from .collapse import resolve_view
-from .format import clean_text, fmt_shape, fmt_value, fmt_value_full
-from .gradcolor import LIGHT, colour_bar, grad_fill
+from .format import clean_text, fmt_number, fmt_shape, fmt_value, fmt_value_full
+from .gradcolor import LIGHT, colour_bar, grad_fill, magnitude
 from .options import RenderOptions
 from .quoting import html_text, quote
 from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
@@ -99,20 +99,10 @@ def _tooltip(node: Node) -> str:
 
 
 def _edge_text(v: Value, digits: int) -> str:
+    """A number for a scalar gradient, its 2-norm for a tensor."""
     if v.numel == 1:
         return fmt_value(v, digits)
-    if v.stats is not None:
-        return f"‖g‖ {fmt_value(Value((), 'float64', 'cpu', data=v.stats['norm']), digits)}"
-    flat: list[Any] = []
-    stack = [v.data]
-    while stack:
-        d = stack.pop()
-        if isinstance(d, list):
-            stack.extend(d)
-        else:
-            flat.append(abs(d) if not isinstance(d, bool) else float(d))
-    norm = math.sqrt(sum(float(x) ** 2 for x in flat))
-    return f"‖g‖ {fmt_value(Value((), 'float64', 'cpu', data=norm), digits)}"
+    return f"‖g‖ {fmt_number(magnitude(v), digits)}"
 
 
 def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:

@@ -31,9 +31,7 @@ def magnitude(v: Value | None) -> float | None:
             stack.extend(d)
         elif d is not None:
             a = abs(d)
-            if not math.isfinite(a):
-                return a
-            total += a * a
+            total += a * a  # inf stays inf, nan stays nan
     return math.sqrt(total)
 
 
