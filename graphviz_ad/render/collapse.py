@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..graph.model import Graph, Node
-from .fold import fold_chains, fold_constants
+from .fold import fold_chains, fold_constants, rebuild_view
 
 __all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "AUTO_MAX_NODES"]
 
@@ -76,26 +76,18 @@ def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
         if g is not None:
             members.setdefault(g, []).append(n)
     mapping: dict[str, str] = {}
-    view = Graph(meta=dict(graph.meta))
     made: dict[str, str] = {}
-    for c in graph.clusters:
-        if c.id not in groups:
-            parent = c.parent
-            view.clusters.append(type(c)(id=c.id, kind=c.kind, label=c.label, parent=parent,
-                                         qualname=c.qualname, type_name=c.type_name))
     leaving: dict[str, Node] = {}
     for e in graph.edges:
         gs = groups.get(graph.node(e.source).cluster or "")
         gt = groups.get(graph.node(e.target).cluster or "")
         if gs is not None and gs != gt:
             leaving[gs] = graph.node(e.source)
+    nodes: list[Node] = []
     for n in graph.nodes:
         g = groups.get(n.cluster) if n.cluster else None
         if g is None:
-            copy = Node(id=n.id, kind=n.kind, label=n.label, op=n.op, module=n.module, cluster=n.cluster,
-                        value=n.value, grad=n.grad, args=n.args, source=n.source, flags=n.flags)
-            view.nodes.append(copy)
-            view._by_id[copy.id] = copy
+            nodes.append(n)
             mapping[n.id] = n.id
             continue
         if g not in made:
@@ -108,22 +100,11 @@ def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
                         op=c.type_name or "module", module=c.qualname, cluster=c.parent,
                         value=out.value, grad=out.grad,
                         args=f"{nparams:,} params" if nparams else "", flags=("collapsed",))
-            view.nodes.append(node)
-            view._by_id[node.id] = node
+            nodes.append(node)
             made[g] = node.id
         mapping[n.id] = made[g]
-    for e in graph.edges:
-        s, t = mapping[e.source], mapping[e.target]
-        if s == t:
-            continue
-        key = (s, t)
-        if key in view._edge_index:
-            view._edge_index[key].grad = None  # several underlying edges: no single gradient to show
-            continue
-        edge = view.add_edge(s, t)
-        edge.grad = e.grad
-    view.outputs = list(dict.fromkeys(mapping[o] for o in graph.outputs))
-    return view, mapping
+    clusters = [c for c in graph.clusters if c.id not in groups]
+    return rebuild_view(graph, nodes, mapping, clusters), mapping
 
 
 def resolve_view(graph: Graph, depth: int | str | None,

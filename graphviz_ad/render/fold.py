@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..graph.model import Graph, Node
+from ..graph.model import Cluster, Graph, Node
 
-__all__ = ["fold_constants", "fold_chains", "MIN_CHAIN"]
+__all__ = ["fold_constants", "fold_chains", "rebuild_view", "MIN_CHAIN"]
 
 MIN_CHAIN = 4
 
@@ -16,8 +16,12 @@ def _copy(n: Node, **kw: object) -> Node:
     return Node(**fields)  # type: ignore[arg-type]
 
 
-def _rebuild(graph: Graph, nodes: list[Node], mapping: dict[str, str]) -> Graph:
-    view = Graph(clusters=list(graph.clusters), meta=dict(graph.meta))
+def rebuild_view(graph: Graph, nodes: list[Node], mapping: dict[str, str],
+                 clusters: list[Cluster] | None = None) -> Graph:
+    """A view holding ``nodes`` (shared or new; renderers never change them) and ``graph``'s edges
+    mapped through ``mapping``: edges inside one drawn node vanish, parallel ones merge (their
+    gradient is then not shown: no single number flows along them)."""
+    view = Graph(clusters=list(graph.clusters if clusters is None else clusters), meta=dict(graph.meta))
     for n in nodes:
         view.nodes.append(n)
         view._by_id[n.id] = n
@@ -53,7 +57,7 @@ def fold_constants(graph: Graph) -> tuple[Graph, dict[str, str]]:
             nodes.append(_copy(n, args=args))
         else:
             nodes.append(n)
-    return _rebuild(graph, nodes, mapping), mapping
+    return rebuild_view(graph, nodes, mapping), mapping
 
 
 def fold_chains(graph: Graph, min_len: int = MIN_CHAIN) -> tuple[Graph, dict[str, str]]:
@@ -104,4 +108,4 @@ def fold_chains(graph: Graph, min_len: int = MIN_CHAIN) -> tuple[Graph, dict[str
         nodes.append(folded)
     if len(nodes) == len(graph.nodes):
         return graph, {n.id: n.id for n in graph.nodes}
-    return _rebuild(graph, nodes, mapping), mapping
+    return rebuild_view(graph, nodes, mapping), mapping
