@@ -374,18 +374,8 @@ class _Recorder:
 
     def mark_outputs(self, result: Any, name: str) -> list[torch.Tensor]:
         """Mark the nodes that produced the traced function's return value as outputs."""
-        found: list[tuple[str, torch.Tensor]] = []
-        stack: list[tuple[str, Any]] = [(name, result)]
-        while stack:
-            label, obj = stack.pop(0)
-            if isinstance(obj, torch.Tensor):
-                found.append((label, obj))
-            elif isinstance(obj, dict):
-                stack.extend((f"{label}[{k!r}]", v) for k, v in obj.items())
-            elif isinstance(obj, (list, tuple)):
-                stack.extend((f"{label}[{i}]", v) for i, v in enumerate(obj))
         tensors = []
-        for label, t in found:
+        for label, t in _labelled_tensors([(name, result)]):
             nid = self._known(t)
             node = self.graph.node(nid) if nid is not None else None
             if node is None or node.kind != "op":
@@ -426,17 +416,26 @@ def _bind_inputs(fn: Callable[..., Any], args: tuple, kwargs: dict) -> list[tupl
     return pairs
 
 
-def _register_inputs(rec: _Recorder, pairs: list[tuple[str, Any]]) -> None:
-    stack = list(pairs)
+def _labelled_tensors(pairs: list[tuple[str, Any]]) -> list[tuple[str, torch.Tensor]]:
+    """The tensors inside (name, value) pairs, in reading order, named like ``xs[0]`` or ``out['loss']``
+    (lists, tuples and dicts are walked with a stack, not recursion)."""
+    found: list[tuple[str, torch.Tensor]] = []
+    stack = list(reversed(pairs))
     while stack:
-        name, val = stack.pop(0)
+        name, val = stack.pop()
         if isinstance(val, torch.Tensor):
-            if rec.node_of(val) is None and id(val) not in rec.param_names:
-                rec.add_leaf(val, label=name, argument=True)
+            found.append((name, val))
         elif isinstance(val, (list, tuple)):
-            stack[0:0] = [(f"{name}[{i}]", v) for i, v in enumerate(val)]
+            stack.extend(reversed([(f"{name}[{i}]", v) for i, v in enumerate(val)]))
         elif isinstance(val, dict):
-            stack[0:0] = [(f"{name}[{k!r}]", v) for k, v in val.items()]
+            stack.extend(reversed([(f"{name}[{k!r}]", v) for k, v in val.items()]))
+    return found
+
+
+def _register_inputs(rec: _Recorder, pairs: list[tuple[str, Any]]) -> None:
+    for name, t in _labelled_tensors(pairs):
+        if rec.node_of(t) is None and id(t) not in rec.param_names:
+            rec.add_leaf(t, label=name, argument=True)
 
 
 def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
