@@ -12,7 +12,7 @@ from ..errors import BackwardError
 from ..gcpause import gc_paused
 from ..graph.model import Graph
 from ..trace.recorder import Recording
-from ..trace.values import Value, finalize_values, snapshot
+from ..trace.values import Snapshots, Value
 from .formulas import local_formula, paren
 from .steps import Contribution, Incoming, Local, Step
 
@@ -60,7 +60,9 @@ class _StepRecorder:
         self.local_numbers = local_numbers
         self.max = rec.max_elements
         self.steps: list[Step] = []
-        self.values: list[Value] = []
+        # gradients are held, not copied: the engine never changes a tensor in place while a hook
+        # holds a reference to it (it copies instead), and they are converted right after backward
+        self.snaps = Snapshots(rec.max_elements)
         self.seen: dict[int, tuple[weakref.ref, int, Value]] = {}
         self.step_of: dict[int, int] = {}  # autograd node index -> step index
         self.k_of_step: list[int | None] = []  # step index -> autograd node index
@@ -92,8 +94,7 @@ class _StepRecorder:
         hit = self.seen.get(id(t))
         if hit is not None and hit[0]() is t and hit[1] == t._version:
             return hit[2]
-        v = snapshot(t, self.max)
-        self.values.append(v)
+        v = self.snaps.take(t)
         self.seen[id(t)] = (weakref.ref(t), t._version, v)
         return v
 
@@ -165,9 +166,7 @@ class _StepRecorder:
         """prev + g while prev's tensor is still pending (small tensors); None for a summary."""
         if prev is None or prev._pending is None or prev._kind != "exact" or prev.shape != tuple(g.shape):
             return None
-        total = snapshot(prev._pending + g.detach(), self.max)
-        self.values.append(total)
-        return total
+        return self.snaps.take(prev._pending + g.detach())
 
     def leaf_hook(self, nid: str, grad: torch.Tensor) -> None:
         """A non-leaf input's gradient (its own history is outside the trace)."""
@@ -264,7 +263,7 @@ def _attach(graph: Graph, sr: _StepRecorder) -> None:
         edge = graph.edge(src, dst)
         if edge is not None:
             edge.grad = value
-    finalize_values(sr.values)
+    sr.snaps.flush()
     _write_formulas(graph, sr.steps)
     for s, k in zip(sr.steps, sr.k_of_step):
         if k is None:

@@ -18,7 +18,7 @@ from ..gcpause import gc_paused
 from ..graph.model import Graph, Node
 from . import frames as fr
 from .ops import ARITHMETIC, format_args, op_name
-from .values import DEFAULT_MAX_ELEMENTS, Value, finalize_values, snapshot
+from .values import DEFAULT_MAX_ELEMENTS, Snapshots, Value
 
 __all__ = ["Recording", "record"]
 
@@ -29,6 +29,22 @@ _LOCK = threading.Lock()
 _ACTIVE = threading.local()
 _WAIT_S = 300.0
 _SKIP_FUNCS = {"__get__", "__set__", "__repr__", "__format__", "__torch_function__", "backward", "register_hook"}
+_INPLACE_FUNCS = {"__set__", "__setitem__"}  # besides every name ending in "_" (add_, __iadd__, _foreach_mul_)
+_KINDS: dict[Any, tuple[str, bool, bool]] = {}  # torch callable -> (op name, recorded, changes an argument in place)
+
+
+def _kind(func: Callable[..., Any]) -> tuple[str, bool, bool]:
+    try:
+        return _KINDS[func]
+    except (KeyError, TypeError):
+        pass
+    raw = getattr(func, "__name__", "")
+    kind = (op_name(func), raw not in _SKIP_FUNCS, raw.endswith("_") or raw in _INPLACE_FUNCS)
+    try:
+        _KINDS[func] = kind
+    except TypeError:
+        pass
+    return kind
 
 
 @dataclass
@@ -50,11 +66,17 @@ class _Mode(TorchFunctionMode):
         self.rec = rec
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: A002
-        kwargs = kwargs or {}
+        name, recorded, inplace = _kind(func)
+        snaps = self.rec.snaps
+        if kwargs is None:
+            kwargs = {}
+        elif "out" in kwargs or kwargs.get("inplace"):
+            inplace = True
+        if inplace and snaps.pending:  # values are held, not copied: convert them before any can change
+            snaps.flush()
         out = func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
-        if name not in _SKIP_FUNCS:
-            self.rec.record(func, args, kwargs, out)
+        if recorded:
+            self.rec.record(name, args, kwargs, out)
         return out
 
 
@@ -86,11 +108,13 @@ class _Recorder:
         self.owner: dict[int, str] = {}
         self.autograd_nodes: list[tuple[Any, str]] = []
         self.leaves: dict[str, torch.Tensor] = {}
-        self.values: list[Value] = []
+        self.snaps = Snapshots(max_elements)
         self.param_names: dict[int, str] = {}
         self.module_names: dict[int, str] = {}
         self.roots: list[torch.nn.Module] = []
         self.module_frames: dict[int, str] = {}
+        # the innermost user frame (and its CodeInfo) around each live module call, found when it was entered
+        self.module_callers: dict[int, tuple[types.FrameType | None, Any]] = {}
         self.module_stack: list[tuple[str, str, int]] = []  # (qualname, cluster id, id of its call frame)
         self.func_frames: dict[int, tuple[types.FrameType, str]] = {}
         self.module_root = module_root
@@ -129,6 +153,7 @@ class _Recorder:
             h.remove()
         self._handles.clear()
         self.module_frames.clear()
+        self.module_callers.clear()
         self.func_frames.clear()
         self._last_frame = None
 
@@ -147,9 +172,11 @@ class _Recorder:
         qual = self.module_names.get(id(module), "")
         if module is self.module_root:
             self.module_frames[id(f)] = ""  # the traced root: its forward is the whole graph, not a cluster
+            self.module_callers[id(f)] = (None, None)
             self.module_stack.append((qual, "", id(f)))
             return
-        _, _, _, parent = self._locate(f.f_back)
+        user, info, _, parent = self._locate(f.f_back)
+        self.module_callers[id(f)] = (user, info)
         label = f"{qual}: {type(module).__name__}" if qual else type(module).__name__
         c = self.graph.add_cluster("module", label, parent, qualname=qual, type_name=type(module).__name__)
         self.module_frames[id(f)] = c.id
@@ -162,6 +189,7 @@ class _Recorder:
         _, _, frame_id = self.module_stack.pop()
         self._last_frame = None
         self.module_frames.pop(frame_id, None)
+        self.module_callers.pop(frame_id, None)
 
     # -- frames -------------------------------------------------------------
     def _locate(self, f: types.FrameType | None) -> tuple[types.FrameType | None, Any, bool, str | None]:
@@ -186,10 +214,13 @@ class _Recorder:
         while f is not None and f is not stop:
             c = module_frames.get(id(f))
             if c is not None:
+                # the frames above a live module call were placed (clusters made) when it was entered
                 if c:
                     chain.append(c)
                 if user_frame is None:
                     direct = False
+                    user_frame, user_info = self.module_callers.get(id(f), (None, None))
+                break
             else:
                 info = fr.code_info(f.f_code)
                 if info.user:
@@ -224,10 +255,10 @@ class _Recorder:
     def bind(self, t: torch.Tensor, node_id: str) -> None:
         self.tensor_node[id(t)] = (weakref.ref(t), node_id)
 
-    def _snap(self, t: torch.Tensor) -> Value:
-        v = snapshot(t, self.max_elements)
-        self.values.append(v)
-        return v
+    def _snap(self, t: torch.Tensor, hold: bool = True) -> Value:
+        """An op's output is held until the next in-place op or the end; a leaf (a parameter, a buffer
+        that an op like batch_norm may update without an in-place name) is copied now."""
+        return self.snaps.take(t, hold=hold)
 
     def add_leaf(self, t: torch.Tensor, label: str | None = None, frame: types.FrameType | None = None,
                  cluster: str | None = None, argument: bool = False) -> str:
@@ -251,7 +282,7 @@ class _Recorder:
             cluster = None  # a tensor from outside the traced code is drawn at the top level
             if label is None:
                 label = fr.find_name(frame, t) or ("tensor" if t.dim() else "const")
-        node = self.graph.add_node(kind, label, op, cluster=cluster, module=module, value=self._snap(t))
+        node = self.graph.add_node(kind, label, op, cluster=cluster, module=module, value=self._snap(t, False))
         self.bind(t, node.id)
         if t.requires_grad:
             self.leaves[node.id] = t
@@ -299,10 +330,9 @@ class _Recorder:
                     stack.append(nf)
 
     # -- the op record ---------------------------------------------------------
-    def record(self, func: Callable[..., Any], args: tuple, kwargs: dict, out: Any) -> None:
+    def record(self, name: str, args: tuple, kwargs: dict, out: Any) -> None:
         if threading.get_ident() != self.thread:
             return
-        name = op_name(func)
         if out is None and name == "setitem" and args and isinstance(args[0], torch.Tensor):
             out = args[0]
         outs = _tensors(out)
@@ -478,7 +508,7 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
             if not out_tensors:
                 raise TraceError(f"the traced function returned {type(result).__name__}, not a tensor; return "
                                  "the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
-            finalize_values(rec.values)
+            rec.snaps.flush()
             return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements,
                              rec.roots)
     finally:

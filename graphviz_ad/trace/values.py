@@ -8,9 +8,19 @@ from typing import Any
 
 import torch
 
-__all__ = ["Value", "snapshot", "finalize_values", "DEFAULT_MAX_ELEMENTS", "json_number"]
+__all__ = ["Value", "Snapshots", "snapshot", "finalize_values", "DEFAULT_MAX_ELEMENTS", "json_number"]
 
 DEFAULT_MAX_ELEMENTS = 64
+# Summaries of tensors up to this many elements are computed in batches (a stack and three
+# reductions per group of like tensors), larger ones at once: for them the reductions cost
+# memory bandwidth, not call overhead, and holding them would cost memory.
+BATCH_MAX_ELEMENTS = 1 << 15
+# At most this many bytes of tensors are held for a batch before it is converted.
+BATCH_BYTES = 16 << 20
+
+_STRIDED = torch.strided
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+_DEVICE_NAMES: dict[torch.device, str] = {}
 
 
 @dataclass(slots=True)
@@ -19,8 +29,9 @@ class Value:
 
     ``data`` is a Python number (0-d), a nested list (small tensors), or None for a
     large tensor, whose ``stats`` then hold min/max/mean/norm. Tensor work is deferred:
-    ``_pending`` holds a cloned tensor (or a stacked stats tensor) until
-    :func:`finalize_values` converts every pending value with one ``tolist()`` per group.
+    ``_pending`` holds a tensor (a copy, or the tensor itself with its ``_version`` when its
+    owner guarantees that nothing changes it before conversion) or the four 0-d tensors of a
+    summary, until :func:`finalize_values` converts every pending value in batches.
     """
 
     shape: tuple[int, ...]
@@ -28,9 +39,10 @@ class Value:
     device: str
     data: Any = None
     stats: dict[str, float] | None = None
-    _pending: Any = None  # a cloned tensor (small), or the four 0-d tensors of a summary
+    _pending: Any = None
     _kind: str = "exact"  # exact | stats | empty
     finite: bool | None = None  # every number finite (None: not known, look)
+    _version: int | None = None  # the held tensor's version when taken (None: a private copy)
 
     @property
     def numel(self) -> int:
@@ -79,45 +91,131 @@ def _jsonify(d: Any) -> Any:
     return json_number(d)
 
 
-def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Value:
-    """Keep what the display needs of ``t`` now (it may be changed in place later)."""
+def _dtype_name(dt: torch.dtype) -> str:
+    name = _DTYPE_NAMES.get(dt)
+    if name is None:
+        name = _DTYPE_NAMES[dt] = str(dt).replace("torch.", "")
+    return name
+
+
+def _device_name(dev: torch.device) -> str:
+    name = _DEVICE_NAMES.get(dev)
+    if name is None:
+        name = _DEVICE_NAMES[dev] = str(dev)
+    return name
+
+
+def _summary_input(x: torch.Tensor) -> torch.Tensor:
+    """What min/max/mean/norm are taken of: |z| for complex, float64 for integers and bools."""
+    if x.is_complex():
+        return x.abs()
+    if not x.is_floating_point():
+        return x.to(torch.float64)
+    return x
+
+
+def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold: bool = False) -> Value:
+    """Keep what the display needs of ``t``.
+
+    By default a small tensor is copied now (it may be changed in place later) and a large one
+    summarised now. ``hold=True`` keeps a reference instead and defers the work to
+    :func:`finalize_values` (batched): only for tensors nothing changes before then, or whose
+    holder converts them first (:class:`Snapshots`).
+    """
     shape = tuple(t.shape)
     n = t.numel()
-    v = Value(shape=shape, dtype=str(t.dtype).replace("torch.", ""), device=str(t.device))
-    if t.is_meta or (t.layout != torch.strided):
+    dev = t.device
+    v = Value(shape, _dtype_name(t.dtype), _device_name(dev))
+    if dev.type == "meta" or t.layout is not _STRIDED:
         v._kind = "empty"
         return v
     if n == 0:
         v.data = torch.empty(shape).tolist()
+        v.finite = True
     elif n <= max_elements:
-        v._pending = t.detach().clone()  # detached: no autograd record, no grad-mode switch needed
+        if hold:
+            v._pending = t
+            v._version = t._version
+        else:
+            v._pending = t.detach().clone()  # detached: no autograd record, no grad-mode switch needed
+    elif hold and n <= BATCH_MAX_ELEMENTS:
+        v._kind = "stats"
+        v._pending = t
+        v._version = t._version
     else:
         v._kind = "stats"
-        x = t.detach()
-        if x.is_complex():
-            x = x.abs()
-        elif not x.is_floating_point():
-            x = x.to(torch.float64)
+        x = _summary_input(t.detach())
         lo, hi = torch.aminmax(x)  # one pass for both; float32 stays float32 (no copy)
         # four 0-d tensors, stacked with every other summary at once in finalize_values
-        v._pending = (lo, hi, x.sum(), torch.linalg.vector_norm(x))  # type: ignore[assignment]
+        v._pending = (lo, hi, x.sum(), torch.linalg.vector_norm(x))
     return v
 
 
+class Snapshots:
+    """The values taken during one recording, converted in batches.
+
+    Tensors are held, not copied (:func:`snapshot` with ``hold=True``); the owner calls
+    :meth:`flush` before anything may change a held tensor in place, and at the end. At most
+    :data:`BATCH_BYTES` of mid-size tensors are held at a time.
+    """
+
+    __slots__ = ("max_elements", "values", "_done", "_held_bytes")
+
+    def __init__(self, max_elements: int = DEFAULT_MAX_ELEMENTS) -> None:
+        self.max_elements = max_elements
+        self.values: list[Value] = []
+        self._done = 0
+        self._held_bytes = 0
+
+    def take(self, t: torch.Tensor, *, hold: bool = True) -> Value:
+        v = snapshot(t, self.max_elements, hold=hold)
+        self.values.append(v)
+        if v._kind == "stats" and v._version is not None:
+            self._held_bytes += t.numel() * t.element_size()
+            if self._held_bytes > BATCH_BYTES:
+                self.flush()
+        return v
+
+    @property
+    def pending(self) -> bool:
+        return self._done < len(self.values)
+
+    def flush(self) -> None:
+        """Convert every value taken since the last flush."""
+        if self._done < len(self.values):
+            finalize_values(self.values[self._done:])
+        self._done = len(self.values)
+        self._held_bytes = 0
+
+
+def _changed(v: Value) -> bool:
+    """A held tensor changed in place before conversion: its value was not kept."""
+    if v._version is not None and v._pending._version != v._version:
+        v._kind = "empty"
+        v._pending = None
+        return True
+    return False
+
+
+@torch.no_grad()
 def finalize_values(values: list[Value]) -> None:
     """Convert every pending tensor to Python numbers, one ``tolist()`` per group of like tensors."""
     exact: dict[tuple[str, str, tuple[int, ...]], list[Value]] = {}
     stats: dict[tuple[str, str], list[Value]] = {}
+    batched: dict[tuple[str, str, int], list[Value]] = {}
     for v in values:
         p = v._pending
         if p is None:
             continue
         if v._kind == "stats":
-            stats.setdefault((str(p[0].dtype), str(p[0].device)), []).append(v)
-        else:
-            exact.setdefault((str(p.dtype), str(p.device), tuple(p.shape)), []).append(v)
+            if type(p) is tuple:
+                stats.setdefault((str(p[0].dtype), v.device), []).append(v)
+            elif not _changed(v):
+                batched.setdefault((v.dtype, v.device, p.numel()), []).append(v)
+        elif not _changed(v):
+            exact.setdefault((v.dtype, v.device, v.shape), []).append(v)
     for group in exact.values():
-        stacked = torch.stack([v._pending for v in group]).cpu()  # type: ignore[misc]
+        stacked = torch.stack([v._pending for v in group]).cpu()
         if stacked.dtype == torch.bfloat16 or stacked.dtype == torch.float16:
             stacked = stacked.float()
         if stacked.is_floating_point():
@@ -128,8 +226,17 @@ def finalize_values(values: list[Value]) -> None:
             v.data = d
             v.finite = ok
             v._pending = None
+            v._version = None
+    for group in batched.values():
+        x = _summary_input(torch.stack([v._pending.reshape(-1) for v in group]))
+        # amin and amax: aminmax(dim=) is many times slower on CPU
+        rows = torch.stack([x.amin(1), x.amax(1), x.sum(1), torch.linalg.vector_norm(x, dim=1)], 1)
+        for v, (mn, mx, total, norm) in zip(group, rows.to(torch.float64).cpu().tolist()):
+            v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
+            v._pending = None
+            v._version = None
     for group in stats.values():
-        flat = torch.stack([x for v in group for x in v._pending])  # type: ignore[union-attr]
+        flat = torch.stack([x for v in group for x in v._pending])
         rows = flat.to(torch.float64).cpu().reshape(len(group), 4).tolist()
         for v, (mn, mx, total, norm) in zip(group, rows):
             v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}

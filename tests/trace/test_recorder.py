@@ -174,6 +174,49 @@ def test_inplace_ops_and_detach_are_recorded():
     assert t.node("x").grad.to_json() == [2.0, 2.0]
 
 
+@pytest.mark.parametrize("n", [3, 1000], ids=["exact", "summary"])
+def test_values_are_taken_before_later_in_place_changes(n):
+    """Values are held and converted in batches: every in-place form must not rewrite an earlier value."""
+    expected: dict[str, torch.Tensor] = {}
+
+    def keep(name: str, t: torch.Tensor) -> None:
+        expected[name] = t.detach().clone()
+
+    def f(x):
+        a = x * 2
+        keep("a", a)
+        a.add_(1)  # a method ending in _
+        b = a * 3
+        keep("b", b)
+        b += 1  # __iadd__
+        c = b - 5
+        keep("c", c)
+        c[0] = 7.0  # __setitem__
+        d = c * 1
+        keep("d", d)
+        torch.nn.functional.relu(d, inplace=True)  # inplace=True
+        e = d + 1
+        keep("e", e)
+        h = e.detach() * 1
+        keep("h", h)
+        torch.mul(e.detach(), 2, out=h)  # out=
+        g = e.view(-1)
+        keep("g", g)
+        e.mul_(0.5)  # through a view: g shares e's storage
+        return g.sum() + e.sum() + h.sum()
+
+    x = torch.linspace(-3, 3, n, dtype=torch.float64, requires_grad=True)
+    t = gad.trace(f, x)
+    for label, want in expected.items():
+        v = t.node(label).value
+        if n == 3:
+            assert v.data == want.tolist(), label
+        else:
+            assert v.stats["min"] == want.min().item() and v.stats["max"] == want.max().item(), label
+            assert v.stats["mean"] == pytest.approx(want.mean().item(), rel=1e-12), label
+            assert v.stats["norm"] == pytest.approx(want.norm().item(), rel=1e-12), label
+
+
 def test_deep_chains_do_not_hit_the_recursion_limit():
     def chain(x):
         for _ in range(3000):
