@@ -23,10 +23,22 @@ _MISSING = object()
 _BackwardCFunction = torch.autograd.function.BackwardCFunction
 
 
+_NAMES: dict[type, str] = {}
+
+
 def _grad_fn_name(gf: Any) -> str:
-    if type(gf) is _AccumulateGrad:
-        return "AccumulateGrad"
-    return gf.name() if isinstance(gf, _BackwardCFunction) else type(gf).__name__
+    """The autograd node's class name (``MulBackward0``), cached per node type."""
+    cls = type(gf)
+    name = _NAMES.get(cls)
+    if name is None:
+        if cls is _AccumulateGrad:
+            name = "AccumulateGrad"
+        elif issubclass(cls, _BackwardCFunction):
+            name = gf.name()
+        else:
+            name = cls.__name__
+        _NAMES[cls] = name
+    return name
 
 
 def _seed_gradients(outputs: list[torch.Tensor], gradient: Any) -> list[torch.Tensor | None]:
@@ -52,13 +64,13 @@ def _seed_gradients(outputs: list[torch.Tensor], gradient: Any) -> list[torch.Te
 
 
 class _StepRecorder:
-    """Hook callbacks, and what they saw."""
+    """Hook callbacks, and what they saw. The hooks only keep numbers and indices; the step
+    objects' formulas and targets are filled in after the backward (:func:`_attach`)."""
 
     def __init__(self, rec: Recording, graph: Graph, local_numbers: bool) -> None:
         self.rec = rec
         self.graph = graph
         self.local_numbers = local_numbers
-        self.max = rec.max_elements
         self.steps: list[Step] = []
         # gradients are held, not copied: the engine never changes a tensor in place while a hook
         # holds a reference to it (it copies instead), and they are converted right after backward
@@ -66,36 +78,45 @@ class _StepRecorder:
         self.seen: dict[int, tuple[weakref.ref, int, Value]] = {}
         self.step_of: dict[int, int] = {}  # autograd node index -> step index
         self.k_of_step: list[int | None] = []  # step index -> autograd node index
+        self.local_values: dict[int, list[Value | None]] = {}  # step index -> autograd's local numbers
         self.inbox: dict[int, list[tuple[int, str, Value | None]]] = {}
         self.edge_grads: dict[tuple[str, str], Value | None] = {}
         self.node_grads: dict[str, Value] = {}
-        self.index = {id(gf): k for k, (gf, _) in enumerate(rec.autograd_nodes)}
+        nodes = rec.autograd_nodes
+        index = {id(gf): k for k, (gf, _) in enumerate(nodes)}
+        self.names = [_grad_fn_name(gf) for gf, _ in nodes]
+        none_slot = (None, None, None)
         self.slots: list[list[tuple[str | None, str | None, int | None]]] = []
-        for gf, _ in rec.autograd_nodes:
+        for gf, _ in nodes:
             slots: list[tuple[str | None, str | None, int | None]] = []
             if type(gf) is not _AccumulateGrad:
                 for nf, _i in gf.next_functions:
                     if nf is None:
-                        slots.append((None, None, None))
+                        slots.append(none_slot)
                     else:
-                        k = self.index.get(id(nf))
-                        owner = rec.autograd_nodes[k][1] if k is not None else None
-                        slots.append((owner, _grad_fn_name(nf), k))
+                        k = index.get(id(nf))
+                        if k is None:
+                            slots.append((None, _grad_fn_name(nf), None))
+                        else:
+                            slots.append((nodes[k][1], self.names[k], k))
             self.slots.append(slots)
-        self.main: dict[str, int] = {}
-        for k, (_, nid) in enumerate(rec.autograd_nodes):
-            self.main.setdefault(nid, k)
+        seen_nodes: set[str] = set()
+        self.main: list[bool] = []  # the first autograd node of a graph node carries its gradient
+        for _, nid in nodes:
+            self.main.append(nid not in seen_nodes)
+            seen_nodes.add(nid)
 
     def _snap(self, t: torch.Tensor | None) -> Value | None:
         """A snapshot, shared when the same gradient tensor is seen again (a step's contribution is
         usually the next step's upstream)."""
         if t is None:
             return None
+        version = t._version
         hit = self.seen.get(id(t))
-        if hit is not None and hit[0]() is t and hit[1] == t._version:
+        if hit is not None and hit[0]() is t and hit[1] == version:
             return hit[2]
         v = self.snaps.take(t)
-        self.seen[id(t)] = (weakref.ref(t), t._version, v)
+        self.seen[id(t)] = (weakref.ref(t), version, v)
         return v
 
     def needs_prehook(self, k: int) -> bool:
@@ -112,25 +133,22 @@ class _StepRecorder:
 
     def pre(self, k: int, grad_outputs: Sequence[torch.Tensor | None], local: bool = True) -> None:
         gf, nid = self.rec.autograd_nodes[k]
-        name = _grad_fn_name(gf)
         leaf = type(gf) is _AccumulateGrad
         upstream = self._snap(grad_outputs[0]) if grad_outputs else None
-        step = Step(index=len(self.steps), node=nid, grad_fn=name, upstream=upstream, leaf=leaf,
-                    internal=self.main.get(nid) != k)
-        step.incoming = [Incoming(s, src, v) for s, src, v in self.inbox.pop(k, [])]
-        if self.main.get(nid) == k and upstream is not None:
+        main = self.main[k]
+        si = len(self.steps)
+        step = Step(si, nid, self.names[k], upstream, [], [], [], leaf, not main)
+        incoming = self.inbox.pop(k, None)
+        if incoming:
+            step.incoming = [Incoming(s, src, v) for s, src, v in incoming]
+        if main and upstream is not None:
             self.node_grads[nid] = upstream
-        self.step_of[k] = step.index
+        self.step_of[k] = si
         self.k_of_step.append(k)
         self.steps.append(step)
-        if leaf or not self.slots[k]:
-            return
-        locals_: list[Value | None] = [None] * len(self.slots[k])
-        if (local and self.local_numbers and not isinstance(gf, _BackwardCFunction)
+        if (local and not leaf and self.slots[k] and self.local_numbers and not isinstance(gf, _BackwardCFunction)
                 and all(g is not None and g.numel() == 1 for g in grad_outputs)):
-            locals_ = self._local_numbers(gf, grad_outputs, len(self.slots[k]))
-        # formulas are written after the backward (_attach): the hook only keeps numbers
-        step.local = [Local(owner, to_name, None, loc) for (owner, to_name, _), loc in zip(self.slots[k], locals_)]
+            self.local_values[si] = self._local_numbers(gf, grad_outputs, len(self.slots[k]))
 
     def _local_numbers(self, gf: Any, grad_outputs: Sequence[torch.Tensor | None], n: int) -> list[Value | None]:
         """Autograd's own local derivatives: the node applied to an upstream of ones."""
@@ -147,14 +165,22 @@ class _StepRecorder:
         if si is None:
             return
         step = self.steps[si]
-        nid = self.rec.autograd_nodes[k][1]
+        nid = step.node
+        contributions = step.contributions
+        n_in = len(grad_inputs)
         for slot, (owner, to_name, target) in enumerate(self.slots[k]):
-            g = grad_inputs[slot] if slot < len(grad_inputs) else None
+            g = grad_inputs[slot] if slot < n_in else None
             v = self._snap(g)
-            step.contributions.append(Contribution(owner, to_name, v))
-            if target is not None and g is not None:
-                self.inbox.setdefault(target, []).append((si, nid, v))
-            if owner is not None and owner != nid and v is not None:
+            contributions.append(Contribution(owner, to_name, v))
+            if g is None:
+                continue
+            if target is not None:
+                box = self.inbox.get(target)
+                if box is None:
+                    self.inbox[target] = [(si, nid, v)]
+                else:
+                    box.append((si, nid, v))
+            if owner is not None and owner != nid:
                 key = (owner, nid)
                 prev = self.edge_grads.get(key, _MISSING)
                 if prev is _MISSING:
@@ -264,28 +290,50 @@ def _attach(graph: Graph, sr: _StepRecorder) -> None:
         if edge is not None:
             edge.grad = value
     sr.snaps.flush()
-    _write_formulas(graph, sr.steps)
-    for s, k in zip(sr.steps, sr.k_of_step):
-        if k is None:
-            continue
-        for c, (_, _, target) in zip(s.contributions, sr.slots[k]):
-            c.target = sr.step_of.get(target) if target is not None else None
+    _write_locals(graph, sr)
 
 
-def _write_formulas(graph: Graph, steps: list[Step]) -> None:
-    """``∂out/∂in = formula`` for every local derivative whose autograd node has a known formula."""
-    for step in steps:
-        if step.leaf or not step.local:
+def _write_locals(graph: Graph, sr: _StepRecorder) -> None:
+    """Every step's local derivatives: ``∂out/∂in = formula`` where the autograd node has a known
+    formula, autograd's own number where it was read; and which step each contribution reached."""
+    formulas: dict[tuple[Any, ...], str | None] = {}  # many steps share a formula (a loop, repeated layers)
+    by_id = graph._by_id
+    step_of = sr.step_of
+    local_values = sr.local_values
+    for step, k in zip(sr.steps, sr.k_of_step):
+        if k is None or step.leaf:
             continue
-        node = graph.node(step.node)
-        labels = [graph.node(o).label for o in node.operands]
-        for slot, loc in enumerate(step.local):
-            if loc.to is None:
-                continue
-            formula = local_formula(step.grad_fn, slot, node.label, labels)
-            if formula is None:
-                continue
-            if loc.to != step.node:
-                loc.formula = f"∂{paren(node.label)}/∂{paren(graph.node(loc.to).label)} = {formula}"
-            else:
-                loc.formula = f"{formula} (into {loc.to_grad_fn}, inside {node.op})"
+        slots = sr.slots[k]
+        if not slots:
+            continue
+        node = by_id[step.node]
+        values = local_values.get(step.index)
+        labels: tuple[str, ...] | None = None
+        local = []
+        for slot, (to, to_name, _) in enumerate(slots):
+            formula = None
+            if to is not None:
+                if labels is None:
+                    labels = tuple(by_id[o].label for o in node.operands)
+                inside = to == step.node  # into an autograd node inside the same op (TBackward0 in linear)
+                key = (step.grad_fn, slot, node.label, labels, node.op, inside,
+                       to_name if inside else by_id[to].label)
+                if key in formulas:
+                    formula = formulas[key]
+                else:
+                    formula = formulas[key] = _formula(step, slot, node, labels, to, to_name, by_id)
+            local.append(Local(to, to_name, formula, values[slot] if values is not None else None))
+        step.local = local
+        for c, (_, _, target) in zip(step.contributions, slots):
+            if target is not None:
+                c.target = step_of.get(target)
+
+
+def _formula(step: Step, slot: int, node: Any, labels: tuple[str, ...], to: str, to_name: str | None,
+             by_id: dict[str, Any]) -> str | None:
+    formula = local_formula(step.grad_fn, slot, node.label, list(labels))
+    if formula is None:
+        return None
+    if to != step.node:
+        return f"∂{paren(node.label)}/∂{paren(by_id[to].label)} = {formula}"
+    return f"{formula} (into {to_name}, inside {node.op})"

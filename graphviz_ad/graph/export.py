@@ -17,26 +17,33 @@ SCHEMA = "graphviz_ad/1"
 
 
 def _v(v: Value | None) -> Any:
-    return None if v is None else v.to_json()
+    if v is None:
+        return None
+    if v.finite and v._kind == "exact" and type(v.data) is not complex:
+        return v.data  # the common case, without a method call
+    return v.to_json()
 
 
 @gc_paused()
 def to_json(graph: Graph, steps: list[Step] | None = None, update: OptimizerRecord | None = None) -> dict[str, Any]:
     """A JSON-ready dict; non-finite numbers are strings ("nan", "inf", "-inf")."""
     nodes = []
+    add = nodes.append
     for n in graph.nodes:
-        nodes.append({
+        v = n.value
+        add({
             "id": n.id, "kind": n.kind, "label": n.label, "op": n.op, "module": n.module,
-            "shape": list(n.value.shape) if n.value is not None else None,
-            "dtype": n.value.dtype if n.value is not None else None,
-            "value": _v(n.value), "grad": _v(n.grad),
+            "shape": list(v.shape) if v is not None else None,
+            "dtype": v.dtype if v is not None else None,
+            "value": _v(v), "grad": _v(n.grad),
             "cluster": n.cluster, "args": n.args or None,
         })
     edges = [{"source": e.source, "target": e.target, "grad": _v(e.grad)} for e in graph.edges]
     clusters = [{"id": c.id, "kind": c.kind, "label": c.label, "parent": c.parent} for c in graph.clusters]
     out_steps = []
+    add = out_steps.append
     for s in steps or []:
-        out_steps.append({
+        add({
             "index": s.index, "node": s.node, "grad_fn": s.grad_fn, "upstream": _v(s.upstream),
             "local": [{"to": loc.to, "formula": loc.formula, "value": _v(loc.value)} for loc in s.local],
             "contributions": [{"to": c.to, "value": _v(c.value)} for c in s.contributions],

@@ -74,9 +74,11 @@ class Graph:
     _by_id: dict[str, Node] = field(default_factory=dict, repr=False)
     _edge_index: dict[tuple[str, str], Edge] = field(default_factory=dict, repr=False)
 
-    def add_node(self, kind: str, label: str, op: str, **kw: Any) -> Node:
-        node = Node(id=f"n{len(self.nodes)}", kind=kind, label=label, op=op, **kw)
-        self.nodes.append(node)
+    def add_node(self, kind: str, label: str, op: str, module: str | None = None, cluster: str | None = None,
+                 value: Value | None = None, args: str = "", source: str | None = None) -> Node:
+        nodes = self.nodes
+        node = Node(f"n{len(nodes)}", kind, label, op, module, cluster, value, None, args, source)
+        nodes.append(node)
         self._by_id[node.id] = node
         return node
 

@@ -116,6 +116,7 @@ class _Recorder:
         # the innermost user frame (and its CodeInfo) around each live module call, found when it was entered
         self.module_callers: dict[int, tuple[types.FrameType | None, Any]] = {}
         self.module_stack: list[tuple[str, str, int]] = []  # (qualname, cluster id, id of its call frame)
+        self.module_qual: str | None = None  # the innermost module call with a name (ops are tagged with it)
         self.func_frames: dict[int, tuple[types.FrameType, str]] = {}
         self.module_root = module_root
         self.hint: tuple[str, str] | None = None  # (label, source) for the next op (expressions)
@@ -174,6 +175,7 @@ class _Recorder:
             self.module_frames[id(f)] = ""  # the traced root: its forward is the whole graph, not a cluster
             self.module_callers[id(f)] = (None, None)
             self.module_stack.append((qual, "", id(f)))
+            self._set_module_qual()
             return
         user, info, _, parent = self._locate(f.f_back)
         self.module_callers[id(f)] = (user, info)
@@ -182,6 +184,7 @@ class _Recorder:
         self.module_frames[id(f)] = c.id
         self._last_frame = None
         self.module_stack.append((qual, c.id, id(f)))
+        self._set_module_qual()
 
     def _post_hook(self, module: torch.nn.Module, args: Any, output: Any) -> None:
         if threading.get_ident() != self.thread or not self.module_stack:
@@ -190,6 +193,10 @@ class _Recorder:
         self._last_frame = None
         self.module_frames.pop(frame_id, None)
         self.module_callers.pop(frame_id, None)
+        self._set_module_qual()
+
+    def _set_module_qual(self) -> None:
+        self.module_qual = next((q for q, _, _ in reversed(self.module_stack) if q), None)
 
     # -- frames -------------------------------------------------------------
     def _locate(self, f: types.FrameType | None) -> tuple[types.FrameType | None, Any, bool, str | None]:
@@ -253,7 +260,8 @@ class _Recorder:
         return None
 
     def bind(self, t: torch.Tensor, node_id: str) -> None:
-        self.tensor_node[id(t)] = (weakref.ref(t), node_id)
+        # the flag: bound without an autograd node, so one attached later must still be claimed
+        self.tensor_node[id(t)] = (weakref.ref(t), node_id, t.grad_fn is None)
 
     def _snap(self, t: torch.Tensor, hold: bool = True) -> Value:
         """An op's output is held until the next in-place op or the end; a leaf (a parameter, a buffer
@@ -293,8 +301,11 @@ class _Recorder:
     def _known(self, t: torch.Tensor) -> str | None:
         """The node of a tensor seen before; claims an autograd node attached after it was recorded
         (a custom ``autograd.Function`` sets its output's grad_fn once its forward has returned)."""
-        nid = self.node_of(t)
-        if nid is not None:
+        entry = self.tensor_node.get(id(t))
+        if entry is None or entry[0]() is not t:
+            return None
+        nid = entry[1]
+        if entry[2]:
             gf = t.grad_fn
             if gf is not None and id(gf) not in self.owner:
                 node = self.graph.node(nid)
@@ -307,13 +318,15 @@ class _Recorder:
         self.owner[id(gf)] = node_id
         self.autograd_nodes.append((gf, node_id))
 
-    def _walk_autograd(self, node: Node, outs: list[torch.Tensor]) -> None:
+    def _walk_autograd(self, node: Node, outs: list[torch.Tensor], grad_fn: Any = None) -> None:
+        """Claim the autograd nodes this op made: its outputs' grad_fn and the new ones behind them."""
         owner = self.owner
         stack = []
         for t in outs:
-            gf = t.grad_fn
+            gf = grad_fn if grad_fn is not None else t.grad_fn
             if gf is not None and id(gf) not in owner:
-                self._claim(gf, node.id)
+                owner[id(gf)] = node.id
+                self.autograd_nodes.append((gf, node.id))
                 stack.append(gf)
         while stack:
             gf = stack.pop()
@@ -335,7 +348,7 @@ class _Recorder:
             return
         if out is None and name == "setitem" and args and isinstance(args[0], torch.Tensor):
             out = args[0]
-        outs = _tensors(out)
+        outs = [out] if isinstance(out, torch.Tensor) else _tensors(out)
         if not outs:
             return
         try:
@@ -346,45 +359,59 @@ class _Recorder:
 
     def _record(self, name: str, args: tuple, kwargs: dict, outs: list[torch.Tensor]) -> None:
         frame, info, direct, cluster = self._locate(sys._getframe(3))
-        hint, self.hint = self.hint, None
+        hint = self.hint
         source = None
         if hint is not None:
+            self.hint = None
             label, source = hint
             label = label or name
         else:
-            label = None
-            if frame is not None and direct:
-                label = fr.assigned_name(frame, info, self.stop)
-            label = label or name
-        module = next((q for q, _, _ in reversed(self.module_stack) if q), None) if self.module_stack else None
+            label = (fr.assigned_name(frame, info, self.stop) if frame is not None and direct else None) or name
         graph = self.graph
+        tensor_node = self.tensor_node
         arith = name in ARITHMETIC
         sources: list[str] = []  # leaves and constants are created before the op, so ids follow data flow
         extra_pos: list[Any] = []
         for a in args:
-            self._source(a, frame, cluster, arith, sources, extra_pos)
+            if isinstance(a, torch.Tensor):
+                entry = tensor_node.get(id(a))
+                if entry is not None and entry[0]() is a and not entry[2]:
+                    sources.append(entry[1])  # the common case: the output of a recorded op
+                else:
+                    sources.append(self._known(a) or self.add_leaf(a, frame=frame, cluster=cluster))
+            else:
+                self._source(a, frame, cluster, arith, sources, extra_pos)
         extra_kw: dict[str, Any] = {}
         for k, v in kwargs.items():
             if isinstance(v, torch.Tensor):
                 sources.append(self._known(v) or self.add_leaf(v, frame=frame, cluster=cluster))
             elif v is not None:
                 extra_kw[k] = v
-        node = graph.add_node("op", label, name, cluster=cluster, module=module, source=source,
-                              args=format_args(extra_pos, extra_kw) if extra_pos or extra_kw else "")
+        out0 = outs[0]
+        value = self.snaps.take(out0)
+        node = graph.add_node("op", label, name, self.module_qual, cluster, value,
+                              format_args(extra_pos, extra_kw) if extra_pos or extra_kw else "", source)
+        nid = node.id
+        by_id = graph._by_id
+        constant = True
         for src in sources:
-            graph.add_edge(src, node.id)
+            graph.add_edge(src, nid)
+            if constant and by_id[src].op != "const":
+                constant = False
         node.operands = sources
-        if not sources or all(graph.node(s).op == "const" for s in sources):
-            node.kind = "input" if outs[0].requires_grad else "const"
+        grad_fn = out0.grad_fn
+        if constant:
+            node.kind = "input" if out0.requires_grad else "const"
+        ref = weakref.ref
         for t in outs:
-            self.bind(t, node.id)
-        node.value = self._snap(outs[0])
+            tensor_node[id(t)] = (ref(t), nid, grad_fn is None)
         if len(outs) > 1:
             node.flags = ("outputs=%d" % len(outs),)
-        if outs[0].requires_grad or len(outs) > 1:
             self._walk_autograd(node, outs)
-        if node.kind == "input" and outs[0].grad_fn is None:
-            self.leaves[node.id] = outs[0]
+        elif grad_fn is not None:
+            self._walk_autograd(node, outs, grad_fn)
+        if node.kind == "input" and grad_fn is None:
+            self.leaves[nid] = out0
 
     def _source(self, a: Any, frame: Any, cluster: str | None, arith: bool, sources: list[str],
                 extra: list[Any]) -> None:
@@ -392,9 +419,8 @@ class _Recorder:
         if isinstance(a, torch.Tensor):
             sources.append(self._known(a) or self.add_leaf(a, frame=frame, cluster=cluster))
         elif arith and isinstance(a, (int, float, complex, bool)):
-            c = self.graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const",
-                                    cluster=cluster,
-                                    value=Value(shape=(), dtype=type(a).__name__, device="python", data=a))
+            c = self.graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const", None, cluster,
+                                    Value((), type(a).__name__, "python", a))
             sources.append(c.id)
         elif isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
             for x in a:
