@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
+from functools import partial
 from typing import Any, Sequence
 
 import torch
@@ -131,6 +132,9 @@ class _StepRecorder:
         self.pre(k, grad_outputs, local=False)
         self.post(k, grad_inputs)
 
+    def post_hook(self, k: int, grad_inputs: Sequence[torch.Tensor | None], _grad_outputs: Any) -> None:
+        self.post(k, grad_inputs)
+
     def pre(self, k: int, grad_outputs: Sequence[torch.Tensor | None], local: bool = True) -> None:
         gf, nid = self.rec.autograd_nodes[k]
         leaf = type(gf) is _AccumulateGrad
@@ -237,11 +241,11 @@ def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: 
             if id(gf) in boundary:
                 continue
             if not sr.needs_prehook(k):  # one hook per node where one does
-                handles.append(gf.register_hook(lambda gi, go, k=k: sr.pre_and_post(k, gi, go)))
+                handles.append(gf.register_hook(partial(sr.pre_and_post, k)))
                 continue
-            handles.append(gf.register_prehook(lambda go, k=k: sr.pre(k, go)))
+            handles.append(gf.register_prehook(partial(sr.pre, k)))
             if type(gf) is not _AccumulateGrad:
-                handles.append(gf.register_hook(lambda gi, go, k=k: sr.post(k, gi)))
+                handles.append(gf.register_hook(partial(sr.post_hook, k)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for nid, t in leaves:

@@ -29,7 +29,10 @@ _LOCK = threading.Lock()
 _ACTIVE = threading.local()
 _WAIT_S = 300.0
 _SKIP_FUNCS = {"__get__", "__set__", "__repr__", "__format__", "__torch_function__", "backward", "register_hook"}
-_INPLACE_FUNCS = {"__set__", "__setitem__"}  # besides every name ending in "_" (add_, __iadd__, _foreach_mul_)
+# besides every method ending in a single "_" (add_, _foreach_mul_)
+_INPLACE_FUNCS = {"__set__", "__setitem__"} | {
+    f"__i{op}__" for op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift",
+                             "and", "or", "xor")}
 _KINDS: dict[Any, tuple[str, bool, bool]] = {}  # torch callable -> (op name, recorded, changes an argument in place)
 
 
@@ -39,7 +42,7 @@ def _kind(func: Callable[..., Any]) -> tuple[str, bool, bool]:
     except (KeyError, TypeError):
         pass
     raw = getattr(func, "__name__", "")
-    kind = (op_name(func), raw not in _SKIP_FUNCS, raw.endswith("_") or raw in _INPLACE_FUNCS)
+    kind = (op_name(func), raw not in _SKIP_FUNCS, (raw.endswith("_") and not raw.endswith("__")) or raw in _INPLACE_FUNCS)
     try:
         _KINDS[func] = kind
     except TypeError:
@@ -133,16 +136,20 @@ class _Recorder:
             return
         self.roots.append(module)
         taken = set(self.param_names.values())
-        for kind_iter in (module.named_parameters(remove_duplicate=False), module.named_buffers(remove_duplicate=False)):
-            for name, p in kind_iter:
-                if id(p) in self.param_names:
-                    continue
-                if name in taken:
-                    name = f"{type(module).__name__}.{name}"
-                self.param_names[id(p)] = name
-                taken.add(name)
-        for name, m in module.named_modules(remove_duplicate=False):
-            self.module_names.setdefault(id(m), name)
+        params: list[tuple[str, torch.Tensor]] = []
+        buffers: list[tuple[str, torch.Tensor]] = []
+        for qual, m in module.named_modules(remove_duplicate=False):  # one walk (named_parameters makes its own)
+            self.module_names.setdefault(id(m), qual)
+            prefix = qual + "." if qual else ""
+            params.extend((prefix + k, p) for k, p in m._parameters.items() if p is not None)
+            buffers.extend((prefix + k, b) for k, b in m._buffers.items() if b is not None)
+        for name, p in params + buffers:  # parameters first, as named_parameters then named_buffers
+            if id(p) in self.param_names:
+                continue
+            if name in taken:
+                name = f"{type(module).__name__}.{name}"
+            self.param_names[id(p)] = name
+            taken.add(name)
 
     def install(self) -> None:
         reg = torch.nn.modules.module
