@@ -14,9 +14,9 @@ DEFAULT_MAX_ELEMENTS = 64
 # Summaries of tensors up to this many elements are computed in batches (a stack and three
 # reductions per group of like tensors), larger ones at once: for them the reductions cost
 # memory bandwidth, not call overhead, and holding them would cost memory.
-BATCH_MAX_ELEMENTS = 1 << 15
+BATCH_MAX_ELEMENTS = 1 << 13
 # At most this many bytes of tensors are held for a batch before it is converted.
-BATCH_BYTES = 16 << 20
+BATCH_BYTES = 2 << 20
 
 _STRIDED = torch.strided
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
