@@ -222,8 +222,8 @@ def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = Fal
     leaves = list(rec.leaves.items())
     if not leaves:
         raise BackwardError("no input or parameter of this trace requires grad; nothing to differentiate")
-    sr = _StepRecorder(rec, graph, local_numbers)
     with gc_paused():
+        sr = _StepRecorder(rec, graph, local_numbers)
         _run(sr, rec, outputs, seeds, leaves, accumulate, retain_graph)
         _attach(graph, sr)
     return sr.steps
