@@ -162,7 +162,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["## Capture", "",
               "Time to capture one graph, and the ratio to a plain forward+backward measured in interleaved "
               "pairs (same process, one thread). graphviz_ad: trace + backward (every step recorded) + "
-              "to_json(); torchviz: forward + make_dot + backward; torchview: draw_graph (its own forward "
+              "to_json(); hooks-only (a reference, not a tool): the bare mechanism graphviz_ad builds on, "
+              "a pass-through TorchFunctionMode and a no-op Python hook on every autograd node, keeping "
+              "nothing; torchviz: forward + make_dot + backward; torchview: draw_graph (its own forward "
               "under no_grad, graph object only, no backward); torchlens: trace with every layer's value saved "
               "(forward only).", ""]
     rows = []

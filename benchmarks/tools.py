@@ -191,4 +191,49 @@ class Torchlens(Tool):
         return {"layers": len(layers) if layers is not None else None}
 
 
-TOOLS: dict[str, Tool] = {t.name: t for t in (GraphvizAD(), Torchviz(), Torchview(), Torchlens())}
+class HooksOnly(Tool):
+    """A reference, not a tool: the bare mechanism graphviz_ad is built on, doing nothing with what it
+    sees: a pass-through TorchFunctionMode during the forward, then one no-op Python hook on every
+    autograd node during the backward (registered and removed). What any recorder of every op and
+    every backward step in Python pays before keeping a single number."""
+
+    name = "hooks-only"
+    package = "torch"
+
+    def version(self) -> str | None:
+        return "(reference)"
+
+    def capture(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
+        from torch.overrides import TorchFunctionMode
+
+        seen: list[Any] = []
+
+        class PassThrough(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: A002
+                out = func(*args, **(kwargs or {}))
+                seen.append(func)
+                return out
+
+        with PassThrough():
+            loss = module(*inputs)
+        nodes: list[Any] = []
+        found = {id(loss.grad_fn)}
+        stack = [loss.grad_fn]
+        while stack:  # no recursion: the loop workload is 15,000 nodes deep
+            fn = stack.pop()
+            nodes.append(fn)
+            for nxt, _ in fn.next_functions:
+                if nxt is not None and id(nxt) not in found:
+                    found.add(id(nxt))
+                    stack.append(nxt)
+        noop = lambda *_: None  # noqa: E731
+        handles = [fn.register_hook(noop) for fn in nodes]
+        try:
+            loss.backward()
+        finally:
+            for h in handles:
+                h.remove()
+        return {"calls": len(seen), "autograd_nodes": len(nodes)}
+
+
+TOOLS: dict[str, Tool] = {t.name: t for t in (GraphvizAD(), HooksOnly(), Torchviz(), Torchview(), Torchlens())}
