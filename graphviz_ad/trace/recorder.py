@@ -271,8 +271,7 @@ class _Recorder:
         self.tensor_node[id(t)] = (weakref.ref(t), node_id, t.grad_fn is None)
 
     def _snap(self, t: torch.Tensor, hold: bool = True) -> Value:
-        """An op's output is held until the next in-place op or the end; a leaf (a parameter, a buffer
-        that an op like batch_norm may update without an in-place name) is copied now."""
+        """Held (converted at the next in-place op or at the end) or copied now."""
         return self.snaps.take(t, hold=hold)
 
     def add_leaf(self, t: torch.Tensor, label: str | None = None, frame: types.FrameType | None = None,
@@ -297,7 +296,10 @@ class _Recorder:
             cluster = None  # a tensor from outside the traced code is drawn at the top level
             if label is None:
                 label = fr.find_name(frame, t) or ("tensor" if t.dim() else "const")
-        node = self.graph.add_node(kind, label, op, cluster=cluster, module=module, value=self._snap(t, False))
+        # a parameter is held like an op's output (it changes only in place or after the trace); anything
+        # else is copied now: a buffer that batch_norm updates in C++, a tensor the caller may change
+        held = self._snap(t, isinstance(t, torch.nn.Parameter))
+        node = self.graph.add_node(kind, label, op, module, cluster, held)
         self.bind(t, node.id)
         if t.requires_grad:
             self.leaves[node.id] = t

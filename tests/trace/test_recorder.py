@@ -226,3 +226,18 @@ def test_deep_chains_do_not_hit_the_recursion_limit():
     t = gad.trace(chain, torch.tensor(1.0, requires_grad=True)).backward()
     assert len(t.steps) == 3001
     assert len(t.to_dot()) > 0
+
+
+def test_a_parameter_changed_in_place_later_in_the_forward_shows_its_value_when_used():
+    lin = nn.Linear(3, 2)
+    before = lin.weight.detach().clone()
+
+    def f(x):
+        y = lin(x)
+        with torch.no_grad():
+            lin.weight.mul_(2)  # e.g. a weight update inside the traced code
+        return (y + lin(x)).sum()
+
+    t = gad.trace(f, torch.ones(1, 3))
+    assert t.node("weight").value.data == before.tolist()
+    assert torch.equal(lin.weight.detach(), before * 2)
