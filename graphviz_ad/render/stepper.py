@@ -96,8 +96,7 @@ class Stepper:
 
     def frames(self) -> list[str]:
         """Every frame as SVG text: forward, one per backward step, every gradient, one per parameter update."""
-        builder = self._frames()
-        return [builder.frame(k) for k in range(len(self))]
+        return list(self._frames().iter_frames())
 
     def text(self) -> str:
         """The transcript: one line per step, upstream × local = contribution; then one per parameter update."""
@@ -133,10 +132,9 @@ class Stepper:
                               "create it first") from e
         except OSError as e:
             raise OutputError(f"cannot create the folder {str(folder)!r}: {e.strerror or e}") from e
-        builder = self._frames()
         width = max(3, len(str(len(self) - 1)))
-        for k in range(len(self)):
-            write_atomic(folder / f"frame_{k:0{width}d}.svg", builder.frame(k))
+        for k, svg in enumerate(self._frames().iter_frames()):
+            write_atomic(folder / f"frame_{k:0{width}d}.svg", svg)
         return folder
 
     # -- notebooks ------------------------------------------------------------
