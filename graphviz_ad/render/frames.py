@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .panel import (PANEL_END, Line, PanelBox, PanelPainter, box_for, final_lines, forward_lines, line_width,
-                    panel_head, step_lines, update_lines)
+from .panel import (PANEL_END, Line, PanelBox, PanelPainter, box_for, final_lines, forward_lines, panel_head,
+                    step_lines, update_lines)
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
@@ -68,9 +68,10 @@ class FrameBuilder:
         rows, widest = 1 if progress.frame_count == 0 else 0, 0
         for k in range(progress.frame_count):
             lines = self._lines(k)
+            text, width = painter.paint(lines)
+            self._panels.append(text)
             rows = max(rows, len(lines))
-            widest = max(widest, max(map(line_width, lines), default=0))
-            self._panels.append(painter.paint(lines))
+            widest = max(widest, width)
         self.box: PanelBox = box_for(rows, widest, graph_width, graph_height)
         self._end = (self.css + panel_head(self.box, graph_width, theme), PANEL_END + "</svg>")
         w, h = self.box.width, self.box.top + self.box.height

@@ -177,28 +177,42 @@ class PanelPainter:
         self.top = top
         self.theme = theme
         self._opens: list[str] = []
-        self._spans: dict[str, dict[str, str]] = {}
+        self._tags: dict[str, str] = {}  # role -> its <tspan> tag
+        self._spans: dict[str, dict[str, str]] = {}  # role -> text -> its <tspan> element
 
-    def paint(self, lines: list[Line]) -> str:
-        """The lines as text elements, each followed by a newline (what goes between head and end)."""
+    def _new_span(self, role: str, text: str) -> str:
+        tag = self._tags.get(role)
+        if tag is None:
+            tag = self._tags[role] = _span_open(role, self.theme)
+            self._spans[role] = {}
+        span = self._spans[role][text] = f"{tag}{xml_text(text)}</tspan>"
+        return span
+
+    def paint(self, lines: list[Line]) -> tuple[str, int]:
+        """The lines as text elements, each followed by a newline (what goes between head and end),
+        and the widest line's length in characters (:func:`line_width`)."""
         opens = self._opens
         while len(opens) < len(lines):
             opens.append(_line_open(self.top, len(opens)))
+        spans_of = self._spans
         out: list[str] = []
+        widest = 0
         for i, line in enumerate(lines):
             out.append(opens[i])
+            width = 0
             for text, role in line:
-                spans = self._spans.get(role)
-                if spans is None:
-                    spans = self._spans[role] = {}
-                span = spans.get(text)
-                if span is None:
-                    span = spans[text] = f"{_span_open(role, self.theme)}{xml_text(text)}</tspan>"
-                out.append(span)
+                width += len(text)
+                span = spans_of.get(role, _NONE).get(text)
+                out.append(span if span is not None else self._new_span(role, text))
             out.append("</text>\n")
-        return "".join(out)
+            if width > widest:
+                widest = width
+        return "".join(out), widest
+
+
+_NONE: dict[str, str] = {}
 
 
 def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme) -> str:
     """The panel as SVG: a background, a rule above it, one ``<text>`` per line."""
-    return panel_head(box, graph_width, theme) + PanelPainter(box.top, theme).paint(lines) + PANEL_END
+    return panel_head(box, graph_width, theme) + PanelPainter(box.top, theme).paint(lines)[0] + PANEL_END
