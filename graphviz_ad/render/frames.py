@@ -65,7 +65,7 @@ class FrameBuilder:
         graph_width, graph_height = template.viewbox[2], template.viewbox[3]
         painter = PanelPainter(graph_height, theme)
         self._panels: list[str] = []  # frame k's panel lines, painted
-        rows, widest = 1 if progress.frame_count == 0 else 0, 0
+        rows, widest = (0 if progress.frame_count else 1), 0  # as panel_box: one row where there is no frame
         for k in range(progress.frame_count):
             lines = self._lines(k)
             text, width = painter.paint(lines)

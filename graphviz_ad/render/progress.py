@@ -47,8 +47,8 @@ class FrameState:
 class FrameChange:
     """What differs from the previous frame: the state of every element that may have changed.
 
-    ``states`` maps node ids and edge ids (``e3``) to their state in this frame; where ``full``,
-    it holds every node and edge (the first frame, the first step, the final frame, the first update).
+    ``states`` maps node ids and edge ids (``e3``) to their state in this frame; where ``full``
+    (the forward frame, the first step's and the final frame) it holds every node and edge.
     """
 
     kind: str
