@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..backward.steps import Step
 from ..graph.model import Graph
@@ -43,12 +43,12 @@ class FrameState:
         return self.kind != "forward" and "gad-pending" not in state
 
 
-@dataclass(frozen=True)
-class FrameChange:
+class FrameChange(NamedTuple):
     """What differs from the previous frame: the state of every element that may have changed.
 
     ``states`` maps node ids and edge ids (``e3``) to their state in this frame; where ``full``
     (the forward frame, the first step's and the final frame) it holds every node and edge.
+    A named tuple: one is made per frame.
     """
 
     kind: str

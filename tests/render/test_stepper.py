@@ -220,6 +220,16 @@ def test_progress_states(nested_trace):
 
 # -- transcript ---------------------------------------------------------------------
 
+def test_xml_text_escapes_markup_and_replaces_forbidden_characters():
+    from graphviz_ad.render.panel import xml_text
+
+    assert xml_text("x.grad = 0.5 → ∂f/∂x") == "x.grad = 0.5 → ∂f/∂x"  # nothing to change: returned as is
+    assert xml_text("a<b & c>d") == "a&lt;b &amp; c&gt;d"
+    assert xml_text("tab\tkept, newline\nand \x00 \x1f \ud800 \ufffe \uffff replaced") == (
+        "tab\tkept, newline\ufffdand \ufffd \ufffd \ufffd \ufffd \ufffd replaced")
+    assert xml_text("\x7f\x85\ufffd") == "\x7f\x85\ufffd"  # allowed in XML 1.0: kept
+
+
 def _changes_replayed(p: Progress) -> list[dict[str, str]]:
     """Every frame's states rebuilt from Progress.changes (each change applied over the previous frame's)."""
     states: dict[str, str] = {}
