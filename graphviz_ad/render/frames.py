@@ -10,8 +10,11 @@ show carry class ``gad-grad``; the root ``<svg>`` carries ``class="gad-frame gad
 
 from __future__ import annotations
 
-from .panel import Line, PanelBox, final_lines, forward_lines, panel_box, panel_svg, step_lines, update_lines
-from .progress import FrameState, Progress
+from collections.abc import Iterator
+
+from .panel import (PANEL_END, Line, PanelBox, PanelPainter, box_for, final_lines, forward_lines, panel_head,
+                    step_lines, update_lines)
+from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
 from .theme import Theme
@@ -39,8 +42,12 @@ def frame_css(theme: Theme) -> str:
 class FrameBuilder:
     """Builds frame ``k`` from the template: no layout, string joins only.
 
-    Each slot's alternatives (gradient shown or left out, tooltip with or without it, the start of a
-    group's tag) are prepared once; a frame picks one per slot and joins.
+    Prepared once: each slot's alternatives (a node or edge group's tag up to its state classes,
+    a gradient shown or left out, a tooltip with or without it), the root tag up to its frame
+    classes, the style block and panel head, and every frame's panel lines (painted while the
+    panel is sized, which needs all of them anyway). A frame then writes its slots into a copy
+    of the template's parts and joins; :meth:`iter_frames` rewrites only the slots whose state
+    changed since the previous frame.
     """
 
     def __init__(self, template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
@@ -55,20 +62,39 @@ class FrameBuilder:
         self.updates = updates or []
         self.titles = {"forward": "forward", "update": "optimizer step", **(titles or {})}
         self.css = frame_css(theme)
-        self.box: PanelBox = panel_box([self._lines(k) for k in range(progress.frame_count)],
-                                       template.viewbox[2], template.viewbox[3])
-        self._plan = [self._prepare(slot.index, slot.kind, slot.owner, slot.text) for slot in template.slots]
-
-    @staticmethod
-    def _prepare(index: int, kind: str, owner: str, text: str) -> tuple[int, str, str, str, str]:
-        """(index, kind, owner, shown, hidden): for node/edge, ``shown`` is the tag up to its classes."""
-        if kind in ("node", "edge"):
-            return index, "state", owner, f'<g id="{owner}" class="{text}', ""
-        if kind in ("node_grad", "edge_grad"):
-            return index, "grad", owner, tag_grad(text), ""
-        if kind == "node_tip":
-            return index, "grad", owner, f'<a xlink:title="{text}">', f'<a xlink:title="{strip_grad_tip(text)}">'
-        return index, kind, owner, text, text
+        graph_width, graph_height = template.viewbox[2], template.viewbox[3]
+        painter = PanelPainter(graph_height, theme)
+        self._panels: list[str] = []  # frame k's panel lines, painted
+        rows, widest = (0 if progress.frame_count else 1), 0  # as panel_box: one row where there is no frame
+        for k in range(progress.frame_count):
+            lines = self._lines(k)
+            text, width = painter.paint(lines)
+            self._panels.append(text)
+            rows = max(rows, len(lines))
+            widest = max(widest, width)
+        self.box: PanelBox = box_for(rows, widest, graph_width, graph_height)
+        self._end = (self.css + panel_head(self.box, graph_width, theme), PANEL_END + "</svg>")
+        w, h = self.box.width, self.box.top + self.box.height
+        self._open = (f'<svg width="{w:.2f}pt" height="{h:.2f}pt" viewBox="0.00 0.00 {w:.2f} {h:.2f}" '
+                      'class="gad-frame gad-frame-')
+        # owner id -> ([(slot index, tag up to its classes)], [(slot index, shown, hidden)])
+        self._owners: dict[str, tuple[list[tuple[int, str]], list[tuple[int, str, str]]]] = {}
+        self._svg: list[int] = []
+        self._ends: list[int] = []
+        for slot in template.slots:
+            if slot.kind in ("svg", "end"):
+                (self._svg if slot.kind == "svg" else self._ends).append(slot.index)
+                continue
+            if slot.kind not in ("node", "edge", "node_grad", "edge_grad", "node_tip"):
+                continue
+            tags, grads = self._owners.setdefault(slot.owner, ([], []))
+            if slot.kind in ("node", "edge"):
+                tags.append((slot.index, f'<g id="{slot.owner}" class="{slot.text}'))
+            elif slot.kind == "node_tip":
+                grads.append((slot.index, f'<a xlink:title="{slot.text}">',
+                              f'<a xlink:title="{strip_grad_tip(slot.text)}">'))
+            else:
+                grads.append((slot.index, tag_grad(slot.text), ""))
 
     def _lines(self, k: int) -> list[Line]:
         total = len(self.views)
@@ -81,25 +107,45 @@ class FrameBuilder:
             return update_lines(self.updates[j], j + 1, len(self.updates), self.titles["update"])
         return step_lines(self.views[k - 1], k, total)
 
-    def _svg_open(self, state: FrameState, k: int) -> str:
-        w, h = self.box.width, self.box.top + self.box.height
-        return (f'<svg width="{w:.2f}pt" height="{h:.2f}pt" viewBox="0.00 0.00 {w:.2f} {h:.2f}" '
-                f'class="gad-frame gad-frame-{state.kind}" data-step="{k}"')
+    def _write(self, out: list[str], kind: str, owner: str, state: str) -> None:
+        """Owner's slots for ``state``: its classes, its gradients shown unless pending (always in
+        an update frame, never in the forward frame)."""
+        tags, grads = self._owners[owner]
+        for index, tag in tags:
+            out[index] = f'{tag} {state}">' if state else f'{tag}">'
+        if grads:
+            shown = kind == "update" or (kind != "forward" and "gad-pending" not in state)
+            for index, yes, no in grads:
+                out[index] = yes if shown else no
+
+    def _finish(self, out: list[str], kind: str, k: int) -> str:
+        for index in self._svg:
+            out[index] = f'{self._open}{kind}" data-step="{k}"'
+        head, tail = self._end
+        for index in self._ends:
+            out[index] = f"{head}{self._panels[k]}{tail}"
+        return "".join(out)
 
     def frame(self, k: int) -> str:
         """The SVG text of frame ``k`` (0: forward, 1..N: step k-1, N+1: every gradient, N+2+j: update j)."""
         state = self.progress.frame(k)
         classes = {**state.nodes, **state.edges}
         out = list(self.template.parts)
-        for index, kind, owner, shown, hidden in self._plan:
-            if kind == "state":
-                extra = classes.get(owner)
-                out[index] = f'{shown} {extra}">' if extra else f'{shown}">'
-            elif kind == "grad":
-                out[index] = shown if state.grad_visible(owner) else hidden
-            elif kind == "svg":
-                out[index] = self._svg_open(state, k)
-            elif kind == "end":
-                panel = panel_svg(self._lines(k), self.box, self.template.viewbox[2], self.theme)
-                out[index] = f"{self.css}{panel}</svg>"
-        return "".join(out)
+        for owner in self._owners:
+            self._write(out, state.kind, owner, classes.get(owner, ""))
+        return self._finish(out, state.kind, k)
+
+    def iter_frames(self) -> Iterator[str]:
+        """Every frame in order, each equal to :meth:`frame`; per frame only the changed slots are rewritten."""
+        out = list(self.template.parts)
+        owners = self._owners
+        for k, change in enumerate(self.progress.changes()):
+            states = change.states
+            if change.full:
+                for owner in owners:
+                    self._write(out, change.kind, owner, states.get(owner, ""))
+            else:
+                for owner, state in states.items():
+                    if owner in owners:
+                        self._write(out, change.kind, owner, state)
+            yield self._finish(out, change.kind, k)

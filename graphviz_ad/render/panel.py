@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .stepinfo import StepView, Term
 from .theme import Theme
 from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
-__all__ = ["Span", "Line", "PanelBox", "step_lines", "forward_lines", "final_lines", "update_lines", "panel_box",
-           "panel_svg", "xml_text", "MAX_TERMS", "MAX_LEAVES", "MAX_STATE"]
+__all__ = ["Span", "Line", "PanelBox", "PanelPainter", "step_lines", "forward_lines", "final_lines", "update_lines",
+           "panel_box", "box_for", "panel_head", "panel_svg", "PANEL_END", "line_width", "xml_text", "MAX_TERMS",
+           "MAX_LEAVES", "MAX_STATE"]
 
 Span = tuple[str, str]  # (text, role): role is title | muted | grad | num | label | formula
 Line = list[Span]
@@ -23,8 +25,14 @@ _PAD = 10.0
 _CHAR = 7.0  # a generous average advance of Helvetica at 12 pt, to size the panel
 
 
+# what xml_text changes: markup characters, control characters but tab, surrogates, U+FFFE/U+FFFF
+_NEEDS_WORK = re.compile("[&<>\x00-\x08\x0a-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def xml_text(s: str) -> str:
     """Text for an SVG ``<text>``: markup escaped, characters XML 1.0 forbids replaced."""
+    if _NEEDS_WORK.search(s) is None:  # the common case: nothing to change
+        return s
     out = []
     for ch in s:
         o = ord(ch)
@@ -107,9 +115,19 @@ class PanelBox:
     width: float  # the frame's width (the graph's, or wider where a panel line needs it)
 
 
+def line_width(line: Line) -> int:
+    """A line's length in characters (what sizes the panel)."""
+    return sum(len(t) for t, _ in line)
+
+
 def panel_box(all_lines: list[list[Line]], graph_width: float, graph_height: float) -> PanelBox:
     rows = max((len(lines) for lines in all_lines), default=1)
-    widest = max((sum(len(t) for t, _ in line) for lines in all_lines for line in lines), default=0)
+    widest = max((line_width(line) for lines in all_lines for line in lines), default=0)
+    return box_for(rows, widest, graph_width, graph_height)
+
+
+def box_for(rows: int, widest: int, graph_width: float, graph_height: float) -> PanelBox:
+    """The box for panels of at most ``rows`` lines of at most ``widest`` characters."""
     return PanelBox(top=graph_height, height=2 * _PAD + rows * _LINE,
                     width=max(graph_width, 2 * _PAD + widest * _CHAR))
 
@@ -118,14 +136,20 @@ def _fill(role: str, theme: Theme) -> str:
     return {"grad": theme.grad, "muted": theme.muted}.get(role, theme.text)
 
 
-def _span(text: str, role: str, theme: Theme) -> str:
+def _span_open(role: str, theme: Theme) -> str:
     weight = ' font-weight="bold"' if role in ("title", "label") else ""
     style = ' font-style="italic"' if role == "formula" else ""
-    return f'<tspan fill="{_fill(role, theme)}"{weight}{style}>{xml_text(text)}</tspan>'
+    return f'<tspan fill="{_fill(role, theme)}"{weight}{style}>'
 
 
-def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme) -> str:
-    """The panel as SVG: a background, a rule above it, one ``<text>`` per line."""
+def _line_open(top: float, i: int) -> str:
+    y = top + _PAD + (i + 1) * _LINE - 4
+    return (f'<text class="gad-panel-line" x="{_PAD:.0f}" y="{y:.2f}" font-family="Helvetica,sans-Serif" '
+            f'font-size="{_FONT_SIZE}" xml:space="preserve">')
+
+
+def panel_head(box: PanelBox, graph_width: float, theme: Theme) -> str:
+    """The panel's opening: its group, background (and the strip right of a narrower graph), the rule."""
     total = box.top + box.height
     out = ['<g class="gad-panel">',
            f'<rect x="0" y="{box.top:.2f}" width="{box.width:.2f}" height="{box.height:.2f}" '
@@ -135,10 +159,60 @@ def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme
                    f'fill="{theme.background}"/>')
     out.append(f'<line x1="{_PAD:.0f}" y1="{box.top + 2:.2f}" x2="{box.width - _PAD:.2f}" y2="{box.top + 2:.2f}" '
                f'stroke="{theme.cluster_border}" stroke-width="1"/>')
-    for i, line in enumerate(lines):
-        y = box.top + _PAD + (i + 1) * _LINE - 4
-        spans = "".join(_span(t, r, theme) for t, r in line)
-        out.append(f'<text class="gad-panel-line" x="{_PAD:.0f}" y="{y:.2f}" font-family="Helvetica,sans-Serif" '
-                   f'font-size="{_FONT_SIZE}" xml:space="preserve">{spans}</text>')
-    out.append("</g>")
     return "\n".join(out) + "\n"
+
+
+PANEL_END = "</g>\n"
+
+
+class PanelPainter:
+    """Panel lines as SVG ``<text>`` elements, for many frames of one stepper.
+
+    What repeats between frames is made once: each line's ``<text>`` tag (its position depends
+    only on the row), each role's ``<tspan>`` tag, and each (role, text) span, since labels and
+    numbers recur from step to step.
+    """
+
+    def __init__(self, top: float, theme: Theme) -> None:
+        self.top = top
+        self.theme = theme
+        self._opens: list[str] = []
+        self._tags: dict[str, str] = {}  # role -> its <tspan> tag
+        self._spans: dict[str, dict[str, str]] = {}  # role -> text -> its <tspan> element
+
+    def _new_span(self, role: str, text: str) -> str:
+        tag = self._tags.get(role)
+        if tag is None:
+            tag = self._tags[role] = _span_open(role, self.theme)
+            self._spans[role] = {}
+        span = self._spans[role][text] = f"{tag}{xml_text(text)}</tspan>"
+        return span
+
+    def paint(self, lines: list[Line]) -> tuple[str, int]:
+        """The lines as text elements, each followed by a newline (what goes between head and end),
+        and the widest line's length in characters (:func:`line_width`)."""
+        opens = self._opens
+        while len(opens) < len(lines):
+            opens.append(_line_open(self.top, len(opens)))
+        spans_of = self._spans
+        out: list[str] = []
+        widest = 0
+        for i, line in enumerate(lines):
+            out.append(opens[i])
+            width = 0
+            for text, role in line:
+                width += len(text)
+                span = spans_of.get(role, _NONE).get(text)
+                out.append(span if span is not None else self._new_span(role, text))
+            out.append("</text>\n")
+            if width > widest:
+                widest = width
+        return "".join(out), widest
+
+
+_NONE: dict[str, str] = {}
+
+
+def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme) -> str:
+    """The panel as SVG: a background, a rule above it, one ``<text>`` per line."""
+    return panel_head(box, graph_width, theme) + PanelPainter(box.top, theme).paint(lines)[0] + PANEL_END

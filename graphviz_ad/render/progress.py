@@ -11,13 +11,14 @@ gradients shown). The HTML stepper's script applies the same rules to the data
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..backward.steps import Step
 from ..graph.model import Graph
 
-__all__ = ["Progress", "FrameState", "NODE_STATES", "EDGE_STATES"]
+__all__ = ["Progress", "FrameState", "FrameChange", "NODE_STATES", "EDGE_STATES"]
 
 NODE_STATES = ("gad-current", "gad-done", "gad-pending", "gad-static")
 EDGE_STATES = ("gad-done", "gad-pending", "gad-static", "gad-edge-active", "gad-edge-in", "gad-edge-out")
@@ -40,6 +41,19 @@ class FrameState:
             return True  # after the backward every gradient is known, also a waiting parameter's
         state = self.nodes.get(element_id) or self.edges.get(element_id, "")
         return self.kind != "forward" and "gad-pending" not in state
+
+
+class FrameChange(NamedTuple):
+    """What differs from the previous frame: the state of every element that may have changed.
+
+    ``states`` maps node ids and edge ids (``e3``) to their state in this frame; where ``full``
+    (the forward frame, the first step's and the final frame) it holds every node and edge.
+    A named tuple: one is made per frame.
+    """
+
+    kind: str
+    full: bool
+    states: dict[str, str]
 
 
 class Progress:
@@ -65,6 +79,7 @@ class Progress:
                     sent.setdefault((where.get(c.to, c.to), nid), pos)
         self.edge_ends: list[tuple[str, str]] = [(e.source, e.target) for e in graph.edges]
         self.edge_key: list[int | None] = [sent.get(ends, self.first.get(ends[1])) for ends in self.edge_ends]
+        self.edge_ids = [f"e{i}" for i in range(len(self.edge_ends))]
 
     @property
     def final_frame(self) -> int:
@@ -81,8 +96,7 @@ class Progress:
             raise IndexError(f"frame {k} out of range: this stepper has {self.frame_count} frames "
                              f"(0..{self.frame_count - 1})")
         if k == 0:
-            return FrameState("forward", None, None, dict.fromkeys(self.node_ids, ""),
-                              {f"e{i}": "" for i in range(len(self.edge_ends))})
+            return FrameState("forward", None, None, dict.fromkeys(self.node_ids, ""), dict.fromkeys(self.edge_ids, ""))
         if k == self.final_frame:
             return self._final()
         if k > self.final_frame:
@@ -91,7 +105,7 @@ class Progress:
 
     def _final(self) -> FrameState:
         nodes = {nid: "gad-done" if nid in self.first else "gad-static" for nid in self.node_ids}
-        edges = {f"e{i}": "gad-static" if key is None else "gad-done" for i, key in enumerate(self.edge_key)}
+        edges = {eid: "gad-static" if key is None else "gad-done" for eid, key in zip(self.edge_ids, self.edge_key)}
         return FrameState("final", None, None, nodes, edges)
 
     def _update(self, j: int) -> FrameState:
@@ -107,26 +121,82 @@ class Progress:
             nodes[cur] = "gad-current"
         return FrameState("update", None, cur, nodes, final.edges, j)
 
+    def _node_at(self, nid: str, s: int, cur: str) -> str:
+        """Node ``nid``'s state at step ``s`` (``cur``: the node drawn for it)."""
+        if nid == cur:
+            return "gad-current"
+        first = self.first.get(nid)
+        if first is None:
+            return "gad-static"
+        return "gad-done" if first <= s else "gad-pending"
+
+    def _edge_at(self, i: int, s: int, cur: str) -> str:
+        """Edge ``i``'s state at step ``s``: done or pending by its key, active where it touches ``cur``."""
+        key = self.edge_key[i]
+        state = "gad-static" if key is None else "gad-done" if key <= s else "gad-pending"
+        src, dst = self.edge_ends[i]
+        if dst == cur:
+            return state + " gad-edge-active gad-edge-in"
+        if src == cur:
+            return state + " gad-edge-active gad-edge-out"
+        return state
+
     def _step(self, s: int) -> FrameState:
         cur = self.at[s]
-        nodes: dict[str, str] = {}
-        for nid in self.node_ids:
-            first = self.first.get(nid)
-            if nid == cur:
-                nodes[nid] = "gad-current"
-            elif first is None:
-                nodes[nid] = "gad-static"
-            else:
-                nodes[nid] = "gad-done" if first <= s else "gad-pending"
-        edges: dict[str, str] = {}
-        for i, ((src, dst), key) in enumerate(zip(self.edge_ends, self.edge_key)):
-            state = "gad-static" if key is None else "gad-done" if key <= s else "gad-pending"
-            if dst == cur:
-                state += " gad-edge-active gad-edge-in"
-            elif src == cur:
-                state += " gad-edge-active gad-edge-out"
-            edges[f"e{i}"] = state
+        nodes = {nid: self._node_at(nid, s, cur) for nid in self.node_ids}
+        edges = {eid: self._edge_at(i, s, cur) for i, eid in enumerate(self.edge_ids)}
         return FrameState("step", s, cur, nodes, edges)
+
+    def _update_node(self, nid: str, j: int, final: str, first_up: dict[str, int], last_up: dict[str, int]) -> str:
+        """Node ``nid``'s state in update frame ``j`` (as :meth:`_update` sets it); ``final``: its final state."""
+        if nid == self.update_at[j]:
+            return "gad-current"
+        if last_up.get(nid, -1) > j:
+            return "gad-pending"
+        if first_up.get(nid, j) < j:
+            return "gad-done"
+        return final
+
+    def changes(self) -> Iterator[FrameChange]:
+        """Every frame in order, as the elements whose state may differ from the previous frame's.
+
+        A step frame changes only the previous and the current step's nodes, the edges touching
+        them and the edges whose gradient that step sent; an update frame only the previous and
+        the current parameter. So walking every frame costs about the size of the graph plus the
+        number of steps, not their product. Each frame's states equal :meth:`frame`'s.
+        """
+        yield FrameChange("forward", True, {**dict.fromkeys(self.node_ids, ""), **dict.fromkeys(self.edge_ids, "")})
+        by_key: dict[int, list[int]] = {}
+        touching: dict[str, list[int]] = {}
+        for i, ((src, dst), key) in enumerate(zip(self.edge_ends, self.edge_key)):
+            if key is not None:
+                by_key.setdefault(key, []).append(i)
+            touching.setdefault(src, []).append(i)
+            if dst != src:
+                touching.setdefault(dst, []).append(i)
+        known = set(self.node_ids)
+        for s, cur in enumerate(self.at):
+            if s == 0:
+                state = self._step(0)
+                yield FrameChange("step", True, {**state.nodes, **state.edges})
+                continue
+            prev = self.at[s - 1]
+            states = {nid: self._node_at(nid, s, cur) for nid in (prev, cur) if nid in known}
+            for group in (touching.get(prev, ()), touching.get(cur, ()), by_key.get(s, ())):
+                for i in group:
+                    states[self.edge_ids[i]] = self._edge_at(i, s, cur)
+            yield FrameChange("step", False, states)
+        final = self._final()
+        yield FrameChange("final", True, {**final.nodes, **final.edges})
+        first_up: dict[str, int] = {}
+        last_up: dict[str, int] = {}
+        for j, nid in enumerate(self.update_at):
+            first_up.setdefault(nid, j)
+            last_up[nid] = j
+        for j, cur in enumerate(self.update_at):
+            touched = self.update_at if j == 0 else (self.update_at[j - 1], cur)
+            yield FrameChange("update", False, {nid: self._update_node(nid, j, final.nodes[nid], first_up, last_up)
+                                                for nid in dict.fromkeys(touched) if nid in known})
 
     def to_json(self) -> dict[str, Any]:
         """What the HTML script needs to apply the same rules: first steps and edge keys."""

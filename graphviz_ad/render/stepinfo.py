@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
@@ -11,7 +12,7 @@ from ..graph.model import Graph, Node
 from ..trace.values import Value
 from .format import clean_text, fmt_value
 
-__all__ = ["Term", "StepView", "step_view", "op_expression", "value_text"]
+__all__ = ["Term", "StepView", "step_view", "step_views", "op_expression", "value_text", "ValueTexts"]
 
 _NAME = re.compile(r"[\w.]+")  # a variable or parameter name (x, mul, layers.0.weight), not an expression
 _INFIX = {"add": " + ", "mul": "*"}  # commutative, so the recorded operand order cannot mislead
@@ -80,6 +81,27 @@ def value_text(v: Value | None, digits: int) -> str:
     return fmt_value(v, digits).replace("\n", "; ")
 
 
+class ValueTexts:
+    """:func:`value_text` with each value formatted once: a step's upstream is the contribution an
+    earlier step sent, and reappears in the step's incoming list, so most values recur.
+
+    Keyed by the value's identity; use it only while the values it has seen are alive (one pass
+    over a trace's steps).
+    """
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+        self._texts: dict[int, str] = {}
+
+    def __call__(self, v: Value | None) -> str:
+        if v is None:
+            return "none"
+        text = self._texts.get(id(v))
+        if text is None:
+            text = self._texts[id(v)] = value_text(v, self.digits)
+        return text
+
+
 def _short(name: str) -> str:
     """An operand of an infix expression, in parentheses where it would read ambiguously."""
     if any(c in name for c in " +-*/") and not name.lstrip("-").replace(".", "", 1).isdigit():
@@ -87,18 +109,22 @@ def _short(name: str) -> str:
     return name
 
 
-def op_expression(node: Node, graph: Graph) -> str:
+def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] | None = None) -> str:
     """``mul = z*c``, ``b = sin(y)``, ``a = sub of x, 1`` (operand order unknown), or "".
 
     A node whose label is already an expression (``sin(y)``, from the expression front end)
-    is shown as that label alone.
+    is shown as that label alone. ``operand_label``: an operand's label as shown (cleaned, at
+    most 40 characters) by node id, where the caller keeps them.
     """
     if node.kind not in ("op", "output"):
         return ""
     label = clean_text(node.label, 60)
     if not _NAME.fullmatch(node.label):
         return label
-    names = [clean_text(graph.node(o).label, 40) for o in node.operands]
+    if operand_label is None:
+        names = [clean_text(graph.node(o).label, 40) for o in node.operands]
+    else:
+        names = [operand_label(o) for o in node.operands]
     sep = _INFIX.get(node.op)
     if sep is not None and len(names) >= 2 and not node.args:
         rhs = sep.join(_short(n) for n in names)
@@ -109,35 +135,65 @@ def op_expression(node: Node, graph: Graph) -> str:
     return f"{label} = {rhs}"
 
 
-def _term(step: Step, node: Node, graph: Graph, loc: Local | None, con: Contribution | None,
-          digits: int) -> Term | None:
-    target = (loc.to if loc is not None else None) or (con.to if con is not None else None)
-    grad_fn = (loc.to_grad_fn if loc is not None else None) or (con.to_grad_fn if con is not None else None)
-    value = con.value if con is not None else None
-    if target is None and value is None:
-        return None  # a constant or an input that needs no gradient: nothing flows
-    if target is None or target == step.node:
-        to = grad_fn or "?"  # routed to another autograd node of the same op (TBackward0 inside linear)
-    else:
-        to = clean_text(graph.node(target).label, 40)
-    formula = loc.formula if loc is not None and loc.formula else f"∂{clean_text(node.label, 40)}/∂{to}"
-    local = value_text(loc.value, digits) if loc is not None and loc.value is not None else ""
-    return Term(to=to, formula=clean_text(formula, 120), local=local,
-                contrib=value_text(value, digits) if value is not None else "")
+class _Views:
+    """Step views of one graph: node labels, expressions and values each made displayable once."""
+
+    def __init__(self, graph: Graph, text: ValueTexts) -> None:
+        self.graph = graph
+        self.text = text
+        self._labels: dict[str, str] = {}  # node id -> label cut at 40 characters
+        self._expressions: dict[str, str] = {}
+
+    def label(self, nid: str) -> str:
+        known = self._labels.get(nid)
+        if known is None:
+            known = self._labels[nid] = clean_text(self.graph.node(nid).label, 40)
+        return known
+
+    def expression(self, node: Node) -> str:
+        known = self._expressions.get(node.id)
+        if known is None:
+            known = self._expressions[node.id] = op_expression(node, self.graph, self.label)
+        return known
+
+    def term(self, step: Step, loc: Local | None, con: Contribution | None) -> Term | None:
+        target = (loc.to if loc is not None else None) or (con.to if con is not None else None)
+        grad_fn = (loc.to_grad_fn if loc is not None else None) or (con.to_grad_fn if con is not None else None)
+        value = con.value if con is not None else None
+        if target is None and value is None:
+            return None  # a constant or an input that needs no gradient: nothing flows
+        if target is None or target == step.node:
+            to = grad_fn or "?"  # routed to another autograd node of the same op (TBackward0 inside linear)
+        else:
+            to = self.label(target)
+        formula = loc.formula if loc is not None and loc.formula else f"∂{self.label(step.node)}/∂{to}"
+        local = self.text(loc.value) if loc is not None and loc.value is not None else ""
+        return Term(to=to, formula=clean_text(formula, 120), local=local,
+                    contrib=self.text(value) if value is not None else "")
+
+    def view(self, step: Step) -> StepView:
+        node = self.graph.node(step.node)
+        terms: list[Term] = []
+        for loc, con in zip_longest(step.local, step.contributions):
+            term = self.term(step, loc, con)
+            if term is not None:
+                terms.append(term)
+        text = self.text
+        incoming = tuple(text(i.value) for i in step.incoming)
+        expr = "" if step.leaf else self.expression(node)
+        if step.internal and expr:
+            expr = f"inside {expr}"
+        return StepView(index=step.index, node=step.node, label=clean_text(node.label, 48), grad_fn=step.grad_fn,
+                        leaf=step.leaf, internal=step.internal, expr=expr, upstream=text(step.upstream),
+                        incoming=incoming, terms=tuple(terms))
 
 
 def step_view(step: Step, graph: Graph, digits: int = 5) -> StepView:
     """The display text of one step; numbers through :func:`fmt_value` with ``digits``."""
-    node = graph.node(step.node)
-    terms: list[Term] = []
-    for loc, con in zip_longest(step.local, step.contributions):
-        term = _term(step, node, graph, loc, con, digits)
-        if term is not None:
-            terms.append(term)
-    incoming = tuple(value_text(i.value, digits) for i in step.incoming)
-    expr = "" if step.leaf else op_expression(node, graph)
-    if step.internal and expr:
-        expr = f"inside {expr}"
-    return StepView(index=step.index, node=step.node, label=clean_text(node.label, 48), grad_fn=step.grad_fn,
-                    leaf=step.leaf, internal=step.internal, expr=expr, upstream=value_text(step.upstream, digits),
-                    incoming=incoming, terms=tuple(terms))
+    return _Views(graph, ValueTexts(digits)).view(step)
+
+
+def step_views(steps: list[Step], graph: Graph, digits: int = 5, text: ValueTexts | None = None) -> list[StepView]:
+    """:func:`step_view` of every step; each value, node label and expression formatted once."""
+    views = _Views(graph, text if text is not None else ValueTexts(digits))
+    return [views.view(s) for s in steps]

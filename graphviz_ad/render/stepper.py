@@ -21,7 +21,7 @@ from .html import stepper_html, stepper_page
 from .options import RenderOptions
 from .output import write_atomic
 from .progress import Progress
-from .stepinfo import StepView, step_view, value_text
+from .stepinfo import StepView, ValueTexts, step_views
 from .svgparts import SvgTemplate, parse_svg
 from .theme import get_theme
 from .transcript import transcript
@@ -49,12 +49,13 @@ class Stepper:
         self.options = RenderOptions.make(options)
         self.theme = get_theme(self.options.theme)
         graph = trace.graph
-        self.views: list[StepView] = [step_view(s, graph, self.options.digits) for s in trace.steps]
+        text = ValueTexts(self.options.digits)
+        self.views: list[StepView] = step_views(trace.steps, graph, self.options.digits, text)
         self._view, drawn = resolve_view(graph, self.options.depth)
         record = trace.update
         self.updates: list[UpdateView] = update_views(record, self.options.digits)
         self.progress = Progress(self._view, trace.steps, drawn, [u.node for u in self.updates])
-        self.leaves = [(n.label, value_text(n.grad, self.options.digits))
+        self.leaves = [(n.label, text(n.grad))
                        for n in graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
         self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
                        "update": optimizer_title(record) if record is not None else "optimizer step"}
@@ -96,8 +97,7 @@ class Stepper:
 
     def frames(self) -> list[str]:
         """Every frame as SVG text: forward, one per backward step, every gradient, one per parameter update."""
-        builder = self._frames()
-        return [builder.frame(k) for k in range(len(self))]
+        return list(self._frames().iter_frames())
 
     def text(self) -> str:
         """The transcript: one line per step, upstream × local = contribution; then one per parameter update."""
@@ -133,10 +133,9 @@ class Stepper:
                               "create it first") from e
         except OSError as e:
             raise OutputError(f"cannot create the folder {str(folder)!r}: {e.strerror or e}") from e
-        builder = self._frames()
         width = max(3, len(str(len(self) - 1)))
-        for k in range(len(self)):
-            write_atomic(folder / f"frame_{k:0{width}d}.svg", builder.frame(k))
+        for k, svg in enumerate(self._frames().iter_frames()):
+            write_atomic(folder / f"frame_{k:0{width}d}.svg", svg)
         return folder
 
     # -- notebooks ------------------------------------------------------------

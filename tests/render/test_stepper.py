@@ -220,6 +220,52 @@ def test_progress_states(nested_trace):
 
 # -- transcript ---------------------------------------------------------------------
 
+def test_xml_text_escapes_markup_and_replaces_forbidden_characters():
+    from graphviz_ad.render.panel import xml_text
+
+    assert xml_text("x.grad = 0.5 → ∂f/∂x") == "x.grad = 0.5 → ∂f/∂x"  # nothing to change: returned as is
+    assert xml_text("a<b & c>d") == "a&lt;b &amp; c&gt;d"
+    assert xml_text("tab\tkept, newline\nand \x00 \x1f \ud800 \ufffe \uffff replaced") == (
+        "tab\tkept, newline\ufffdand \ufffd \ufffd \ufffd \ufffd \ufffd replaced")
+    assert xml_text("\x7f\x85\ufffd") == "\x7f\x85\ufffd"  # allowed in XML 1.0: kept
+
+
+def _changes_replayed(p: Progress) -> list[dict[str, str]]:
+    """Every frame's states rebuilt from Progress.changes (each change applied over the previous frame's)."""
+    states: dict[str, str] = {}
+    out = []
+    for change in p.changes():
+        if change.full:
+            states = {}
+        states.update(change.states)
+        out.append(dict(states))
+    return out
+
+
+def test_progress_changes_equal_frames(nested_trace, make_training):
+    t = make_training().trace
+    cases = [Progress(nested_trace.graph, nested_trace.steps)]
+    for depth in (None, 1, 0):  # collapsed boxes: one node drawn for several steps and parameters
+        s = t.stepper(depth=depth)
+        cases.append(s.progress)
+    for p in cases:
+        replayed = _changes_replayed(p)
+        assert len(replayed) == p.frame_count
+        for k, states in enumerate(replayed):
+            frame = p.frame(k)
+            assert states == {**frame.nodes, **frame.edges}, k
+        assert [c.kind for c in p.changes()] == [p.frame(k).kind for k in range(p.frame_count)]
+
+
+@needs_dot
+def test_frames_in_order_equal_each_frame(nested_trace, make_training):
+    """frames() rewrites only what changed from frame to frame; the result must be frame(k)'s."""
+    t = make_training().trace
+    for s in (nested_trace.stepper(), nested_trace.stepper(theme="dark", rankdir="LR"), t.stepper(),
+              t.stepper(depth=1, grad_color=True)):
+        assert s.frames() == [s.frame(k) for k in range(len(s))]
+
+
 def test_transcript_lines(nested_trace):
     lines = nested_trace.stepper().text().splitlines()
     assert len(lines) == len(nested_trace.steps)
