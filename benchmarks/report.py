@@ -266,16 +266,20 @@ def markdown(result: dict[str, Any]) -> str:
             st = _status(s)
             if st is not None:
                 rows.append([s["graph"], f"{s.get('steps', 0):,}", "—", _timing(s.get("to_svg")), st,
-                             "—", "—", "—"])
+                             "—", "—", "—", "—", "—"])
                 continue
             rows.append([s["graph"], f"{s['steps']:,}", f"{s['frame_count']:,}", _timing(s["to_svg"]),
                          _timing(s["frames"]), _fmt_ratio(s.get("ratio")),
+                         _timing(s.get("frames_iter")), _fmt_ratio(s.get("ratio_iter")),
                          f"{s['ms_per_frame']:.2f}" if s.get("ms_per_frame") is not None else "—",
                          f"{s['frames_bytes'] / 1e6:.1f}"])
-    lines += ["## Stepper", "", "`t.stepper().frames()` (one dot run, then every frame restyled) against one "
-              "`t.to_svg()`, default settings.", ""]
-    lines += _table(["graph", "steps", "frames", "to_svg()", "stepper().frames()", "× to_svg", "ms / frame",
-                     "frames MB"], rows)
+    lines += ["## Stepper", "", "`t.stepper().frames()` (one dot run, then every frame restyled, all kept in "
+              "one list) and `t.stepper().iter_frames()` (the same frames, each dropped before the next, as when "
+              "they are written out) against one `t.to_svg()`, default settings. Keeping every frame means "
+              "fresh memory for each whole SVG copy; glibc's first touch of those pages is a large share of "
+              "the list's time on this machine.", ""]
+    lines += _table(["graph", "steps", "frames", "to_svg()", "frames() (list)", "× to_svg", "iter_frames()",
+                     "× to_svg", "ms / frame (list)", "frames MB"], rows)
     lines.append("")
 
     mem = result.get("memory")

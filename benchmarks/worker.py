@@ -201,11 +201,22 @@ def _stepper(t: Any, label: str, default_nodes: int | None, cfg: Config) -> dict
             fr = t.stepper().frames()
             return len(fr), sum(len(f) for f in fr)
 
+        def streamed() -> tuple[int, int]:
+            n = size = 0
+            for f in t.stepper().iter_frames():
+                n += 1
+                size += len(f)
+            return n, size
+
         s = repeat_within(frames, cfg.repeat, cfg.budget_s, cfg.call_limit_s)
+        si = repeat_within(streamed, cfg.repeat, cfg.budget_s, cfg.call_limit_s)
     except (Exception, CallTimeout) as e:
         out.update(_error(e, cfg))
         return out
     out["frames"] = _ok(s)
+    out["frames_iter"] = _ok(si)
+    if si.median is not None and out["to_svg"]["median_s"]:
+        out["ratio_iter"] = si.median / out["to_svg"]["median_s"]
     out["status"] = "ok"
     out["frame_count"], out["frames_bytes"] = s.extra[-1]
     if s.median is not None and out["to_svg"]["median_s"]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import OutputError, RenderError
 from .backend import run_dot
@@ -98,6 +98,11 @@ class Stepper:
     def frames(self) -> list[str]:
         """Every frame as SVG text: forward, one per backward step, every gradient, one per parameter update."""
         return list(self._frames().iter_frames())
+
+    def iter_frames(self) -> Iterator[str]:
+        """The frames of :meth:`frames`, one at a time: for writing or streaming them without holding
+        every full SVG at once (each frame is a whole copy of the picture)."""
+        return self._frames().iter_frames()
 
     def text(self) -> str:
         """The transcript: one line per step, upstream × local = contribution; then one per parameter update."""

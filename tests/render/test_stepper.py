@@ -263,7 +263,7 @@ def test_frames_in_order_equal_each_frame(nested_trace, make_training):
     t = make_training().trace
     for s in (nested_trace.stepper(), nested_trace.stepper(theme="dark", rankdir="LR"), t.stepper(),
               t.stepper(depth=1, grad_color=True)):
-        assert s.frames() == [s.frame(k) for k in range(len(s))]
+        assert s.frames() == [s.frame(k) for k in range(len(s))] == list(s.iter_frames())
 
 
 def test_transcript_lines(nested_trace):
