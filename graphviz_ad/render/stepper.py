@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import OutputError, RenderError
+from ..gcpause import gc_paused
 from .backend import run_dot
 from .collapse import resolve_view
 from .dot import to_dot
@@ -44,6 +45,7 @@ class Stepper:
     transcript, ``save(path)`` writes one of them (``.html``, ``.txt``, or a folder of SVGs).
     """
 
+    @gc_paused()  # one view per step: the collector would rescan the whole trace while they are made
     def __init__(self, trace: "Trace", options: RenderOptions | None = None) -> None:
         self.trace = trace
         self.options = RenderOptions.make(options)
