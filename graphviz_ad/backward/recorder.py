@@ -318,7 +318,7 @@ def _write_locals(graph: Graph, sr: _StepRecorder) -> None:
             formula = None
             if to is not None:
                 if labels is None:
-                    labels = tuple(by_id[o].label for o in node.operands)
+                    labels = tuple([by_id[o].label for o in node.operands])
                 inside = to == step.node  # into an autograd node inside the same op (TBackward0 in linear)
                 key = (step.grad_fn, slot, node.label, labels, node.op, inside,
                        to_name if inside else by_id[to].label)
