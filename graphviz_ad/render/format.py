@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import repeat
 from typing import Any
 
 from ..trace.values import Value
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_NOT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 __all__ = ["fmt_number", "fmt_full", "fmt_value", "fmt_value_full", "fmt_shape", "clean_text"]
 
 
 def fmt_number(v: Any, digits: int = 5) -> str:
     """``0.058131``, ``1.1259e+15``, ``nan``, ``-inf``, ``True``; complex as ``1+2j``."""
+    if type(v) is float:  # the common case first: format() already spells nan, inf and -inf that way
+        s = f"{v:.{digits}g}"
+        return "0" if s == "-0" else s
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, int):
@@ -40,35 +45,55 @@ def fmt_shape(shape: tuple[int, ...]) -> str:
     return "×".join(str(s) for s in shape) if shape else "scalar"
 
 
+def _numbers(items: list[Any], digits: int) -> list[str]:
+    """``fmt_number`` of each item; a row of plain floats (what ``tolist()`` gives) in one C-level pass."""
+    if set(map(type, items)) == {float}:
+        parts = list(map(format, items, repeat(f".{digits}g")))
+        if "-0" in parts:
+            parts = ["0" if p == "-0" else p for p in parts]
+        return parts
+    return [fmt_number(x, digits) for x in items]
+
+
 def _preview(data: Any, digits: int, max_items: int) -> str:
-    """A nested list as ``[[1, 2], [3, 4]]``, eliding after ``max_items`` numbers."""
+    """A nested list as ``[[1, 2], [3, 4]]``, eliding after ``max_items`` numbers (``[[1, 2], [3, …]]``)."""
     if data and not isinstance(data[0], list):  # the common flat case, without the general walk
-        head = ", ".join(fmt_number(x, digits) for x in data[:max_items])
+        head = ", ".join(_numbers(data[:max_items], digits))
         return f"[{head}, …]" if len(data) > max_items else f"[{head}]"
-    out: list[str] = []
-    count = 0
-    stack: list[Any] = [("open", data)]
+    out = ["["]
+    left = max_items
+    # (list, index of its next item) for every open list; nesting is walked without recursion
+    stack: list[tuple[list[Any], int]] = [(data, 0)]
     while stack:
-        kind, item = stack.pop()
-        if kind == "text":
-            out.append(item)
+        items, i = stack.pop()
+        n = len(items)
+        if not i and n and not isinstance(items[0], list) and list not in set(map(type, items)):
+            # a row of numbers (the innermost dimension of a tensor): format what fits at once
+            k = min(left, n)
+            out.append(", ".join(_numbers(items[:k], digits)))
+            left -= k
+            if k < n:
+                out.append((", …" if k else "…") + "]" * (len(stack) + 1))
+                return "".join(out)
+            out.append("]")
             continue
-        if isinstance(item, list):
-            parts: list[Any] = [("text", "[")]
-            for i, x in enumerate(item):
-                if i:
-                    parts.append(("text", ", "))
-                parts.append(("open", x))
-            parts.append(("text", "]"))
-            stack.extend(reversed(parts))
+        while i < n:
+            x = items[i]
+            if i:
+                out.append(", ")
+            i += 1
+            if isinstance(x, list):
+                stack.append((items, i))
+                stack.append((x, 0))
+                out.append("[")
+                break
+            if not left:  # one number too many: elide it and the rest, close every open list
+                out.append("…" + "]" * (len(stack) + 1))
+                return "".join(out)
+            out.append(fmt_number(x, digits))
+            left -= 1
         else:
-            count += 1
-            if count > max_items:
-                out.append("…")
-                # drop remaining numbers but keep closing brackets balanced
-                stack = [s for s in stack if s[0] == "text" and s[1] == "]"]
-                continue
-            out.append(fmt_number(item, digits))
+            out.append("]")
     return "".join(out)
 
 
@@ -100,5 +125,8 @@ def clean_text(s: str, limit: int = 60) -> str:
     """User text made displayable: control characters shown as escapes, long text cut."""
     if not _CONTROL.search(s):
         return s if len(s) <= limit else s[: limit - 1] + "…"
-    text = _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}", s)
+    if _CONTROL_NOT_NEWLINE.search(s):
+        text = _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}", s)
+    else:  # only line breaks (every multi-line tooltip): no callback per match
+        text = s.replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 1] + "…"
