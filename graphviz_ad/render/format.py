@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from itertools import repeat
 from typing import Any
 
@@ -12,7 +13,7 @@ from ..trace.values import Value
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_NOT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
-__all__ = ["fmt_number", "fmt_full", "fmt_value", "fmt_value_full", "fmt_shape", "clean_text"]
+__all__ = ["fmt_number", "fmt_full", "fmt_value", "fmt_value_full", "fmt_value_texts", "fmt_shape", "clean_text"]
 
 
 def fmt_number(v: Any, digits: int = 5) -> str:
@@ -42,24 +43,40 @@ def fmt_full(v: Any) -> str:
 
 
 def fmt_shape(shape: tuple[int, ...]) -> str:
-    return "×".join(str(s) for s in shape) if shape else "scalar"
+    return "×".join(map(str, shape)) if shape else "scalar"
 
 
-def _numbers(items: list[Any], digits: int) -> list[str]:
-    """``fmt_number`` of each item; a row of plain floats (what ``tolist()`` gives) in one C-level pass."""
+@lru_cache(maxsize=256)
+def _row_template(n: int, digits: int) -> str:
+    """``"%.5g, %.5g, …"`` for ``n`` numbers: ``%`` formats floats exactly as ``format(x, ".5g")``."""
+    return ", ".join([f"%.{digits}g"] * n)
+
+
+def _row(items: list[Any], digits: int) -> str:
+    """``fmt_number`` of each item, joined by ``", "``; a row of plain floats (what ``tolist()`` gives) in one
+    C-level pass."""
     if set(map(type, items)) == {float}:
+        text = _row_template(len(items), digits) % tuple(items)
+        # -0.0 must read 0; only it is written "-0" (exponents have two digits or more: 1e-05)
+        if "-0, " not in text and text[-2:] != "-0":
+            return text
         parts = list(map(format, items, repeat(f".{digits}g")))
-        if "-0" in parts:
-            parts = ["0" if p == "-0" else p for p in parts]
-        return parts
-    return [fmt_number(x, digits) for x in items]
+        return ", ".join(["0" if p == "-0" else p for p in parts])
+    return ", ".join([fmt_number(x, digits) for x in items])
 
 
 def _preview(data: Any, digits: int, max_items: int) -> str:
     """A nested list as ``[[1, 2], [3, 4]]``, eliding after ``max_items`` numbers (``[[1, 2], [3, …]]``)."""
     if data and not isinstance(data[0], list):  # the common flat case, without the general walk
-        head = ", ".join(_numbers(data[:max_items], digits))
+        head = _row(data[:max_items], digits)
         return f"[{head}, …]" if len(data) > max_items else f"[{head}]"
+    inner, depth = data, 0
+    while len(inner) == 1 and type(inner[0]) is list:  # a batch of one, [[1, 2, 3]]: the row in brackets
+        inner, depth = inner[0], depth + 1
+    if depth and (not inner or not isinstance(inner[0], list)) and list not in set(map(type, inner)):
+        k = min(max_items, len(inner))
+        tail = "" if k == len(inner) else ", …" if k else "…"
+        return "[" * (depth + 1) + _row(inner[:k], digits) + tail + "]" * (depth + 1)
     out = ["["]
     left = max_items
     # (list, index of its next item) for every open list; nesting is walked without recursion
@@ -70,7 +87,7 @@ def _preview(data: Any, digits: int, max_items: int) -> str:
         if not i and n and not isinstance(items[0], list) and list not in set(map(type, items)):
             # a row of numbers (the innermost dimension of a tensor): format what fits at once
             k = min(left, n)
-            out.append(", ".join(_numbers(items[:k], digits)))
+            out.append(_row(items[:k], digits))
             left -= k
             if k < n:
                 out.append((", …" if k else "…") + "]" * (len(stack) + 1))
@@ -119,6 +136,21 @@ def fmt_value_full(v: Value | None) -> str:
         return ""
     head = "" if v.numel == 1 else f"{fmt_shape(v.shape)} {v.dtype}: "
     return head + fmt_value(v, digits=9, max_items=16)
+
+
+def fmt_value_texts(v: Value | None, digits: int = 5) -> tuple[str, str]:
+    """``(fmt_value(v, digits), fmt_value_full(v))``, looking at ``v`` once: a node shows both (label, tooltip)."""
+    if v is None:
+        return "", ""
+    numel = v.numel
+    s = v.scalar()
+    if s is not None and numel == 1:
+        return fmt_number(s, digits), fmt_number(s, 9)
+    head = "" if numel == 1 else f"{fmt_shape(v.shape)} {v.dtype}: "
+    if v.data is not None:
+        return _preview(v.data, min(digits, 4), 4), head + _preview(v.data, 4, 16)
+    text = fmt_value(v)  # a summary (always 4 digits) or "(no data)": the same for both
+    return text, head + text
 
 
 def clean_text(s: str, limit: int = 60) -> str:
