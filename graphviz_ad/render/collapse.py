@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from ..graph.model import Graph, Node
-from .fold import fold_chains, fold_constants, rebuild_view
+from .fold import fold_to_fit, rebuild_view
 
-__all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "AUTO_MAX_NODES"]
+__all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "view_for", "AUTO_MAX_NODES"]
 
 AUTO_MAX_NODES = 150
 
@@ -114,15 +114,34 @@ def resolve_view(graph: Graph, depth: int | str | None,
     ``"auto"`` collapses modules first; if the picture is still too big (or has no modules)
     it folds scalar constants into their ops' labels, then long chains of ops into one box.
     """
+    view, mapping = _resolve(graph, depth, max_nodes, True)
+    assert mapping is not None
+    return view, mapping
+
+
+def view_for(graph: Graph, depth: int | str | None, max_nodes: int = AUTO_MAX_NODES) -> Graph:
+    """The graph :func:`resolve_view` draws, without the map of where each node went (DOT text needs none)."""
+    return _resolve(graph, depth, max_nodes, False)[0]
+
+
+def _resolve(graph: Graph, depth: int | str | None, max_nodes: int,
+             want_mapping: bool) -> tuple[Graph, dict[str, str] | None]:
     if depth is None:
-        return graph, {n.id: n.id for n in graph.nodes}
+        return graph, ({n.id: n.id for n in graph.nodes} if want_mapping else None)
     if depth != "auto":
         return collapse(graph, int(depth))
     d = auto_depth(graph, max_nodes)
-    view, mapping = (graph, {n.id: n.id for n in graph.nodes}) if d is None else collapse(graph, d)
-    for step in (fold_constants, fold_chains):
-        if len(view.nodes) <= max_nodes:
-            break
-        view, inner = step(view)
-        mapping = {k: inner[v] for k, v in mapping.items() if v in inner}
+    if d is None:
+        view, mapping = graph, None  # None here: every node drawn as itself
+    else:
+        view, mapping = collapse(graph, d)
+    if len(view.nodes) > max_nodes:
+        view, inner = fold_to_fit(view, max_nodes)
+        if not want_mapping:
+            return view, None
+        if mapping is None:
+            return view, {n.id: inner[n.id] for n in graph.nodes if n.id in inner}
+        return view, {k: inner[v] for k, v in mapping.items() if v in inner}
+    if mapping is None and want_mapping:
+        mapping = {n.id: n.id for n in graph.nodes}
     return view, mapping

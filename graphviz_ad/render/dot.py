@@ -9,7 +9,7 @@ from typing import Any
 from ..gcpause import gc_paused
 from ..graph.model import Graph, Node
 from ..trace.values import Value
-from .collapse import resolve_view
+from .collapse import view_for
 from .format import clean_text, fmt_number, fmt_shape, fmt_value_texts
 from .gradcolor import LIGHT, colour_bar, fill_of, magnitude
 from .options import RenderOptions
@@ -249,7 +249,7 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
     """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
     opts = RenderOptions.make(options, **kw)
     theme = get_theme(opts.theme)
-    graph, _ = resolve_view(graph, opts.depth)
+    graph = view_for(graph, opts.depth)
     w = _Writer(theme, opts)
     lines: list[str] = [
         "digraph graphviz_ad {",
