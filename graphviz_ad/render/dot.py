@@ -18,21 +18,18 @@ from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
 
 __all__ = ["to_dot", "node_label", "has_nonfinite"]
 
-# What html_text and quote change. Most label text has none of it (or only a preview's brackets), and a
+# What html_text and quote change. Most label text has none of it but a preview's brackets, and a
 # tooltip only its line breaks: a regex scan, then the plain answer, skips their general work.
-_HTML_ANY = re.compile(r"""[&<>"'\[\]\x00-\x1f\x7f-\x9f\U00010000-\U0010ffff\ud800-\udfff]""")
 _HTML_NOT_BRACKET = re.compile(r"""[&<>"'\x00-\x1f\x7f-\x9f\U00010000-\U0010ffff\ud800-\udfff]""")
 _QUOTE_ANY = re.compile(r'[\\"\x00-\x09\x0b-\x1f\x7f-\x9f]')  # all but "\n"
 TOOLTIP_LIMIT = 2000
 
 
 def _html(s: str) -> str:
-    """``html_text(s)``, without its translate table when ``s`` needs no entities or only ``&#91;``/``&#93;``."""
-    if not _HTML_ANY.search(s):
-        return s
-    if not _HTML_NOT_BRACKET.search(s):
-        return s.replace("[", "&#91;").replace("]", "&#93;")
-    return html_text(s)
+    """``html_text(s)``, without its translate table when ``s`` needs no entity but ``&#91;``/``&#93;``."""
+    if _HTML_NOT_BRACKET.search(s):
+        return html_text(s)
+    return s.replace("[", "&#91;").replace("]", "&#93;")
 
 
 def _quote(s: str) -> str:
@@ -296,5 +293,5 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         kinds = {n.kind for n in graph.nodes}
         lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, '
                      f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    lines.append("}\n")
+    return "\n".join(lines)

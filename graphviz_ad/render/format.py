@@ -52,31 +52,55 @@ def _row_template(n: int, digits: int) -> str:
     return ", ".join([f"%.{digits}g"] * n)
 
 
+def _float_row(items: list[float], digits: int) -> str:
+    """``fmt_number`` of each of ``items`` (all plain floats), joined by ``", "``, in one C-level pass."""
+    text = _row_template(len(items), digits) % tuple(items)
+    # -0.0 must read 0; only it is written "-0" (exponents have two digits or more: 1e-05)
+    if "-0, " not in text and text[-2:] != "-0":
+        return text
+    parts = list(map(format, items, repeat(f".{digits}g")))
+    return ", ".join(["0" if p == "-0" else p for p in parts])
+
+
 def _row(items: list[Any], digits: int) -> str:
-    """``fmt_number`` of each item, joined by ``", "``; a row of plain floats (what ``tolist()`` gives) in one
-    C-level pass."""
+    """``fmt_number`` of each item, joined by ``", "``; a row of plain floats (what ``tolist()`` gives) at once."""
     if set(map(type, items)) == {float}:
-        text = _row_template(len(items), digits) % tuple(items)
-        # -0.0 must read 0; only it is written "-0" (exponents have two digits or more: 1e-05)
-        if "-0, " not in text and text[-2:] != "-0":
-            return text
-        parts = list(map(format, items, repeat(f".{digits}g")))
-        return ", ".join(["0" if p == "-0" else p for p in parts])
+        return _float_row(items, digits)
     return ", ".join([fmt_number(x, digits) for x in items])
+
+
+def _plain_row(data: list[Any]) -> tuple[list[Any], int, bool] | None:
+    """``(row, depth, floats)`` when ``data`` is one row of numbers inside ``depth`` single-item lists
+    (``[[1, 2]]``: depth 1; a flat list, depth 0, may hold anything after its first item), ``floats`` when
+    every item of the row is a plain float; else None (walk it)."""
+    if data and not isinstance(data[0], list):
+        return data, 0, set(map(type, data)) == {float}
+    inner, depth = data, 0
+    while len(inner) == 1 and type(inner[0]) is list:  # a batch of one
+        inner, depth = inner[0], depth + 1
+    if depth and (not inner or not isinstance(inner[0], list)):
+        types = set(map(type, inner))
+        if list not in types:
+            return inner, depth, types == {float}
+    return None
+
+
+def _wrap(text: str, n: int, depth: int, max_items: int) -> str:
+    """A plain row's preview from the text of its first ``min(n, max_items)`` numbers (of ``n``)."""
+    if not depth:
+        return f"[{text}, …]" if n > max_items else f"[{text}]"
+    k = min(max_items, n)
+    tail = "" if k == n else ", …" if k else "…"
+    return "[" * (depth + 1) + text + tail + "]" * (depth + 1)
 
 
 def _preview(data: Any, digits: int, max_items: int) -> str:
     """A nested list as ``[[1, 2], [3, 4]]``, eliding after ``max_items`` numbers (``[[1, 2], [3, …]]``)."""
-    if data and not isinstance(data[0], list):  # the common flat case, without the general walk
-        head = _row(data[:max_items], digits)
-        return f"[{head}, …]" if len(data) > max_items else f"[{head}]"
-    inner, depth = data, 0
-    while len(inner) == 1 and type(inner[0]) is list:  # a batch of one, [[1, 2, 3]]: the row in brackets
-        inner, depth = inner[0], depth + 1
-    if depth and (not inner or not isinstance(inner[0], list)) and list not in set(map(type, inner)):
-        k = min(max_items, len(inner))
-        tail = "" if k == len(inner) else ", …" if k else "…"
-        return "[" * (depth + 1) + _row(inner[:k], digits) + tail + "]" * (depth + 1)
+    plain = _plain_row(data)
+    if plain is not None:
+        row, depth, floats = plain
+        head = _float_row(row[:max_items], digits) if floats else _row(row[:max_items], digits)
+        return _wrap(head, len(row), depth, max_items)
     out = ["["]
     left = max_items
     # (list, index of its next item) for every open list; nesting is walked without recursion
@@ -138,19 +162,43 @@ def fmt_value_full(v: Value | None) -> str:
     return head + fmt_value(v, digits=9, max_items=16)
 
 
+@lru_cache(maxsize=1024)
+def _head(shape: tuple[int, ...], dtype: str) -> str:
+    """``"2×3 float32: "``, the start of a tensor's tooltip text."""
+    return f"{fmt_shape(shape)} {dtype}: "
+
+
 def fmt_value_texts(v: Value | None, digits: int = 5) -> tuple[str, str]:
     """``(fmt_value(v, digits), fmt_value_full(v))``, looking at ``v`` once: a node shows both (label, tooltip)."""
     if v is None:
         return "", ""
     numel = v.numel
-    s = v.scalar()
-    if s is not None and numel == 1:
-        return fmt_number(s, digits), fmt_number(s, 9)
-    head = "" if numel == 1 else f"{fmt_shape(v.shape)} {v.dtype}: "
-    if v.data is not None:
-        return _preview(v.data, min(digits, 4), 4), head + _preview(v.data, 4, 16)
-    text = fmt_value(v)  # a summary (always 4 digits) or "(no data)": the same for both
-    return text, head + text
+    if numel == 1:
+        s = v.scalar()
+        if s is not None:
+            return fmt_number(s, digits), fmt_number(s, 9)
+        head = ""
+    else:
+        head = _head(v.shape, v.dtype) if type(v.shape) is tuple else f"{fmt_shape(v.shape)} {v.dtype}: "
+    data = v.data
+    if data is None:
+        text = fmt_value(v)  # a summary (always 4 digits) or "(no data)": the same for both
+        return text, head + text
+    # the label shows 4 numbers at min(digits, 4) digits, the tooltip 16 at 4 digits
+    short_digits = min(digits, 4)
+    plain = _plain_row(data)
+    if plain is None:
+        return _preview(data, short_digits, 4), head + _preview(data, 4, 16)
+    row, depth, floats = plain
+    if not floats:
+        full, short = _row(row[:16], 4), _row(row[:4], short_digits)
+    else:
+        full = _float_row(row[:16], 4)
+        if short_digits != 4:
+            short = _float_row(row[:4], short_digits)
+        else:  # the first four numbers of the tooltip's
+            short = ", ".join(full.split(", ", 4)[:4]) if len(row) > 4 else full
+    return _wrap(short, len(row), depth, 4), head + _wrap(full, len(row), depth, 16)
 
 
 def clean_text(s: str, limit: int = 60) -> str:
