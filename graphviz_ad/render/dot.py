@@ -22,6 +22,8 @@ __all__ = ["to_dot", "node_label", "has_nonfinite"]
 # tooltip only its line breaks: a regex scan, then the plain answer, skips their general work.
 _HTML_NOT_BRACKET = re.compile(r"""[&<>"'\x00-\x1f\x7f-\x9f\U00010000-\U0010ffff\ud800-\udfff]""")
 _QUOTE_ANY = re.compile(r'[\\"\x00-\x09\x0b-\x1f\x7f-\x9f]')  # all but "\n"
+_QUOTE_OR_NEWLINE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')
+_NO_TEXTS = (None, "", "", True)
 TOOLTIP_LIMIT = 2000
 
 
@@ -90,17 +92,19 @@ class _Writer:
         self.opts = opts
         self._titles: dict[tuple[Any, ...], str] = {}
         self._metas: dict[tuple[Any, ...], str] = {}
-        self._texts: dict[int, tuple[Value, str, str]] = {}
+        self._texts: dict[int, tuple[Value, str, str, bool]] = {}
         self._mags: dict[int, tuple[Value, float | None]] = {}
 
-    def texts(self, v: Value | None) -> tuple[str, str]:
-        """(label text, full text) of a value: ``fmt_value(v, digits)`` and ``fmt_value_full(v)``, once per Value."""
+    def texts(self, v: Value | None) -> tuple[Any, str, str, bool]:
+        """``(v, label text, full text, plain)`` of a value, once per Value: ``fmt_value(v, digits)``,
+        ``fmt_value_full(v)``, and whether the full text needs no escaping in a quoted string."""
         if v is None:
-            return "", ""
+            return _NO_TEXTS
         hit = self._texts.get(id(v))
         if hit is None:
-            hit = self._texts[id(v)] = (v, *fmt_value_texts(v, self.opts.digits))
-        return hit[1], hit[2]
+            short, full = fmt_value_texts(v, self.opts.digits)
+            hit = self._texts[id(v)] = (v, short, full, not _QUOTE_OR_NEWLINE.search(full))
+        return hit
 
     def magnitude(self, v: Value | None) -> float | None:
         """``magnitude(v)``, once per Value."""
@@ -156,62 +160,75 @@ class _Writer:
 
     def label(self, node: Node, muted: str, grad_colour: str, bad_value: bool, bad_grad: bool) -> str:
         """An HTML-like label: name and op, shape/dtype for tensors, value, gradient."""
+        return self._label(node, muted, grad_colour, bad_value, bad_grad,
+                           self.texts(node.value)[1], self.texts(node.grad)[1])
+
+    def _label(self, node: Node, muted: str, grad_colour: str, bad_value: bool, bad_grad: bool,
+               value_text: str, grad_text: str) -> str:
         rows = [_TABLE, self._title(node, muted)]
         v = node.value
         if v is not None and not (node.kind == "const" and node.op == "const"):
             rows.append(self._meta(v, muted))
-            text = self.texts(v)[0]
-            if text:
+            if value_text:
                 warn = "⚠ " if bad_value else ""
-                for line in text.split("\n"):
+                for line in value_text.split("\n"):
                     rows.append(f"<TR><TD>{_html(warn + line)}</TD></TR>")
                     warn = ""
         if self.opts.grads and node.grad is not None:
-            lines = self.texts(node.grad)[0].split("\n")
+            lines = grad_text.split("\n")
             warn = "⚠ " if bad_grad else ""
             rows.append(f"<TR><TD>{_font(_html(f'{warn}∇ {lines[0]}'), grad_colour)}</TD></TR>")
             rows.extend(f"<TR><TD>{_font(_html(line), grad_colour)}</TD></TR>" for line in lines[1:])
         rows.append("</TABLE>>")
         return "".join(rows)
 
-    def tooltip(self, node: Node) -> str:
+    def _tooltip(self, node: Node, value: tuple[Any, str, str, bool], grad: tuple[Any, str, str, bool]) -> str:
         """The quoted tooltip: label (op), module, source, value and gradient at full precision."""
         parts = [f"{node.label} ({node.op})"]
         if node.module:
             parts.append(f"module: {node.module}")
         if node.source:
             parts.append(f"source: {node.source}")
-        if node.value is not None:
-            parts.append(f"value: {self.texts(node.value)[1]}")
-        if node.grad is not None:
-            parts.append(f"grad: {self.texts(node.grad)[1]}")
+        plain = not any(_QUOTE_OR_NEWLINE.search(p) for p in parts)
+        if value[0] is not None:
+            parts.append(f"value: {value[2]}")
+            plain = plain and value[3]
+        if grad[0] is not None:
+            parts.append(f"grad: {grad[2]}")
+            plain = plain and grad[3]
+        if plain:  # nothing to escape but the line breaks between the parts
+            text = "\\n".join(parts)
+            if len(text) <= TOOLTIP_LIMIT:
+                return f'"{text}"'
         return _tooltip_text(parts)
 
     def node_line(self, n: Node, indent: str) -> str:
         theme, opts = self.theme, self.opts
-        kind = n.kind
-        bad_value = has_nonfinite(n.value)
-        bad_grad = opts.grads and has_nonfinite(n.grad)
+        kind, value, grad = n.kind, n.value, n.grad
+        bad_value = has_nonfinite(value)
+        bad_grad = opts.grads and has_nonfinite(grad)
         bad = bad_value or bad_grad
         fill, muted, grad_colour = theme.fill[kind], theme.muted, theme.grad
-        coloured = fill_of(self.magnitude(n.grad)) if opts.grad_color and opts.grads else None
+        coloured = fill_of(self.magnitude(grad)) if opts.grad_color and opts.grads else None
         if coloured is not None:
             fill = coloured[0]
             muted = grad_colour = coloured[1]
         extra = f', fontcolor="{coloured[1]}"' if coloured is not None else ""
         if bad:
             extra += ", penwidth=2.5"
+        value_texts, grad_texts = self.texts(value), self.texts(grad)
+        label = self._label(n, muted, grad_colour, bad_value, bad_grad, value_texts[1], grad_texts[1])
         return (f'{indent}{n.id} [id="{n.id}", class="gad-node gad-{kind}{" gad-nonfinite" if bad else ""}", '
                 f'shape={SHAPES[kind]}, style="{STYLES[kind]}", fillcolor="{fill}", color="{theme.border[kind]}", '
-                f"label={self.label(n, muted, grad_colour, bad_value, bad_grad)}, "
-                f"tooltip={self.tooltip(n)}{extra}];")
+                f"label={label}, tooltip={self._tooltip(n, value_texts, grad_texts)}{extra}];")
 
     def edge_attrs(self, g: Value) -> str:
         """The gradient attributes of an edge (after its id and class)."""
         theme, digits = self.theme, self.opts.digits
-        short, full = self.texts(g)
+        _, short, full, plain = self.texts(g)
         text = short if g.numel == 1 else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
-        out = f", label=<{_font(_html(text), theme.grad, 9)}>, labeltooltip={_quote('gradient: ' + full)}"
+        tip = f'"gradient: {full}"' if plain else _quote("gradient: " + full)
+        out = f", label=<{_font(_html(text), theme.grad, 9)}>, labeltooltip={tip}"
         coloured = fill_of(self.magnitude(g)) if self.opts.grad_color else None
         if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page
             out += f', color="{coloured[0]}", penwidth=2.5'
