@@ -184,12 +184,15 @@ class _Writer:
 
     def _tooltip(self, node: Node, value: tuple[Any, str, str, bool], grad: tuple[Any, str, str, bool]) -> str:
         """The quoted tooltip: label (op), module, source, value and gradient at full precision."""
-        parts = [f"{node.label} ({node.op})"]
+        title = f"{node.label} ({node.op})"
+        parts = [title]
+        plain = not _QUOTE_OR_NEWLINE.search(title)
         if node.module:
             parts.append(f"module: {node.module}")
+            plain = plain and not _QUOTE_OR_NEWLINE.search(node.module)
         if node.source:
             parts.append(f"source: {node.source}")
-        plain = not any(_QUOTE_OR_NEWLINE.search(p) for p in parts)
+            plain = plain and not _QUOTE_OR_NEWLINE.search(node.source)
         if value[0] is not None:
             parts.append(f"value: {value[2]}")
             plain = plain and value[3]

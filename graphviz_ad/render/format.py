@@ -190,6 +190,7 @@ def fmt_value_texts(v: Value | None, digits: int = 5) -> tuple[str, str]:
     if plain is None:
         return _preview(data, short_digits, 4), head + _preview(data, 4, 16)
     row, depth, floats = plain
+    n = len(row)
     if not floats:
         full, short = _row(row[:16], 4), _row(row[:4], short_digits)
     else:
@@ -197,8 +198,11 @@ def fmt_value_texts(v: Value | None, digits: int = 5) -> tuple[str, str]:
         if short_digits != 4:
             short = _float_row(row[:4], short_digits)
         else:  # the first four numbers of the tooltip's
-            short = ", ".join(full.split(", ", 4)[:4]) if len(row) > 4 else full
-    return _wrap(short, len(row), depth, 4), head + _wrap(full, len(row), depth, 16)
+            short = ", ".join(full.split(", ", 4)[:4]) if n > 4 else full
+    # _wrap's text, for at least one number shown
+    opening, closing = "[" * (depth + 1), "]" * (depth + 1)
+    return (f"{opening}{short}{', …' if n > 4 else ''}{closing}",
+            f"{head}{opening}{full}{', …' if n > 16 else ''}{closing}")
 
 
 def clean_text(s: str, limit: int = 60) -> str:
