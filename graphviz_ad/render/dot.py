@@ -94,6 +94,7 @@ class _Writer:
         self._metas: dict[tuple[Any, ...], str] = {}
         self._texts: dict[int, tuple[Value, str, str, bool]] = {}
         self._mags: dict[int, tuple[Value, float | None]] = {}
+        self._edge_labels: dict[str, str] = {}
 
     def texts(self, v: Value | None) -> tuple[Any, str, str, bool]:
         """``(v, label text, full text, plain)`` of a value, once per Value: ``fmt_value(v, digits)``,
@@ -230,8 +231,11 @@ class _Writer:
         theme, digits = self.theme, self.opts.digits
         _, short, full, plain = self.texts(g)
         text = short if g.numel == 1 else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
+        label = self._edge_labels.get(text)
+        if label is None:  # few distinct texts: "‖g‖ 0", "1", ...
+            label = self._edge_labels[text] = f", label=<{_font(_html(text), theme.grad, 9)}>"
         tip = f'"gradient: {full}"' if plain else _quote("gradient: " + full)
-        out = f", label=<{_font(_html(text), theme.grad, 9)}>, labeltooltip={tip}"
+        out = f"{label}, labeltooltip={tip}"
         coloured = fill_of(self.magnitude(g)) if self.opts.grad_color else None
         if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page
             out += f', color="{coloured[0]}", penwidth=2.5'
