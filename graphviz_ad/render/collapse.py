@@ -127,6 +127,7 @@ def view_for(graph: Graph, depth: int | str | None, max_nodes: int = AUTO_MAX_NO
 
 def _resolve(graph: Graph, depth: int | str | None, max_nodes: int,
              want_mapping: bool) -> tuple[Graph, dict[str, str] | None]:
+    """The view for ``depth``, and (if ``want_mapping``; else None) where each original node is drawn."""
     if depth is None:
         return graph, ({n.id: n.id for n in graph.nodes} if want_mapping else None)
     if depth != "auto":

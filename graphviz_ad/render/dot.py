@@ -23,8 +23,11 @@ __all__ = ["to_dot", "node_label", "has_nonfinite"]
 _HTML_NOT_BRACKET = re.compile(r"""[&<>"'\x00-\x1f\x7f-\x9f\U00010000-\U0010ffff\ud800-\udfff]""")
 _QUOTE_ANY = re.compile(r'[\\"\x00-\x09\x0b-\x1f\x7f-\x9f]')  # all but "\n"
 _QUOTE_OR_NEWLINE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')
-_NO_TEXTS = (None, "", "", True)
 TOOLTIP_LIMIT = 2000
+
+# A value's texts: (the Value, label text, full text, full text has nothing to escape in a quoted string)
+_Texts = tuple[Any, str, str, bool]
+_NO_TEXTS: _Texts = (None, "", "", True)
 
 
 def _html(s: str) -> str:
@@ -92,13 +95,13 @@ class _Writer:
         self.opts = opts
         self._titles: dict[tuple[Any, ...], str] = {}
         self._metas: dict[tuple[Any, ...], str] = {}
-        self._texts: dict[int, tuple[Value, str, str, bool]] = {}
+        self._texts: dict[int, _Texts] = {}
         self._mags: dict[int, tuple[Value, float | None]] = {}
         self._edge_labels: dict[str, str] = {}
 
-    def texts(self, v: Value | None) -> tuple[Any, str, str, bool]:
-        """``(v, label text, full text, plain)`` of a value, once per Value: ``fmt_value(v, digits)``,
-        ``fmt_value_full(v)``, and whether the full text needs no escaping in a quoted string."""
+    def texts(self, v: Value | None) -> _Texts:
+        """``(v, fmt_value(v, digits), fmt_value_full(v), plain)``, once per Value; ``plain``: the full
+        text needs no escaping in a quoted string."""
         if v is None:
             return _NO_TEXTS
         hit = self._texts.get(id(v))
@@ -159,13 +162,9 @@ class _Writer:
             self._metas[key] = row
         return row
 
-    def label(self, node: Node, muted: str, grad_colour: str, bad_value: bool, bad_grad: bool) -> str:
-        """An HTML-like label: name and op, shape/dtype for tensors, value, gradient."""
-        return self._label(node, muted, grad_colour, bad_value, bad_grad,
-                           self.texts(node.value)[1], self.texts(node.grad)[1])
-
-    def _label(self, node: Node, muted: str, grad_colour: str, bad_value: bool, bad_grad: bool,
-               value_text: str, grad_text: str) -> str:
+    def label(self, node: Node, muted: str, grad_colour: str, bad_value: bool, bad_grad: bool,
+              value_text: str, grad_text: str) -> str:
+        """An HTML-like label: name and op, shape/dtype for tensors, value, gradient (their label texts)."""
         rows = [_TABLE, self._title(node, muted)]
         v = node.value
         if v is not None and not (node.kind == "const" and node.op == "const"):
@@ -183,7 +182,7 @@ class _Writer:
         rows.append("</TABLE>>")
         return "".join(rows)
 
-    def _tooltip(self, node: Node, value: tuple[Any, str, str, bool], grad: tuple[Any, str, str, bool]) -> str:
+    def tooltip(self, node: Node, value: _Texts, grad: _Texts) -> str:
         """The quoted tooltip: label (op), module, source, value and gradient at full precision."""
         title = f"{node.label} ({node.op})"
         parts = [title]
@@ -207,6 +206,7 @@ class _Writer:
         return _tooltip_text(parts)
 
     def node_line(self, n: Node, indent: str) -> str:
+        """The node's DOT statement: ids and classes, shape and colours, label, tooltip."""
         theme, opts = self.theme, self.opts
         kind, value, grad = n.kind, n.value, n.grad
         bad_value = has_nonfinite(value)
@@ -221,10 +221,10 @@ class _Writer:
         if bad:
             extra += ", penwidth=2.5"
         value_texts, grad_texts = self.texts(value), self.texts(grad)
-        label = self._label(n, muted, grad_colour, bad_value, bad_grad, value_texts[1], grad_texts[1])
+        label = self.label(n, muted, grad_colour, bad_value, bad_grad, value_texts[1], grad_texts[1])
         return (f'{indent}{n.id} [id="{n.id}", class="gad-node gad-{kind}{" gad-nonfinite" if bad else ""}", '
                 f'shape={SHAPES[kind]}, style="{STYLES[kind]}", fillcolor="{fill}", color="{theme.border[kind]}", '
-                f"label={label}, tooltip={self._tooltip(n, value_texts, grad_texts)}{extra}];")
+                f"label={label}, tooltip={self.tooltip(n, value_texts, grad_texts)}{extra}];")
 
     def edge_attrs(self, g: Value) -> str:
         """The gradient attributes of an edge (after its id and class)."""
@@ -244,8 +244,9 @@ class _Writer:
 
 def node_label(node: Node, theme: Theme, opts: RenderOptions) -> str:
     """An HTML-like label: name and op, shape/dtype for tensors, value, gradient."""
-    return _Writer(theme, opts).label(node, theme.muted, theme.grad, has_nonfinite(node.value),
-                                      opts.grads and has_nonfinite(node.grad))
+    w = _Writer(theme, opts)
+    return w.label(node, theme.muted, theme.grad, has_nonfinite(node.value), opts.grads and has_nonfinite(node.grad),
+                   w.texts(node.value)[1], w.texts(node.grad)[1])
 
 
 def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
