@@ -40,7 +40,7 @@ def visible_count(graph: Graph, depth: int | None, levels: dict[str, int] | None
     if depth is None:
         return len(graph.nodes)
     groups = _groups(graph, depth, levels)
-    drawn = list(map(groups.get, [n.cluster or None for n in graph.nodes]))  # a node's group, None: itself
+    drawn = [groups.get(n.cluster) if n.cluster else None for n in graph.nodes]  # a node's group, None: itself
     return drawn.count(None) + len(set(drawn) - {None})
 
 

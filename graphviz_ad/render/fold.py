@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from operator import itemgetter
-from typing import Callable
 
 from ..graph.model import Cluster, Edge, Graph, Node
 
