@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from ..graph.model import Graph, Node
-from .fold import fold_chains, fold_constants, rebuild_view
+from .fold import fold_to_fit, rebuild_view
 
-__all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "AUTO_MAX_NODES"]
+__all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "view_for", "AUTO_MAX_NODES"]
 
 AUTO_MAX_NODES = 150
 
@@ -17,44 +17,44 @@ def module_level(qualname: str | None) -> int:
     return len(qualname.split(".")) if qualname else 0
 
 
-def _groups(graph: Graph, depth: int) -> dict[str, str]:
+def _levels(graph: Graph) -> dict[str, int]:
+    """module cluster id -> its module level."""
+    return {c.id: module_level(c.qualname) for c in graph.clusters if c.kind == "module"}
+
+
+def _groups(graph: Graph, depth: int, levels: dict[str, int] | None = None) -> dict[str, str]:
     """cluster id -> id of the outermost module cluster (itself or an ancestor) collapsed at ``depth``."""
+    if levels is None:
+        levels = _levels(graph)
     out: dict[str, str] = {}
     for c in graph.clusters:  # parents are created before their children
         if c.parent is not None and c.parent in out:
             out[c.id] = out[c.parent]
-        elif c.kind == "module" and module_level(c.qualname) >= depth:
+        elif c.kind == "module" and levels[c.id] >= depth:
             out[c.id] = c.id
     return out
 
 
-def visible_count(graph: Graph, depth: int | None) -> int:
+def visible_count(graph: Graph, depth: int | None, levels: dict[str, int] | None = None) -> int:
+    """How many boxes ``collapse(graph, depth)`` draws (``levels``: ``_levels(graph)``, if known)."""
     if depth is None:
         return len(graph.nodes)
-    groups = _groups(graph, depth)
-    seen_groups = set()
-    count = 0
-    for n in graph.nodes:
-        g = groups.get(n.cluster) if n.cluster else None
-        if g is None:
-            count += 1
-        elif g not in seen_groups:
-            seen_groups.add(g)
-            count += 1
-    return count
+    groups = _groups(graph, depth, levels)
+    drawn = [groups.get(n.cluster) if n.cluster else None for n in graph.nodes]  # a node's group, None: itself
+    return drawn.count(None) + len(set(drawn) - {None})
 
 
 def auto_depth(graph: Graph, max_nodes: int = AUTO_MAX_NODES) -> int | None:
     """The deepest expansion that keeps at most ``max_nodes`` boxes visible (None: everything fits)."""
     if len(graph.nodes) <= max_nodes:
         return None
-    levels = [module_level(c.qualname) for c in graph.clusters if c.kind == "module"]
+    levels = _levels(graph)
     if not levels:
         return None
-    for depth in range(max(levels), -1, -1):
-        if visible_count(graph, depth) <= max_nodes:
+    for depth in range(max(levels.values()), -1, -1):
+        if visible_count(graph, depth, levels) <= max_nodes:
             return depth
-    return min(levels)
+    return min(levels.values())
 
 
 def _param_count(nodes: list[Node]) -> int:
@@ -70,22 +70,23 @@ def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
     if not groups:
         return graph, {n.id: n.id for n in graph.nodes}
     cluster_of = {c.id: c for c in graph.clusters}
+    outputs = set(graph.outputs)
     members: dict[str, list[Node]] = {}
+    group_of: dict[str, str | None] = {}  # node id -> the group drawn for it (None: drawn as itself)
     for n in graph.nodes:
-        g = groups.get(n.cluster) if n.cluster else None
+        g = group_of[n.id] = groups.get(n.cluster) if n.cluster else None
         if g is not None:
             members.setdefault(g, []).append(n)
     mapping: dict[str, str] = {}
     made: dict[str, str] = {}
-    leaving: dict[str, Node] = {}
+    leaving: dict[str, Node] = {}  # group -> the source of the last edge leaving it
     for e in graph.edges:
-        gs = groups.get(graph.node(e.source).cluster or "")
-        gt = groups.get(graph.node(e.target).cluster or "")
-        if gs is not None and gs != gt:
+        gs = group_of[e.source]
+        if gs is not None and gs != group_of[e.target]:
             leaving[gs] = graph.node(e.source)
     nodes: list[Node] = []
     for n in graph.nodes:
-        g = groups.get(n.cluster) if n.cluster else None
+        g = group_of[n.id]
         if g is None:
             nodes.append(n)
             mapping[n.id] = n.id
@@ -93,8 +94,8 @@ def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
         if g not in made:
             c = cluster_of[g]
             inner = members[g]
-            out = leaving.get(g) or next((m for m in reversed(inner) if m.id in graph.outputs), inner[-1])
-            is_output = any(m.id in graph.outputs for m in inner)
+            out = leaving.get(g) or next((m for m in reversed(inner) if m.id in outputs), inner[-1])
+            is_output = any(m.id in outputs for m in inner)
             nparams = _param_count(inner)
             node = Node(id=f"m{g}", kind="output" if is_output else "module", label=c.label,
                         op=c.type_name or "module", module=c.qualname, cluster=c.parent,
@@ -114,15 +115,35 @@ def resolve_view(graph: Graph, depth: int | str | None,
     ``"auto"`` collapses modules first; if the picture is still too big (or has no modules)
     it folds scalar constants into their ops' labels, then long chains of ops into one box.
     """
+    view, mapping = _resolve(graph, depth, max_nodes, True)
+    assert mapping is not None
+    return view, mapping
+
+
+def view_for(graph: Graph, depth: int | str | None, max_nodes: int = AUTO_MAX_NODES) -> Graph:
+    """The graph :func:`resolve_view` draws, without the map of where each node went (DOT text needs none)."""
+    return _resolve(graph, depth, max_nodes, False)[0]
+
+
+def _resolve(graph: Graph, depth: int | str | None, max_nodes: int,
+             want_mapping: bool) -> tuple[Graph, dict[str, str] | None]:
+    """The view for ``depth``, and (if ``want_mapping``; else None) where each original node is drawn."""
     if depth is None:
-        return graph, {n.id: n.id for n in graph.nodes}
+        return graph, ({n.id: n.id for n in graph.nodes} if want_mapping else None)
     if depth != "auto":
         return collapse(graph, int(depth))
     d = auto_depth(graph, max_nodes)
-    view, mapping = (graph, {n.id: n.id for n in graph.nodes}) if d is None else collapse(graph, d)
-    for step in (fold_constants, fold_chains):
-        if len(view.nodes) <= max_nodes:
-            break
-        view, inner = step(view)
-        mapping = {k: inner[v] for k, v in mapping.items() if v in inner}
+    if d is None:
+        view, mapping = graph, None  # None here: every node drawn as itself
+    else:
+        view, mapping = collapse(graph, d)
+    if len(view.nodes) > max_nodes:
+        view, inner = fold_to_fit(view, max_nodes)
+        if not want_mapping:
+            return view, None
+        if mapping is None:
+            return view, {n.id: inner[n.id] for n in graph.nodes if n.id in inner}
+        return view, {k: inner[v] for k, v in mapping.items() if v in inner}
+    if mapping is None and want_mapping:
+        mapping = {n.id: n.id for n in graph.nodes}
     return view, mapping

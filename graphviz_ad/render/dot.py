@@ -3,20 +3,55 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+import re
 from typing import Any
 
 from ..gcpause import gc_paused
 from ..graph.model import Graph, Node
 from ..trace.values import Value
-from .collapse import resolve_view
-from .format import clean_text, fmt_number, fmt_shape, fmt_value, fmt_value_full
-from .gradcolor import LIGHT, colour_bar, grad_fill, magnitude
+from .collapse import view_for
+from .format import clean_text, fmt_number, fmt_shape, fmt_value_texts
+from .gradcolor import LIGHT, colour_bar, fill_of, magnitude
 from .options import RenderOptions
 from .quoting import html_text, quote
 from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
 
 __all__ = ["to_dot", "node_label", "has_nonfinite"]
+
+# What html_text and quote change. Most label text has none of it but a preview's brackets, and a
+# tooltip only its line breaks: a regex scan, then the plain answer, skips their general work.
+_HTML_NOT_BRACKET = re.compile(r"""[&<>"'\x00-\x1f\x7f-\x9f\U00010000-\U0010ffff\ud800-\udfff]""")
+_QUOTE_ANY = re.compile(r'[\\"\x00-\x09\x0b-\x1f\x7f-\x9f]')  # all but "\n"
+_QUOTE_OR_NEWLINE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')
+TOOLTIP_LIMIT = 2000
+
+# A value's texts: (the Value, label text, full text, full text has nothing to escape in a quoted string)
+_Texts = tuple[Any, str, str, bool]
+_NO_TEXTS: _Texts = (None, "", "", True)
+
+
+def _html(s: str) -> str:
+    """``html_text(s)``, without its translate table when ``s`` needs no entity but ``&#91;``/``&#93;``."""
+    if _HTML_NOT_BRACKET.search(s):
+        return html_text(s)
+    return s.replace("[", "&#91;").replace("]", "&#93;")
+
+
+def _quote(s: str) -> str:
+    """``quote(s)``; text whose only special characters are line breaks is escaped with one replace."""
+    if _QUOTE_ANY.search(s):
+        return quote(s)
+    return '"' + s.replace("\n", "\\n") + '"'
+
+
+def _tooltip_text(parts: list[str]) -> str:
+    """The quoted tooltip of ``parts`` (one per line): escapes shown, cut at ``TOOLTIP_LIMIT`` characters."""
+    text = "\n".join(parts)
+    if not _QUOTE_ANY.search(text):  # no backslash, quote or control character but the line breaks
+        escaped = text.replace("\n", "\\n")
+        if len(escaped) <= TOOLTIP_LIMIT:
+            return f'"{escaped}"'
+    return quote(clean_text(text, TOOLTIP_LIMIT).replace("\\n", "\n"))
 
 
 def has_nonfinite(v: Value | None) -> bool:
@@ -43,66 +78,175 @@ def _font(text: str, color: str, size: int | None = None, bold: bool = False) ->
     return f"<B>{s}</B>" if bold else s
 
 
+_TABLE = '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+
+
+class _Writer:
+    """The text of one ``to_dot`` call.
+
+    Fragments that repeat are made once per call: a node's title row (names and ops repeat), the
+    shape row, and each Value's texts and magnitude (a node's gradient is usually also its outgoing
+    edges' gradient). Values are keyed by ``id`` only while the graph holds them, and each entry keeps
+    its Value, so no id is reused within the call; nothing outlives it.
+    """
+
+    def __init__(self, theme: Theme, opts: RenderOptions) -> None:
+        self.theme = theme
+        self.opts = opts
+        self._titles: dict[tuple[Any, ...], str] = {}
+        self._metas: dict[tuple[Any, ...], str] = {}
+        self._texts: dict[int, _Texts] = {}
+        self._mags: dict[int, tuple[Value, float | None]] = {}
+        self._edge_labels: dict[str, str] = {}
+
+    def texts(self, v: Value | None) -> _Texts:
+        """``(v, fmt_value(v, digits), fmt_value_full(v), plain)``, once per Value; ``plain``: the full
+        text needs no escaping in a quoted string."""
+        if v is None:
+            return _NO_TEXTS
+        hit = self._texts.get(id(v))
+        if hit is None:
+            short, full = fmt_value_texts(v, self.opts.digits)
+            hit = self._texts[id(v)] = (v, short, full, not _QUOTE_OR_NEWLINE.search(full))
+        return hit
+
+    def magnitude(self, v: Value | None) -> float | None:
+        """``magnitude(v)``, once per Value."""
+        if v is None:
+            return None
+        hit = self._mags.get(id(v))
+        if hit is None:
+            hit = self._mags[id(v)] = (v, magnitude(v))
+        return hit[1]
+
+    def _title(self, node: Node, muted: str) -> str:
+        """The first row(s) of a label: the name, and the op (with its arguments) or the kind."""
+        collapsed = "collapsed" in node.flags
+        key = (node.kind, node.label, node.op, node.args, collapsed, muted)
+        row = self._titles.get(key)
+        if row is not None:
+            return row
+        kind = node.kind
+        name = _html(clean_text(node.label, 48))
+        if kind in ("op", "output"):
+            op = f"{node.op}({clean_text(node.args, 48)})" if node.args else node.op
+        else:
+            op = KIND_NAMES.get(kind, kind) if kind != "param" else node.op
+        if collapsed:
+            row = f"<TR><TD><B>{name}</B></TD></TR>"
+            if node.args:
+                row += f"<TR><TD>{_font(_html(node.args), muted, 9)}</TD></TR>"
+        elif kind == "const" and node.op == "const":
+            row = f"<TR><TD><B>{name}</B></TD></TR>"
+        elif node.label == node.op:
+            tail = f" {_font(_html(op[len(node.op):]), muted)}" if op != node.op else ""
+            row = f"<TR><TD><B>{name}</B>{tail}</TD></TR>"
+        else:
+            row = f"<TR><TD><B>{name}</B> {_font(_html(op), muted, 10)}</TD></TR>"
+        self._titles[key] = row
+        return row
+
+    def _meta(self, v: Value, muted: str) -> str:
+        """The shape/dtype (and device) row of a value, or ``""``."""
+        key = (v.shape, v.dtype, v.device, muted)
+        row = self._metas.get(key)
+        if row is None:
+            row = ""
+            if math.prod(v.shape) != 1 or v.shape:
+                meta = f"{fmt_shape(v.shape)} {v.dtype}"
+                if v.device not in ("cpu", "python"):
+                    meta += f" {v.device}"
+                row = f"<TR><TD>{_font(_html(meta), muted, 9)}</TD></TR>"
+            elif v.device not in ("cpu", "python"):
+                row = f"<TR><TD>{_font(_html(v.device), muted, 9)}</TD></TR>"
+            self._metas[key] = row
+        return row
+
+    def label(self, node: Node, muted: str, grad_colour: str, bad_value: bool, bad_grad: bool,
+              value_text: str, grad_text: str) -> str:
+        """An HTML-like label: name and op, shape/dtype for tensors, value, gradient (their label texts)."""
+        rows = [_TABLE, self._title(node, muted)]
+        v = node.value
+        if v is not None and not (node.kind == "const" and node.op == "const"):
+            rows.append(self._meta(v, muted))
+            if value_text:
+                warn = "⚠ " if bad_value else ""
+                for line in value_text.split("\n"):
+                    rows.append(f"<TR><TD>{_html(warn + line)}</TD></TR>")
+                    warn = ""
+        if self.opts.grads and node.grad is not None:
+            lines = grad_text.split("\n")
+            warn = "⚠ " if bad_grad else ""
+            rows.append(f"<TR><TD>{_font(_html(f'{warn}∇ {lines[0]}'), grad_colour)}</TD></TR>")
+            rows.extend(f"<TR><TD>{_font(_html(line), grad_colour)}</TD></TR>" for line in lines[1:])
+        rows.append("</TABLE>>")
+        return "".join(rows)
+
+    def tooltip(self, node: Node, value: _Texts, grad: _Texts) -> str:
+        """The quoted tooltip: label (op), module, source, value and gradient at full precision."""
+        title = f"{node.label} ({node.op})"
+        parts = [title]
+        plain = not _QUOTE_OR_NEWLINE.search(title)
+        if node.module:
+            parts.append(f"module: {node.module}")
+            plain = plain and not _QUOTE_OR_NEWLINE.search(node.module)
+        if node.source:
+            parts.append(f"source: {node.source}")
+            plain = plain and not _QUOTE_OR_NEWLINE.search(node.source)
+        if value[0] is not None:
+            parts.append(f"value: {value[2]}")
+            plain = plain and value[3]
+        if grad[0] is not None:
+            parts.append(f"grad: {grad[2]}")
+            plain = plain and grad[3]
+        if plain:  # nothing to escape but the line breaks between the parts
+            text = "\\n".join(parts)
+            if len(text) <= TOOLTIP_LIMIT:
+                return f'"{text}"'
+        return _tooltip_text(parts)
+
+    def node_line(self, n: Node, indent: str) -> str:
+        """The node's DOT statement: ids and classes, shape and colours, label, tooltip."""
+        theme, opts = self.theme, self.opts
+        kind, value, grad = n.kind, n.value, n.grad
+        bad_value = has_nonfinite(value)
+        bad_grad = opts.grads and has_nonfinite(grad)
+        bad = bad_value or bad_grad
+        fill, muted, grad_colour = theme.fill[kind], theme.muted, theme.grad
+        coloured = fill_of(self.magnitude(grad)) if opts.grad_color and opts.grads else None
+        if coloured is not None:
+            fill = coloured[0]
+            muted = grad_colour = coloured[1]
+        extra = f', fontcolor="{coloured[1]}"' if coloured is not None else ""
+        if bad:
+            extra += ", penwidth=2.5"
+        value_texts, grad_texts = self.texts(value), self.texts(grad)
+        label = self.label(n, muted, grad_colour, bad_value, bad_grad, value_texts[1], grad_texts[1])
+        return (f'{indent}{n.id} [id="{n.id}", class="gad-node gad-{kind}{" gad-nonfinite" if bad else ""}", '
+                f'shape={SHAPES[kind]}, style="{STYLES[kind]}", fillcolor="{fill}", color="{theme.border[kind]}", '
+                f"label={label}, tooltip={self.tooltip(n, value_texts, grad_texts)}{extra}];")
+
+    def edge_attrs(self, g: Value) -> str:
+        """The gradient attributes of an edge (after its id and class)."""
+        theme, digits = self.theme, self.opts.digits
+        _, short, full, plain = self.texts(g)
+        text = short if g.numel == 1 else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
+        label = self._edge_labels.get(text)
+        if label is None:  # few distinct texts: "‖g‖ 0", "1", ...
+            label = self._edge_labels[text] = f", label=<{_font(_html(text), theme.grad, 9)}>"
+        tip = f'"gradient: {full}"' if plain else _quote("gradient: " + full)
+        out = f"{label}, labeltooltip={tip}"
+        coloured = fill_of(self.magnitude(g)) if self.opts.grad_color else None
+        if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page
+            out += f', color="{coloured[0]}", penwidth=2.5'
+        return out
+
+
 def node_label(node: Node, theme: Theme, opts: RenderOptions) -> str:
     """An HTML-like label: name and op, shape/dtype for tensors, value, gradient."""
-    rows: list[str] = []
-    name = html_text(clean_text(node.label, 48))
-    op = node.op if node.kind in ("op", "output") else KIND_NAMES.get(node.kind, node.kind) if node.kind != "param" else node.op
-    if node.kind in ("op", "output") and node.args:
-        op = f"{op}({clean_text(node.args, 48)})"
-    if "collapsed" in node.flags:
-        rows.append(f"<B>{name}</B>")
-        if node.args:
-            rows.append(_font(html_text(node.args), theme.muted, 9))
-    elif node.kind == "const" and node.op == "const":
-        rows.append(f"<B>{name}</B>")
-    elif node.label == node.op:
-        rows.append(f"<B>{name}</B>" + (f" {_font(html_text(op[len(node.op):]), theme.muted)}" if op != node.op else ""))
-    else:
-        rows.append(f"<B>{name}</B> {_font(html_text(op), theme.muted, 10)}")
-    v = node.value
-    if v is not None and not (node.kind == "const" and node.op == "const"):
-        if v.numel != 1 or v.shape:
-            meta = f"{fmt_shape(v.shape)} {v.dtype}"
-            if v.device not in ("cpu", "python"):
-                meta += f" {v.device}"
-            rows.append(_font(html_text(meta), theme.muted, 9))
-        elif v.device not in ("cpu", "python"):
-            rows.append(_font(html_text(v.device), theme.muted, 9))
-        text = fmt_value(v, opts.digits)
-        if text:
-            warn = "⚠ " if has_nonfinite(v) else ""
-            for line in text.split("\n"):
-                rows.append(html_text(warn + line))
-                warn = ""
-    if opts.grads and node.grad is not None:
-        g = fmt_value(node.grad, opts.digits)
-        warn = "⚠ " if has_nonfinite(node.grad) else ""
-        lines = g.split("\n")
-        rows.append(_font(html_text(f"{warn}∇ {lines[0]}"), theme.grad))
-        rows.extend(_font(html_text(line), theme.grad) for line in lines[1:])
-    body = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
-    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{body}</TABLE>>'
-
-
-def _tooltip(node: Node) -> str:
-    parts = [f"{node.label} ({node.op})"]
-    if node.module:
-        parts.append(f"module: {node.module}")
-    if node.source:
-        parts.append(f"source: {node.source}")
-    if node.value is not None:
-        parts.append(f"value: {fmt_value_full(node.value)}")
-    if node.grad is not None:
-        parts.append(f"grad: {fmt_value_full(node.grad)}")
-    return clean_text("\n".join(parts), 2000).replace("\\n", "\n")
-
-
-def _edge_text(v: Value, digits: int) -> str:
-    """A number for a scalar gradient, its 2-norm for a tensor."""
-    if v.numel == 1:
-        return fmt_value(v, digits)
-    return f"‖g‖ {fmt_number(magnitude(v), digits)}"
+    w = _Writer(theme, opts)
+    return w.label(node, theme.muted, theme.grad, has_nonfinite(node.value), opts.grads and has_nonfinite(node.grad),
+                   w.texts(node.value)[1], w.texts(node.grad)[1])
 
 
 def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
@@ -127,7 +271,8 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
     """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
     opts = RenderOptions.make(options, **kw)
     theme = get_theme(opts.theme)
-    graph, _ = resolve_view(graph, opts.depth)
+    graph = view_for(graph, opts.depth)
+    w = _Writer(theme, opts)
     lines: list[str] = [
         "digraph graphviz_ad {",
         f'  graph [rankdir={opts.rankdir}, bgcolor="{theme.background}", fontname="Helvetica", '
@@ -143,26 +288,6 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
     cluster_of = {c.id: c for c in graph.clusters}
     for c in graph.clusters:
         children.setdefault(c.parent, []).append(c.id)
-
-    def node_line(n: Node, indent: str) -> str:
-        classes = f"gad-node gad-{n.kind}"
-        if has_nonfinite(n.value) or (opts.grads and has_nonfinite(n.grad)):
-            classes += " gad-nonfinite"
-        fill, label_theme = theme.fill[n.kind], theme
-        coloured = grad_fill(n.grad) if opts.grad_color and opts.grads else None
-        if coloured is not None:
-            fill = coloured[0]
-            label_theme = replace(theme, text=coloured[1], muted=coloured[1], grad=coloured[1])
-        attrs = [
-            f'id="{n.id}"', f'class="{classes}"', f"shape={SHAPES[n.kind]}", f'style="{STYLES[n.kind]}"',
-            f'fillcolor="{fill}"', f'color="{theme.border[n.kind]}"',
-            f"label={node_label(n, label_theme, opts)}", f"tooltip={quote(_tooltip(n))}",
-        ]
-        if coloured is not None:
-            attrs.append(f'fontcolor="{coloured[1]}"')
-        if "gad-nonfinite" in classes:
-            attrs.append("penwidth=2.5")
-        return f"{indent}{n.id} [{', '.join(attrs)}];"
 
     # Clusters nest; walk them with an explicit stack (no recursion over depth).
     stack: list[tuple[str, str | None, int]] = [("open", None, 0)]
@@ -181,22 +306,17 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
                          f'fontcolor="{theme.muted}"; fontsize=10; labeljust=l; '
                          f"label=<{html_text(clean_text(c.label, 60))}>;")
             stack.append(("close", cid, depth))
-        for n in by_cluster.get(cid, []):
-            lines.append(node_line(n, indent))
+        lines.extend([w.node_line(n, indent) for n in by_cluster.get(cid, ())])
         for child in reversed(children.get(cid, [])):
             stack.append(("open", child, depth + 1))
+    show_grads = opts.grads
     for k, e in enumerate(graph.edges):
-        attrs = [f'id="e{k}"', f'class="gad-edge gad-from-{e.source} gad-to-{e.target}"']
-        if opts.grads and e.grad is not None:
-            attrs.append(f"label=<{_font(html_text(_edge_text(e.grad, opts.digits)), theme.grad, 9)}>")
-            attrs.append(f"labeltooltip={quote('gradient: ' + fmt_value_full(e.grad))}")
-            coloured = grad_fill(e.grad) if opts.grad_color else None
-            if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page
-                attrs.append(f'color="{coloured[0]}", penwidth=2.5')
-        lines.append(f"  {e.source} -> {e.target} [{', '.join(attrs)}];")
+        s, t = e.source, e.target
+        grad = w.edge_attrs(e.grad) if show_grads and e.grad is not None else ""
+        lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}];')
     if opts.legend:
         kinds = {n.kind for n in graph.nodes}
         lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, '
                      f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    lines.append("}\n")
+    return "\n".join(lines)

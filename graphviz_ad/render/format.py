@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 from ..trace.values import Value
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_NOT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
-__all__ = ["fmt_number", "fmt_full", "fmt_value", "fmt_value_full", "fmt_shape", "clean_text"]
+__all__ = ["fmt_number", "fmt_full", "fmt_value", "fmt_value_full", "fmt_value_texts", "fmt_shape", "clean_text"]
 
 
 def fmt_number(v: Any, digits: int = 5) -> str:
     """``0.058131``, ``1.1259e+15``, ``nan``, ``-inf``, ``True``; complex as ``1+2j``."""
+    if type(v) is float:  # the common case first: format() already spells nan, inf and -inf that way
+        s = f"{v:.{digits}g}"
+        return "0" if s == "-0" else s
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, int):
@@ -37,38 +43,98 @@ def fmt_full(v: Any) -> str:
 
 
 def fmt_shape(shape: tuple[int, ...]) -> str:
-    return "×".join(str(s) for s in shape) if shape else "scalar"
+    return "×".join(map(str, shape)) if shape else "scalar"
+
+
+@lru_cache(maxsize=256)
+def _row_template(n: int, digits: int) -> str:
+    """``"%.5g, %.5g, …"`` for ``n`` numbers: ``%`` formats floats exactly as ``format(x, ".5g")``."""
+    return ", ".join([f"%.{digits}g"] * n)
+
+
+def _float_row(items: list[float], digits: int) -> str:
+    """``fmt_number`` of each of ``items`` (all plain floats), joined by ``", "``, in one C-level pass."""
+    text = _row_template(len(items), digits) % tuple(items)
+    # -0.0 must read 0; only it is written "-0" (exponents have two digits or more: 1e-05)
+    if "-0, " not in text and text[-2:] != "-0":
+        return text
+    parts = list(map(format, items, repeat(f".{digits}g")))
+    return ", ".join(["0" if p == "-0" else p for p in parts])
+
+
+def _row(items: list[Any], digits: int) -> str:
+    """``fmt_number`` of each item, joined by ``", "``; a row of plain floats (what ``tolist()`` gives) at once."""
+    if set(map(type, items)) == {float}:
+        return _float_row(items, digits)
+    return ", ".join([fmt_number(x, digits) for x in items])
+
+
+def _plain_row(data: list[Any]) -> tuple[list[Any], int, bool] | None:
+    """``(row, depth, floats)`` when ``data`` is one row of numbers inside ``depth`` single-item lists
+    (``[[1, 2]]``: depth 1; a flat list, depth 0, may hold anything after its first item), ``floats`` when
+    every item of the row is a plain float; else None (walk it)."""
+    if data and not isinstance(data[0], list):
+        return data, 0, set(map(type, data)) == {float}
+    inner, depth = data, 0
+    while len(inner) == 1 and type(inner[0]) is list:  # a batch of one
+        inner, depth = inner[0], depth + 1
+    if depth and (not inner or not isinstance(inner[0], list)):
+        types = set(map(type, inner))
+        if list not in types:
+            return inner, depth, types == {float}
+    return None
+
+
+def _wrap(text: str, n: int, depth: int, max_items: int) -> str:
+    """A plain row's preview from the text of its first ``min(n, max_items)`` numbers (of ``n``)."""
+    if not depth:
+        return f"[{text}, …]" if n > max_items else f"[{text}]"
+    k = min(max_items, n)
+    tail = "" if k == n else ", …" if k else "…"
+    return "[" * (depth + 1) + text + tail + "]" * (depth + 1)
 
 
 def _preview(data: Any, digits: int, max_items: int) -> str:
-    """A nested list as ``[[1, 2], [3, 4]]``, eliding after ``max_items`` numbers."""
-    if data and not isinstance(data[0], list):  # the common flat case, without the general walk
-        head = ", ".join(fmt_number(x, digits) for x in data[:max_items])
-        return f"[{head}, …]" if len(data) > max_items else f"[{head}]"
-    out: list[str] = []
-    count = 0
-    stack: list[Any] = [("open", data)]
+    """A nested list as ``[[1, 2], [3, 4]]``, eliding after ``max_items`` numbers (``[[1, 2], [3, …]]``)."""
+    plain = _plain_row(data)
+    if plain is not None:
+        row, depth, floats = plain
+        head = _float_row(row[:max_items], digits) if floats else _row(row[:max_items], digits)
+        return _wrap(head, len(row), depth, max_items)
+    out = ["["]
+    left = max_items
+    # (list, index of its next item) for every open list; nesting is walked without recursion
+    stack: list[tuple[list[Any], int]] = [(data, 0)]
     while stack:
-        kind, item = stack.pop()
-        if kind == "text":
-            out.append(item)
+        items, i = stack.pop()
+        n = len(items)
+        if not i and n and not isinstance(items[0], list) and list not in set(map(type, items)):
+            # a row of numbers (the innermost dimension of a tensor): format what fits at once
+            k = min(left, n)
+            out.append(_row(items[:k], digits))
+            left -= k
+            if k < n:
+                out.append((", …" if k else "…") + "]" * (len(stack) + 1))
+                return "".join(out)
+            out.append("]")
             continue
-        if isinstance(item, list):
-            parts: list[Any] = [("text", "[")]
-            for i, x in enumerate(item):
-                if i:
-                    parts.append(("text", ", "))
-                parts.append(("open", x))
-            parts.append(("text", "]"))
-            stack.extend(reversed(parts))
+        while i < n:
+            x = items[i]
+            if i:
+                out.append(", ")
+            i += 1
+            if isinstance(x, list):
+                stack.append((items, i))
+                stack.append((x, 0))
+                out.append("[")
+                break
+            if not left:  # one number too many: elide it and the rest, close every open list
+                out.append("…" + "]" * (len(stack) + 1))
+                return "".join(out)
+            out.append(fmt_number(x, digits))
+            left -= 1
         else:
-            count += 1
-            if count > max_items:
-                out.append("…")
-                # drop remaining numbers but keep closing brackets balanced
-                stack = [s for s in stack if s[0] == "text" and s[1] == "]"]
-                continue
-            out.append(fmt_number(item, digits))
+            out.append("]")
     return "".join(out)
 
 
@@ -96,9 +162,55 @@ def fmt_value_full(v: Value | None) -> str:
     return head + fmt_value(v, digits=9, max_items=16)
 
 
+@lru_cache(maxsize=1024)
+def _head(shape: tuple[int, ...], dtype: str) -> str:
+    """``"2×3 float32: "``, the start of a tensor's tooltip text."""
+    return f"{fmt_shape(shape)} {dtype}: "
+
+
+def fmt_value_texts(v: Value | None, digits: int = 5) -> tuple[str, str]:
+    """``(fmt_value(v, digits), fmt_value_full(v))``, looking at ``v`` once: a node shows both (label, tooltip)."""
+    if v is None:
+        return "", ""
+    numel = v.numel
+    if numel == 1:
+        s = v.scalar()
+        if s is not None:
+            return fmt_number(s, digits), fmt_number(s, 9)
+        head = ""
+    else:
+        head = _head(v.shape, v.dtype) if type(v.shape) is tuple else f"{fmt_shape(v.shape)} {v.dtype}: "
+    data = v.data
+    if data is None:
+        text = fmt_value(v)  # a summary (always 4 digits) or "(no data)": the same for both
+        return text, head + text
+    # the label shows 4 numbers at min(digits, 4) digits, the tooltip 16 at 4 digits
+    short_digits = min(digits, 4)
+    plain = _plain_row(data)
+    if plain is None:
+        return _preview(data, short_digits, 4), head + _preview(data, 4, 16)
+    row, depth, floats = plain
+    n = len(row)
+    if not floats:
+        full, short = _row(row[:16], 4), _row(row[:4], short_digits)
+    else:
+        full = _float_row(row[:16], 4)
+        if short_digits != 4:
+            short = _float_row(row[:4], short_digits)
+        else:  # the first four numbers of the tooltip's
+            short = ", ".join(full.split(", ", 4)[:4]) if n > 4 else full
+    # _wrap's text, for at least one number shown
+    opening, closing = "[" * (depth + 1), "]" * (depth + 1)
+    return (f"{opening}{short}{', …' if n > 4 else ''}{closing}",
+            f"{head}{opening}{full}{', …' if n > 16 else ''}{closing}")
+
+
 def clean_text(s: str, limit: int = 60) -> str:
     """User text made displayable: control characters shown as escapes, long text cut."""
     if not _CONTROL.search(s):
         return s if len(s) <= limit else s[: limit - 1] + "…"
-    text = _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}", s)
+    if _CONTROL_NOT_NEWLINE.search(s):
+        text = _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}", s)
+    else:  # only line breaks (every multi-line tooltip): no callback per match
+        text = s.replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -6,7 +6,7 @@ import math
 
 from ..trace.values import Value
 
-__all__ = ["magnitude", "grad_fill", "colour_bar", "SCALE", "LIGHT"]
+__all__ = ["magnitude", "grad_fill", "fill_of", "colour_bar", "SCALE", "LIGHT"]
 
 # ColorBrewer RdBu (11 classes, reversed): distinguishable with the common colour-vision deficiencies.
 SCALE = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
@@ -44,7 +44,11 @@ def bin_of(mag: float) -> int:
 
 def grad_fill(v: Value | None) -> tuple[str, str] | None:
     """(fill colour, text colour) for a gradient, or None when there is none."""
-    mag = magnitude(v)
+    return fill_of(magnitude(v))
+
+
+def fill_of(mag: float | None) -> tuple[str, str] | None:
+    """(fill colour, text colour) for a gradient of magnitude ``mag`` (see :func:`magnitude`); None: no gradient."""
     if mag is None:
         return None
     if not math.isfinite(mag):

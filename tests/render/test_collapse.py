@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 import graphviz_ad as gad
-from graphviz_ad.render.collapse import auto_depth, collapse, resolve_view
+from graphviz_ad.render.collapse import auto_depth, collapse, resolve_view, view_for
+from graphviz_ad.render.fold import fold_chains, fold_constants, fold_to_fit
 from graphviz_ad.render.gradcolor import NONFINITE, SCALE, grad_fill
 from graphviz_ad.trace.values import Value
 
@@ -118,7 +119,45 @@ def test_auto_view_folds_constants_then_chains_so_a_huge_loop_stays_readable():
 def test_constants_fold_into_the_label_only_when_the_graph_is_big():
     small = gad.trace(lambda x: 2 * x, torch.ones(1, requires_grad=True))
     assert [n.kind for n in resolve_view(small.graph, "auto")[0].nodes] == ["input", "const", "output"]
-    from graphviz_ad.render.fold import fold_constants
-
     view, _ = fold_constants(small.graph)
     assert [n.kind for n in view.nodes] == ["input", "output"] and view.nodes[1].args == "2"
+
+
+def _drawn(view: gad.Graph) -> tuple:
+    """What a view draws: its nodes' fields (values and gradients by identity), edges with gradients, outputs."""
+    nodes = [(n.id, n.kind, n.label, n.op, n.module, n.cluster, id(n.value), id(n.grad), n.args, n.source, n.flags)
+             for n in view.nodes]
+    edges = [(e.source, e.target, id(e.grad)) for e in view.edges]
+    return nodes, edges, view.outputs, [c.id for c in view.clusters]
+
+
+def branchy_trace() -> gad.Trace:
+    def branchy(x):
+        a = x
+        for _ in range(6):
+            a = torch.sin(a * 3 + 2)
+        c = a + x * 2
+        for i in range(60):
+            c = torch.cos(c) * 0.5 + (c if i % 7 else a)
+        return c.sum() + a.sum()
+
+    return gad.trace(branchy, torch.randn(3, requires_grad=True)).backward()
+
+
+@pytest.mark.parametrize("make", [loop_trace, branchy_trace, lambda: deep_trace(30)])
+@pytest.mark.parametrize("max_nodes", [2, 150, 400])
+def test_fold_to_fit_is_fold_constants_then_fold_chains(make, max_nodes):
+    graph = make().graph
+    view, mapping = fold_constants(graph)
+    if len(view.nodes) > max_nodes:
+        view, inner = fold_chains(view)
+        mapping = {k: inner[v] for k, v in mapping.items() if v in inner}
+    fitted, fitted_mapping = fold_to_fit(graph, max_nodes)
+    assert _drawn(fitted) == _drawn(view)
+    assert list(fitted_mapping.items()) == list(mapping.items())
+
+
+@pytest.mark.parametrize("depth", [None, 0, 1, 2, "auto"])
+def test_view_for_is_the_view_resolve_view_draws(depth):
+    for t in (deep_trace(30), loop_trace(300), branchy_trace()):
+        assert _drawn(view_for(t.graph, depth)) == _drawn(resolve_view(t.graph, depth)[0])

@@ -11,7 +11,10 @@ import torch
 
 import graphviz_ad as gad
 from graphviz_ad.errors import ExecutableNotFound
+from graphviz_ad.render.dot import _html, _quote, _tooltip_text
+from graphviz_ad.render.format import _preview, clean_text, fmt_value, fmt_value_full, fmt_value_texts
 from graphviz_ad.render.quoting import html_text, quote
+from graphviz_ad.trace.values import Value
 from tests.helpers import leaves, needs_dot, nested_f
 
 
@@ -61,6 +64,59 @@ def test_quote(text, expected):
 ])
 def test_html_text(text, expected):
     assert html_text(text) == expected
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("data, digits, max_items, expected", [
+    ([[1.0, 2.0], [3.0, 4.0]], 5, 3, "[[1, 2], [3, …]]"),
+    ([[1.0, 2.0, 3.0, 4.0, 5.0]], 5, 4, "[[1, 2, 3, 4, …]]"),
+    ([[[0.5, -0.0]]], 5, 4, "[[[0.5, 0]]]"),
+    ([[]], 5, 4, "[[]]"),
+    ([], 5, 4, "[]"),
+    ([1, [2.0]], 5, 4, "[1, [2.0]]"),  # a flat list: later items as they are
+    ([[1.0], 2, True], 5, 4, "[[1], 2, True]"),
+    ([[1.0, 2.0, 3.0, 4.0], [5.0]], 5, 4, "[[1, 2, 3, 4], […]]"),
+    ([NAN, -INF, 1e-05, 123456.0, -0.0], 4, 4, "[nan, -inf, 1e-05, 1.235e+05, …]"),
+    ([[-0.0, 0.25, 1e20]], 9, 16, "[[0, 0.25, 1e+20]]"),
+    ([[1 + 2j, 3]], 5, 4, "[[1+2j, 3]]"),
+])
+def test_preview_elides_and_keeps_brackets_balanced(data, digits, max_items, expected):
+    assert _preview(data, digits, max_items) == expected
+
+
+def _values() -> list[Value]:
+    rows = [[0.5, -0.0, 1e-07, -2.5, NAN, INF, 3.0, 0.0, -1.0, 7.25, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0]]
+    return [Value(shape=(1, len(rows[0])), dtype="float32", device="cpu", data=rows),
+            Value(shape=(3,), dtype="float32", device="cpu", data=[1.5, -0.0, 2.0]),
+            Value(shape=(2, 2), dtype="float32", device="cpu", data=[[1.0, 2.0], [3.0, -0.0]]),
+            Value(shape=(1, 1, 2), dtype="float32", device="cuda:0", data=[[[1.0, 2.0]]]),
+            Value(shape=(5,), dtype="int64", device="cpu", data=[1, 2, 10**12, True, 4]),
+            Value(shape=(2,), dtype="complex64", device="cpu", data=[1 + 2j, -0.5j]),
+            Value(shape=(), dtype="float32", device="cpu", data=0.123456789),
+            Value(shape=(1, 1), dtype="float32", device="cpu", data=[[2.0]]),
+            Value(shape=(0,), dtype="float32", device="cpu", data=[]),
+            Value(shape=(100,), dtype="float32", device="cpu",
+                  stats={"min": -1.0, "max": INF, "mean": 0.25, "norm": 12.5}),
+            Value(shape=(4,), dtype="float32", device="meta")]
+
+
+@pytest.mark.parametrize("digits", [3, 4, 5, 9])
+def test_value_texts_are_the_label_and_tooltip_texts(digits):
+    for v in _values() + [None]:
+        assert fmt_value_texts(v, digits) == (fmt_value(v, digits), fmt_value_full(v))
+
+
+@pytest.mark.parametrize("text", ['say "hi"', "back\\slash", "a\nb\nc", "[1, 2]", "x < y & z", "tab\there", "😀",
+                                  "\x01\x7f", "cr\r\nlf", "plain", "", "…×∇"])
+def test_escaping_shortcuts_agree_with_quoting(text):
+    assert _html(text) == html_text(text)
+    assert _quote(text) == quote(text)
+    parts = [text, "value: [1, 2]", "grad: " + "9, " * 700]
+    for n in (1, 2, 3):
+        expected = quote(clean_text("\n".join(parts[:n]), 2000).replace("\\n", "\n"))
+        assert _tooltip_text(parts[:n]) == expected
 
 
 HOSTILE = ['say "hi"', "back\\slash\\", "{b}", "<i>&amp;</i>", "two\nlines", "ünï ∂ 中文 \u202etxt", "]]>", "%s{0}"]
