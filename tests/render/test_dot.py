@@ -184,3 +184,25 @@ def test_missing_dot_binary_is_one_named_error(nested_trace, monkeypatch, tmp_pa
     assert nested_trace.to_dot().startswith("digraph")
     nested_trace.render(tmp_path / "f.json")
     assert (tmp_path / "f.json").exists()
+
+
+_EDGE_LABEL = re.compile(r'<g id="a_(e\d+)&#45;label"><a xlink:title="([^"]*)">\s*<text[^>]*>([^<]*)</text>')
+
+
+@needs_dot
+def test_big_graphs_place_edge_labels_after_the_layout(nested_trace, monkeypatch):
+    """Past EXTERNAL_LABELS_FROM labelled edges, gradients are xlabels (dot ranks a label like a node:
+    layout time explodes); the SVG keeps the same texts and tooltips, so frames still restyle them."""
+    from graphviz_ad.render import dot as dot_module
+
+    small = nested_trace.to_dot()
+    assert ", label=<<FONT" in small and "xlabel" not in small
+    inline_svg = nested_trace.to_svg()
+    inline_final = nested_trace.stepper().frame(-1)
+    monkeypatch.setattr(dot_module, "EXTERNAL_LABELS_FROM", 3)
+    big = nested_trace.to_dot()
+    assert big == small.replace(", label=<<FONT", ", xlabel=<<FONT")
+    assert sorted(_EDGE_LABEL.findall(nested_trace.to_svg())) == sorted(_EDGE_LABEL.findall(inline_svg))
+    assert len(_EDGE_LABEL.findall(inline_svg)) == 9
+    final = nested_trace.stepper().frame(-1)
+    assert sorted(_EDGE_LABEL.findall(final)) == sorted(_EDGE_LABEL.findall(inline_final))
