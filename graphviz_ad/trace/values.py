@@ -188,15 +188,6 @@ class Snapshots:
         self._held_bytes = 0
 
 
-def _changed(v: Value) -> bool:
-    """A held tensor changed in place before conversion: its value was not kept."""
-    if v._version is not None and v._pending._version != v._version:
-        v._kind = "empty"
-        v._pending = None
-        return True
-    return False
-
-
 @torch.no_grad()
 def finalize_values(values: list[Value]) -> None:
     """Convert every pending tensor to Python numbers, one ``tolist()`` per group of like tensors."""
@@ -207,13 +198,22 @@ def finalize_values(values: list[Value]) -> None:
         p = v._pending
         if p is None:
             continue
-        if v._kind == "stats":
-            if type(p) is tuple:
-                stats.setdefault((str(p[0].dtype), v.device), []).append(v)
-            elif not _changed(v):
-                batched.setdefault((v.dtype, v.device, p.numel()), []).append(v)
-        elif not _changed(v):
-            exact.setdefault((v.dtype, v.device, v.shape), []).append(v)
+        held = v._version
+        if held is not None and p._version != held:  # changed in place before conversion: not kept
+            v._kind = "empty"
+            v._pending = None
+            continue
+        if v._kind == "exact":
+            key = (v.dtype, v.device, v.shape)
+            group = exact.get(key)
+            if group is None:
+                exact[key] = [v]
+            else:
+                group.append(v)
+        elif type(p) is tuple:
+            stats.setdefault((str(p[0].dtype), v.device), []).append(v)
+        else:
+            batched.setdefault((v.dtype, v.device, p.numel()), []).append(v)
     for group in exact.values():
         stacked = torch.stack([v._pending for v in group]).cpu()
         if stacked.dtype == torch.bfloat16 or stacked.dtype == torch.float16:
@@ -223,10 +223,7 @@ def finalize_values(values: list[Value]) -> None:
         else:
             finite = [not stacked.is_complex()] * len(group)
         for v, d, ok in zip(group, stacked.tolist(), finite):
-            v.data = d
-            v.finite = ok
-            v._pending = None
-            v._version = None
+            v.data, v.finite, v._pending, v._version = d, ok, None, None
     for group in batched.values():
         x = _summary_input(torch.stack([v._pending.reshape(-1) for v in group]))
         # amin and amax: aminmax(dim=) is many times slower on CPU
