@@ -20,7 +20,6 @@ from .steps import Contribution, Incoming, Local, Step
 __all__ = ["run_backward"]
 
 _AccumulateGrad = torch._C._functions.AccumulateGrad
-_MISSING = object()
 _BackwardCFunction = torch.autograd.function.BackwardCFunction
 
 
@@ -186,11 +185,10 @@ class _StepRecorder:
                     box.append((si, nid, v))
             if owner is not None and owner != nid:
                 key = (owner, nid)
-                prev = self.edge_grads.get(key, _MISSING)
-                if prev is _MISSING:
+                if key not in self.edge_grads:
                     self.edge_grads[key] = v  # the contribution's own snapshot: no tensor kept alive
                 else:  # the input feeds this op twice (x*x): the edge carries the sum
-                    self.edge_grads[key] = self._sum(prev, g)
+                    self.edge_grads[key] = self._sum(self.edge_grads[key], g)
 
     def _sum(self, prev: Value | None, g: torch.Tensor) -> Value | None:
         """prev + g while prev's tensor is still pending (small tensors); None for a summary."""

@@ -27,7 +27,7 @@ def _v(v: Value | None) -> Any:
 @gc_paused()
 def to_json(graph: Graph, steps: list[Step] | None = None, update: OptimizerRecord | None = None) -> dict[str, Any]:
     """A JSON-ready dict; non-finite numbers are strings ("nan", "inf", "-inf")."""
-    nodes = []
+    nodes: list[dict[str, Any]] = []
     add = nodes.append
     for n in graph.nodes:
         v = n.value
@@ -40,7 +40,7 @@ def to_json(graph: Graph, steps: list[Step] | None = None, update: OptimizerReco
         })
     edges = [{"source": e.source, "target": e.target, "grad": _v(e.grad)} for e in graph.edges]
     clusters = [{"id": c.id, "kind": c.kind, "label": c.label, "parent": c.parent} for c in graph.clusters]
-    out_steps = []
+    out_steps: list[dict[str, Any]] = []
     add = out_steps.append
     for s in steps or []:
         add({

@@ -107,7 +107,8 @@ class _Recorder:
         self.max_elements = max_elements
         self.stop = stop
         self.thread = threading.get_ident()
-        self.tensor_node: dict[int, tuple[weakref.ref, str]] = {}
+        # id(tensor) -> (weak ref, node id, bound without an autograd node: one may be attached later)
+        self.tensor_node: dict[int, tuple[weakref.ref, str, bool]] = {}
         self.owner: dict[int, str] = {}
         self.autograd_nodes: list[tuple[Any, str]] = []
         self.leaves: dict[str, torch.Tensor] = {}

@@ -227,8 +227,8 @@ def finalize_values(values: list[Value]) -> None:
     for group in batched.values():
         x = _summary_input(torch.stack([v._pending.reshape(-1) for v in group]))
         # amin and amax: aminmax(dim=) is many times slower on CPU
-        rows = torch.stack([x.amin(1), x.amax(1), x.sum(1), torch.linalg.vector_norm(x, dim=1)], 1)
-        for v, (mn, mx, total, norm) in zip(group, rows.to(torch.float64).cpu().tolist()):
+        summary = torch.stack([x.amin(1), x.amax(1), x.sum(1), torch.linalg.vector_norm(x, dim=1)], 1)
+        for v, (mn, mx, total, norm) in zip(group, summary.to(torch.float64).cpu().tolist()):
             v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
             v._pending = None
             v._version = None
