@@ -132,16 +132,20 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold:
     if n == 0:
         v.data = torch.empty(shape).tolist()
         v.finite = True
-    elif n <= max_elements:
+        return v
+    if hold and (n <= max_elements or n <= BATCH_MAX_ELEMENTS):  # held: kept exactly or summarised in a batch
+        try:
+            v._version = t._version
+        except RuntimeError:  # an inference-mode tensor keeps no version counter: take it now
+            hold = False
+    if n <= max_elements:
         if hold:
             v._pending = t
-            v._version = t._version
         else:
             v._pending = t.detach().clone()  # detached: no autograd record, no grad-mode switch needed
     elif hold and n <= BATCH_MAX_ELEMENTS:
         v._kind = "stats"
         v._pending = t
-        v._version = t._version
     else:
         v._kind = "stats"
         x = _summary_input(t.detach())
@@ -170,7 +174,8 @@ class Snapshots:
     def take(self, t: torch.Tensor, *, hold: bool = True) -> Value:
         v = snapshot(t, self.max_elements, hold=hold)
         self.values.append(v)
-        if v._kind == "stats" and v._version is not None:
+        # held summaries, and held exact values when they may be big (max_elements raised), count
+        if v._version is not None and (v._kind == "stats" or self.max_elements > DEFAULT_MAX_ELEMENTS):
             self._held_bytes += t.numel() * t.element_size()
             if self._held_bytes > BATCH_BYTES:
                 self.flush()

@@ -241,3 +241,34 @@ def test_a_parameter_changed_in_place_later_in_the_forward_shows_its_value_when_
     t = gad.trace(f, torch.ones(1, 3))
     assert t.node("weight").value.data == before.tolist()
     assert torch.equal(lin.weight.detach(), before * 2)
+
+
+@pytest.mark.parametrize("n", [3, 1000], ids=["exact", "summary"])
+def test_inference_mode_tensors_inside_the_traced_code_are_recorded(n):
+    """Inference tensors keep no version counter: they are taken at once instead of held."""
+    def f(x):
+        with torch.inference_mode():
+            y = x * 2
+        return (x * y.clone()).sum()
+
+    x = torch.linspace(-1, 1, n, requires_grad=True)
+    t = gad.trace(f, x).backward()
+    v = t.node("y").value
+    want = (x.detach() * 2)
+    if n == 3:
+        assert v.data == want.tolist()
+    else:
+        assert v.stats["max"] == want.max().item()
+    assert t.node("x").grad is not None
+
+
+def test_values_above_the_batch_size_are_still_held_safely():
+    """max_elements above the batch size: exact values are held (and protected) like small ones."""
+    def f(x):
+        a = x * 2
+        a.add_(1)
+        return a.sum()
+
+    x = torch.ones(20000, requires_grad=True)
+    t = gad.trace_call(f, (x,), max_elements=30000)
+    assert t.node("a").value.data == [2.0] * 20000
