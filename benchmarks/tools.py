@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import gc
 import importlib
 import importlib.metadata
 import re
 import time
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -27,6 +28,18 @@ def count_dot_nodes(dot: str) -> int:
         if m and "->" not in line[:m.end()] and m.group(1) not in ("graph", "node", "edge", "legend"):
             n += 1
     return n
+
+
+@contextlib.contextmanager
+def modes_kept(module: nn.Module) -> Iterator[None]:
+    """Every submodule's train/eval flag put back afterwards: torchview's draw_graph(mode=...) sets the
+    whole model to one mode, which changed what the measurements after it traced (dropout on)."""
+    flags = [(m, m.training) for m in module.modules()]
+    try:
+        yield
+    finally:
+        for m, training in flags:
+            m.training = training
 
 
 def reset_grads(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
@@ -151,8 +164,9 @@ class Torchview(Tool):
     def _graph(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
         from torchview import draw_graph
 
-        return draw_graph(module, input_data=list(inputs), save_graph=False,
-                          mode="train" if module.training else "eval")
+        with modes_kept(module):
+            return draw_graph(module, input_data=list(inputs), save_graph=False,
+                              mode="train" if module.training else "eval")
 
     def capture(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
         g = self._graph(module, inputs)
@@ -184,7 +198,7 @@ class Torchlens(Tool):
 
     def capture(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
         call = self._call()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), modes_kept(module):
             warnings.simplefilter("ignore")
             log = call(module, inputs)
         layers = getattr(log, "layer_list", None)

@@ -31,6 +31,7 @@ class WithLoss(nn.Module):
         super().__init__()
         self.model = model
         self.loss = loss
+        self.training = model.training  # the wrapper follows the model (tools read the root's mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.loss(self.model(x))
