@@ -119,12 +119,15 @@ class _StepRecorder:
         self.seen[id(t)] = (weakref.ref(t), version, v)
         return v
 
-    def needs_prehook(self, k: int) -> bool:
-        """A leaf's accumulation has no post hook; a scalar op's local derivative must be read before the
-        node runs (its saved tensors are freed after); every other step is recorded in one post hook."""
-        gf, nid = self.rec.autograd_nodes[k]
-        value = self.graph.node(nid).value
-        return type(gf) is _AccumulateGrad or (self.local_numbers and value is not None and value.numel == 1)
+    def needs_prehooks(self) -> list[bool]:
+        """Per autograd node: a leaf's accumulation has no post hook; a scalar op's local derivative must
+        be read before the node runs (its saved tensors are freed after); every other step is recorded
+        in one post hook."""
+        scalar: dict[str, bool] = {}
+        if self.local_numbers:
+            for n in self.graph.nodes:
+                scalar[n.id] = n.value is not None and n.value.numel == 1
+        return [type(gf) is _AccumulateGrad or scalar.get(nid, False) for gf, nid in self.rec.autograd_nodes]
 
     def pre_and_post(self, k: int, grad_inputs: Sequence[torch.Tensor | None],
                      grad_outputs: Sequence[torch.Tensor | None]) -> None:
@@ -235,11 +238,13 @@ def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: 
     saved: list[tuple[torch.Tensor, Any]] = []
     boundary = {id(t.grad_fn) for _, t in leaves if t.grad_fn is not None}
     try:
+        prehook = sr.needs_prehooks()
+        one_hook = sr.pre_and_post
         for k, (gf, nid) in enumerate(rec.autograd_nodes):
             if id(gf) in boundary:
                 continue
-            if not sr.needs_prehook(k):  # one hook per node where one does
-                handles.append(gf.register_hook(partial(sr.pre_and_post, k)))
+            if not prehook[k]:  # one hook per node where one does
+                handles.append(gf.register_hook(partial(one_hook, k)))
                 continue
             handles.append(gf.register_prehook(partial(sr.pre, k)))
             if type(gf) is not _AccumulateGrad:
