@@ -24,6 +24,14 @@ _BackwardCFunction = torch.autograd.function.BackwardCFunction
 
 
 _NAMES: dict[type, str] = {}
+# Autograd nodes whose gradient for their input holds exactly the upstream's numbers, reshaped or
+# reordered: its min/max/mean/norm are the upstream's (no second summary of the same numbers).
+SAME_NUMBERS = frozenset({
+    "ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0", "TransposeBackward0", "TransposeBackward1",
+    "TBackward0", "PermuteBackward0", "SqueezeBackward0", "SqueezeBackward1", "SqueezeBackward2",
+    "SqueezeBackward3", "SqueezeBackward4", "UnsqueezeBackward0", "UnsqueezeBackward1", "CloneBackward0",
+    "AliasBackward0",
+})
 
 
 def _grad_fn_name(gf: Any) -> str:
@@ -106,16 +114,16 @@ class _StepRecorder:
             self.main.append(nid not in seen_nodes)
             seen_nodes.add(nid)
 
-    def _snap(self, t: torch.Tensor | None) -> Value | None:
+    def _snap(self, t: torch.Tensor | None, same: Value | None = None) -> Value | None:
         """A snapshot, shared when the same gradient tensor is seen again (a step's contribution is
-        usually the next step's upstream)."""
+        usually the next step's upstream); ``same``: a summary holding the same numbers, to share."""
         if t is None:
             return None
         version = t._version
         hit = self.seen.get(id(t))
         if hit is not None and hit[0]() is t and hit[1] == version:
             return hit[2]
-        v = self.snaps.take(t)
+        v = self.snaps.take(t) if same is None else self.snaps.alias(t, same)
         self.seen[id(t)] = (weakref.ref(t), version, v)
         return v
 
@@ -174,9 +182,15 @@ class _StepRecorder:
         nid = step.node
         contributions = step.contributions
         n_in = len(grad_inputs)
+        up = step.upstream
+        # a view's gradient holds the upstream's numbers in another shape: its summary is the upstream's
+        same = up if up is not None and up._kind == "stats" and step.grad_fn in SAME_NUMBERS else None
         for slot, (owner, to_name, target) in enumerate(self.slots[k]):
             g = grad_inputs[slot] if slot < n_in else None
-            v = self._snap(g)
+            if same is not None and slot == 0 and g is not None and g.numel() == same.numel:
+                v = self._snap(g, same)
+            else:
+                v = self._snap(g)
             contributions.append(Contribution(owner, to_name, v))
             if g is None:
                 continue

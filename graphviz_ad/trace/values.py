@@ -181,6 +181,15 @@ class Snapshots:
                 self.flush()
         return v
 
+    def alias(self, t: torch.Tensor, source: Value) -> Value:
+        """A summary of ``t`` that is ``source``'s: for a tensor holding the same numbers in another
+        shape or order (a view's gradient). No tensor work; converted with ``source``."""
+        v = Value(tuple(t.shape), _dtype_name(t.dtype), _device_name(t.device))
+        v._kind = "stats"
+        v._pending = source
+        self.values.append(v)
+        return v
+
     @property
     def pending(self) -> bool:
         return self._done < len(self.values)
@@ -199,6 +208,7 @@ def finalize_values(values: list[Value]) -> None:
     exact: dict[tuple[str, str, tuple[int, ...]], list[Value]] = {}
     stats: dict[tuple[str, str], list[Value]] = {}
     batched: dict[tuple[str, str, int], list[Value]] = {}
+    aliases: list[Value] = []  # summaries shared with another value, taken (and converted) before them
     for v in values:
         p = v._pending
         if p is None:
@@ -217,6 +227,8 @@ def finalize_values(values: list[Value]) -> None:
                 group.append(v)
         elif type(p) is tuple:
             stats.setdefault((str(p[0].dtype), v.device), []).append(v)
+        elif type(p) is Value:
+            aliases.append(v)
         else:
             batched.setdefault((v.dtype, v.device, p.numel()), []).append(v)
     for group in exact.values():
@@ -243,3 +255,10 @@ def finalize_values(values: list[Value]) -> None:
         for v, (mn, mx, total, norm) in zip(group, rows):
             v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
             v._pending = None
+    for v in aliases:  # in order: a source is converted before, or in this batch above
+        src = v._pending
+        v._pending = None
+        if src.stats is None:
+            v._kind = "empty"
+        else:
+            v.stats = dict(src.stats)

@@ -200,3 +200,38 @@ def test_custom_function_steps_without_formula():
     assert step.local[0].formula is None
     assert step.contributions[0].value.scalar() == 12.0
     assert t.node("x").grad.scalar() == 12.0
+
+
+def test_summaries_of_view_gradients_are_the_gradients_own():
+    """A view's gradient (ViewBackward, TBackward, ...) shares its upstream's summary: check every
+    summarised contribution against the real gradient autograd computed for that input."""
+    torch.manual_seed(0)
+    w = torch.randn(2048, dtype=torch.float64)
+
+    def f(x):
+        y = x.t()
+        z = y.reshape(-1)
+        u = z.unsqueeze(0)
+        return (u.squeeze(0) * w).sum()
+
+    x = torch.randn(32, 64, dtype=torch.float64, requires_grad=True)
+    t = gad.trace(f, x).backward()
+    xs = x.detach().clone().requires_grad_(True)
+    y = xs.t(); z = y.reshape(-1); u = z.unsqueeze(0); q = u.squeeze(0); m = q * w
+    tensors = {"x": xs, "y": y, "z": z, "u": u, "squeeze": q, "mul": m}
+    grads = dict(zip(tensors, torch.autograd.grad(m.sum(), list(tensors.values()))))
+    gx = grads["x"]
+    checked = set()
+    for s in t.steps:
+        for c in s.contributions:
+            if c.to is None or c.value is None or c.to == s.node:  # (into an autograd node inside the op)
+                continue
+            want = grads[t.graph.node(c.to).label]
+            st = c.value.stats
+            assert c.value.shape == tuple(want.shape)
+            assert st["min"] == want.min().item() and st["max"] == want.max().item()
+            assert st["mean"] == pytest.approx(want.mean().item(), rel=1e-9, abs=1e-12)
+            assert st["norm"] == pytest.approx(want.norm().item(), rel=1e-9)
+            checked.add(s.grad_fn)
+    assert {"TBackward0", "UnsqueezeBackward0", "SqueezeBackward1", "CloneBackward0"} <= checked
+    assert t.node("x").grad.stats["norm"] == pytest.approx(gx.norm().item(), rel=1e-9)
