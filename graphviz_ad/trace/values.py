@@ -30,8 +30,9 @@ class Value:
     ``data`` is a Python number (0-d), a nested list (small tensors), or None for a
     large tensor, whose ``stats`` then hold min/max/mean/norm. Tensor work is deferred:
     ``_pending`` holds a tensor (a copy, or the tensor itself with its ``_version`` when its
-    owner guarantees that nothing changes it before conversion) or the four 0-d tensors of a
-    summary, until :func:`finalize_values` converts every pending value in batches.
+    owner guarantees that nothing changes it before conversion), the four 0-d tensors of a
+    summary, or another Value whose summary this one shares (the same numbers in another shape),
+    until :func:`finalize_values` converts every pending value in batches.
     """
 
     shape: tuple[int, ...]
