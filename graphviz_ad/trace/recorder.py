@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 import threading
 import types
@@ -34,6 +35,15 @@ _INPLACE_FUNCS = {"__set__", "__setitem__"} | {
     f"__i{op}__" for op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift",
                              "and", "or", "xor")}
 _KINDS: dict[Any, tuple[str, bool, bool]] = {}  # torch callable -> (op name, recorded, changes an argument in place)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _text(name: str) -> str:
+    """A module or parameter name fit for every output: a lone surrogate (add_module accepts one; no
+    encoding can write it) becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", name) if _SURROGATE.search(name) else name
 
 
 def _kind(func: Callable[..., Any]) -> tuple[str, bool, bool]:
@@ -140,15 +150,16 @@ class _Recorder:
         params: list[tuple[str, torch.Tensor]] = []
         buffers: list[tuple[str, torch.Tensor]] = []
         for qual, m in module.named_modules(remove_duplicate=False):  # one walk (named_parameters makes its own)
-            self.module_names.setdefault(id(m), qual)
+            self.module_names.setdefault(id(m), _text(qual))
             prefix = qual + "." if qual else ""
             params.extend((prefix + k, p) for k, p in m._parameters.items() if p is not None)
             buffers.extend((prefix + k, b) for k, b in m._buffers.items() if b is not None)
         for name, p in params + buffers:  # parameters first, as named_parameters then named_buffers
             if id(p) in self.param_names:
                 continue
+            name = _text(name)
             if name in taken:
-                name = f"{type(module).__name__}.{name}"
+                name = f"{_text(type(module).__name__)}.{name}"
             self.param_names[id(p)] = name
             taken.add(name)
 
@@ -187,8 +198,9 @@ class _Recorder:
             return
         user, info, _, parent = self._locate(f.f_back)
         self.module_callers[id(f)] = (user, info)
-        label = f"{qual}: {type(module).__name__}" if qual else type(module).__name__
-        c = self.graph.add_cluster("module", label, parent, qualname=qual, type_name=type(module).__name__)
+        type_name = _text(type(module).__name__)
+        label = f"{qual}: {type_name}" if qual else type_name
+        c = self.graph.add_cluster("module", label, parent, qualname=qual, type_name=type_name)
         self.module_frames[id(f)] = c.id
         self._last_frame = None
         self.module_stack.append((qual, c.id, id(f)))
