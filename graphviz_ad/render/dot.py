@@ -13,16 +13,12 @@ from .collapse import view_for
 from .format import clean_text, fmt_number, fmt_shape, fmt_value_texts
 from .gradcolor import LIGHT, colour_bar, fill_of, magnitude
 from .options import RenderOptions
-from .quoting import html_text, quote
+from .quoting import QUOTE_NOT_NEWLINE, html_text, quote
 from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
 
 __all__ = ["to_dot", "node_label", "has_nonfinite"]
 
-# What html_text and quote change. Most label text has none of it but a preview's brackets, and a
-# tooltip only its line breaks: a regex scan, then the plain answer, skips their general work.
-_HTML_NOT_BRACKET = re.compile(r"""[&<>"'\x00-\x1f\x7f-\x9f\U00010000-\U0010ffff\ud800-\udfff]""")
-_QUOTE_ANY = re.compile(r'[\\"\x00-\x09\x0b-\x1f\x7f-\x9f]')  # all but "\n"
-_QUOTE_OR_NEWLINE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')
+_QUOTE_OR_NEWLINE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')  # a text that is "plain": nothing to escape
 TOOLTIP_LIMIT = 2000
 
 # A value's texts: (the Value, label text, full text, full text has nothing to escape in a quoted string)
@@ -30,24 +26,10 @@ _Texts = tuple[Any, str, str, bool]
 _NO_TEXTS: _Texts = (None, "", "", True)
 
 
-def _html(s: str) -> str:
-    """``html_text(s)``, without its translate table when ``s`` needs no entity but ``&#91;``/``&#93;``."""
-    if _HTML_NOT_BRACKET.search(s):
-        return html_text(s)
-    return s.replace("[", "&#91;").replace("]", "&#93;")
-
-
-def _quote(s: str) -> str:
-    """``quote(s)``; text whose only special characters are line breaks is escaped with one replace."""
-    if _QUOTE_ANY.search(s):
-        return quote(s)
-    return '"' + s.replace("\n", "\\n") + '"'
-
-
 def _tooltip_text(parts: list[str]) -> str:
     """The quoted tooltip of ``parts`` (one per line): escapes shown, cut at ``TOOLTIP_LIMIT`` characters."""
     text = "\n".join(parts)
-    if not _QUOTE_ANY.search(text):  # no backslash, quote or control character but the line breaks
+    if not QUOTE_NOT_NEWLINE.search(text):  # no backslash, quote or control character but the line breaks
         escaped = text.replace("\n", "\\n")
         if len(escaped) <= TOOLTIP_LIMIT:
             return f'"{escaped}"'
@@ -135,7 +117,7 @@ class _Writer:
         if row is not None:
             return row
         kind = node.kind
-        name = _html(clean_text(node.label, 48))
+        name = html_text(clean_text(node.label, 48))
         if kind in ("op", "output"):
             op = f"{node.op}({clean_text(node.args, 48)})" if node.args else node.op
         else:
@@ -143,14 +125,14 @@ class _Writer:
         if collapsed:
             row = f"<TR><TD><B>{name}</B></TD></TR>"
             if node.args:
-                row += f"<TR><TD>{_font(_html(node.args), muted, 9)}</TD></TR>"
+                row += f"<TR><TD>{_font(html_text(node.args), muted, 9)}</TD></TR>"
         elif kind == "const" and node.op == "const":
             row = f"<TR><TD><B>{name}</B></TD></TR>"
         elif node.label == node.op:
-            tail = f" {_font(_html(op[len(node.op):]), muted)}" if op != node.op else ""
+            tail = f" {_font(html_text(op[len(node.op):]), muted)}" if op != node.op else ""
             row = f"<TR><TD><B>{name}</B>{tail}</TD></TR>"
         else:
-            row = f"<TR><TD><B>{name}</B> {_font(_html(op), muted, 10)}</TD></TR>"
+            row = f"<TR><TD><B>{name}</B> {_font(html_text(op), muted, 10)}</TD></TR>"
         self._titles[key] = row
         return row
 
@@ -164,9 +146,9 @@ class _Writer:
                 meta = f"{fmt_shape(v.shape)} {v.dtype}"
                 if v.device not in ("cpu", "python"):
                     meta += f" {v.device}"
-                row = f"<TR><TD>{_font(_html(meta), muted, 9)}</TD></TR>"
+                row = f"<TR><TD>{_font(html_text(meta), muted, 9)}</TD></TR>"
             elif v.device not in ("cpu", "python"):
-                row = f"<TR><TD>{_font(_html(v.device), muted, 9)}</TD></TR>"
+                row = f"<TR><TD>{_font(html_text(v.device), muted, 9)}</TD></TR>"
             self._metas[key] = row
         return row
 
@@ -180,13 +162,13 @@ class _Writer:
             if value_text:
                 warn = "⚠ " if bad_value else ""
                 for line in value_text.split("\n"):
-                    rows.append(f"<TR><TD>{_html(warn + line)}</TD></TR>")
+                    rows.append(f"<TR><TD>{html_text(warn + line)}</TD></TR>")
                     warn = ""
         if self.opts.grads and node.grad is not None:
             lines = grad_text.split("\n")
             warn = "⚠ " if bad_grad else ""
-            rows.append(f"<TR><TD>{_font(_html(f'{warn}∇ {lines[0]}'), grad_colour)}</TD></TR>")
-            rows.extend(f"<TR><TD>{_font(_html(line), grad_colour)}</TD></TR>" for line in lines[1:])
+            rows.append(f"<TR><TD>{_font(html_text(f'{warn}∇ {lines[0]}'), grad_colour)}</TD></TR>")
+            rows.extend(f"<TR><TD>{_font(html_text(line), grad_colour)}</TD></TR>" for line in lines[1:])
         rows.append("</TABLE>>")
         return "".join(rows)
 
@@ -241,8 +223,8 @@ class _Writer:
         text = short if g.numel == 1 else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
         label = self._edge_labels.get(text)
         if label is None:  # few distinct texts: "‖g‖ 0", "1", ...
-            label = self._edge_labels[text] = f", {self.edge_label_attr}=<{_font(_html(text), theme.grad, 9)}>"
-        tip = f'"gradient: {full}"' if plain else _quote("gradient: " + full)
+            label = self._edge_labels[text] = f", {self.edge_label_attr}=<{_font(html_text(text), theme.grad, 9)}>"
+        tip = f'"gradient: {full}"' if plain else quote("gradient: " + full)
         out = f"{label}, labeltooltip={tip}"
         coloured = fill_of(self.magnitude(g)) if self.opts.grad_color else None
         if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page

@@ -11,9 +11,9 @@ import torch
 
 import graphviz_ad as gad
 from graphviz_ad.errors import ExecutableNotFound
-from graphviz_ad.render.dot import _html, _quote, _tooltip_text
+from graphviz_ad.render.dot import _tooltip_text
 from graphviz_ad.render.format import _preview, clean_text, fmt_value, fmt_value_full, fmt_value_texts
-from graphviz_ad.render.quoting import html_text, quote
+from graphviz_ad.render.quoting import _html_general, _quote_general, html_text, quote
 from graphviz_ad.trace.values import Value
 from tests.helpers import leaves, needs_dot, nested_f
 
@@ -111,8 +111,8 @@ def test_value_texts_are_the_label_and_tooltip_texts(digits):
 @pytest.mark.parametrize("text", ['say "hi"', "back\\slash", "a\nb\nc", "[1, 2]", "x < y & z", "tab\there", "😀",
                                   "\x01\x7f", "cr\r\nlf", "plain", "", "…×∇"])
 def test_escaping_shortcuts_agree_with_quoting(text):
-    assert _html(text) == html_text(text)
-    assert _quote(text) == quote(text)
+    assert html_text(text) == _html_general(text)
+    assert quote(text) == _quote_general(text)
     parts = [text, "value: [1, 2]", "grad: " + "9, " * 700]
     for n in (1, 2, 3):
         expected = quote(clean_text("\n".join(parts[:n]), 2000).replace("\\n", "\n"))
