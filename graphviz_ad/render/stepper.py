@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import OutputError, RenderError
 from ..gcpause import gc_paused
-from .backend import run_dot
+from .backend import DotProcess
 from .collapse import resolve_view
 from .dot import to_dot
 from .frames import FrameBuilder
@@ -45,14 +45,13 @@ class Stepper:
     transcript, ``save(path)`` writes one of them (``.html``, ``.txt``, or a folder of SVGs).
     """
 
-    @gc_paused()  # one view per step: the collector would rescan the whole trace while they are made
     def __init__(self, trace: "Trace", options: RenderOptions | None = None) -> None:
         self.trace = trace
         self.options = RenderOptions.make(options)
         self.theme = get_theme(self.options.theme)
         graph = trace.graph
-        text = ValueTexts(self.options.digits)
-        self.views: list[StepView] = step_views(trace.steps, graph, self.options.digits, text)
+        self._text = text = ValueTexts(self.options.digits)
+        self._views: list[StepView] | None = None
         self._view, drawn = resolve_view(graph, self.options.depth)
         record = trace.update
         self.updates: list[UpdateView] = update_views(record, self.options.digits)
@@ -64,15 +63,29 @@ class Stepper:
         self._template: SvgTemplate | None = None
         self._builder: FrameBuilder | None = None
 
+    @property
+    def views(self) -> list[StepView]:
+        """What each backward step shows (its formula, numbers, texts), formatted on first use."""
+        if self._views is None:
+            with gc_paused():  # one view per step: the collector would rescan the whole trace meanwhile
+                self._views = step_views(self.trace.steps, self.trace.graph, self.options.digits, self._text)
+        return self._views
+
     # -- layout (one dot run) ---------------------------------------------
     @property
     def template(self) -> SvgTemplate:
-        """The laid-out SVG, cut into parts; ``dot`` runs on first use only."""
+        """The laid-out SVG, cut into parts; ``dot`` runs on first use only, while the steps are
+        formatted (dot works on another core meanwhile)."""
         if self._template is None:
             # the view is resolved already; gradients drawn (room for them), never as colours (that
             # would show a pending gradient's size)
             dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
-            svg = run_dot(dot, "svg").decode("utf-8")
+            run = DotProcess(dot, "svg")
+            try:
+                _ = self.views  # the steps are formatted while dot lays out
+                svg = run.result().decode("utf-8")
+            finally:
+                run.close()
             template = parse_svg(svg, self.theme.grad)
             if not any(s.kind == "svg" for s in template.slots) or not any(s.kind == "end" for s in template.slots):
                 raise RenderError("Graphviz's SVG did not have the expected <svg width=… height=… viewBox=…> "
@@ -161,4 +174,4 @@ class Stepper:
 
     def __repr__(self) -> str:
         ups = f", {len(self.updates)} parameter updates" if self.updates else ""
-        return f"<graphviz_ad.Stepper: {len(self)} frames ({len(self.views)} backward steps{ups})>"
+        return f"<graphviz_ad.Stepper: {len(self)} frames ({len(self.trace.steps)} backward steps{ups})>"

@@ -49,6 +49,51 @@ def test_dot_crash_failure_and_timeout_are_clear_and_write_nothing(tmp_path, mon
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("body, message", [
+    ("kill -SEGV $$", "killed by signal 11"),
+    ("echo 'Error: syntax error in line 1' >&2; exit 1", "syntax error in line 1"),
+    ("sleep 30", "did not finish within 1 s"),
+])
+def test_stepper_dot_failures_are_the_same_errors_and_leave_no_process_or_file(tmp_path, monkeypatch, body, message):
+    """The stepper starts dot (files in and out) while it formats the steps: same errors as run_dot,
+    the process stopped and its temporary folder removed."""
+    import tempfile
+
+    monkeypatch.setenv("GRAPHVIZ_AD_DOT", fake_dot(tmp_path, body))
+    monkeypatch.setenv("GRAPHVIZ_AD_DOT_TIMEOUT", "1")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0)).backward()
+    with pytest.raises(DotFailed, match=message):
+        t.stepper().frames()
+    assert list(scratch.iterdir()) == []
+    assert "x.grad = 0.058131" in t.stepper().text()  # the transcript needs no dot
+
+
+def test_stepper_without_room_for_temporary_files_runs_dot_through_pipes(monkeypatch):
+    import tempfile
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0)).backward()
+    want = t.stepper().frames()
+    monkeypatch.setattr(tempfile, "mkdtemp", no_room)
+    assert t.stepper().frames() == want
+
+
+def test_a_stepper_closed_before_dot_finishes_stops_it(tmp_path, monkeypatch):
+    from graphviz_ad.render.backend import DotProcess
+
+    monkeypatch.setenv("GRAPHVIZ_AD_DOT", fake_dot(tmp_path, "sleep 30"))
+    run = DotProcess("digraph {}", "svg")
+    proc = run._proc
+    assert proc is not None and proc.poll() is None
+    run.close()
+    assert proc.poll() is not None
+
+
 def test_unwritable_destination_is_an_output_error(tmp_path):
     t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0))
     blocker = tmp_path / "file"

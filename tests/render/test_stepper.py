@@ -157,13 +157,13 @@ def test_step_panel_shows_the_chain_rule(stepper, nested_trace):
 @needs_dot
 def test_frames_rest_on_one_dot_run(nested_trace, monkeypatch, tmp_path):
     calls = []
-    real = stepper_module.run_dot
 
-    def counting(*args, **kwargs):
-        calls.append(args[1] if len(args) > 1 else kwargs.get("fmt"))
-        return real(*args, **kwargs)
+    class Counting(stepper_module.DotProcess):
+        def __init__(self, *args, **kwargs):
+            calls.append(args[1] if len(args) > 1 else kwargs.get("fmt"))
+            super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(stepper_module, "run_dot", counting)
+    monkeypatch.setattr(stepper_module, "DotProcess", Counting)
     s = nested_trace.stepper()
     s.frames()
     s.frames()
@@ -439,8 +439,13 @@ def test_stepper_without_update_has_no_update_frames(nested_trace):
 @needs_dot
 def test_training_frame_count_and_one_layout(make_training, monkeypatch):
     calls = []
-    real = stepper_module.run_dot
-    monkeypatch.setattr(stepper_module, "run_dot", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    class Counting(stepper_module.DotProcess):
+        def __init__(self, *args, **kwargs):
+            calls.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(stepper_module, "DotProcess", Counting)
     t = make_training().trace
     assert len(t.update.updates) == 4
     s = t.stepper()
