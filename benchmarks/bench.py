@@ -154,6 +154,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--call-limit", type=float, help="a single captured call longer than this fails (default 120 s)")
     p.add_argument("--dot-max-nodes", type=int, help="do not lay out graphs with more nodes (default 3000)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--no-cold", action="store_true", help="skip timing whole processes (the CLI from a cold start)")
     p.add_argument("--in-process", action="store_true",
                    help="measure every workload in this process (default only with --smoke)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -211,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"peak memory: {', '.join(mem_names)} (base, plain, graphviz_ad; one subprocess each)")
         result["memory"] = _memory(mem_names, "smoke" if args.mode == "smoke" else "default",
                                    jobs=3 if args.mode == "smoke" else 2)
+    if not args.no_cold:
+        from coldstart import cold_start
+
+        _log("whole processes: the CLI from a cold python")
+        result["cold_start"] = cold_start(cfg.repeat, smoke=args.mode == "smoke")
     result["machine"]["load_average_end"] = load_average()
     result["wall_s"] = time.perf_counter() - _START
     text = markdown(result)

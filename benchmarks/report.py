@@ -282,6 +282,15 @@ def markdown(result: dict[str, Any]) -> str:
                      "× to_svg", "ms / frame (list)", "frames MB"], rows)
     lines.append("")
 
+    cold = result.get("cold_start")
+    if cold:
+        lines += ["## Whole processes", "", "Wall time of a fresh `python` process, start to exit (imports, "
+                  "trace, backward, dot, writing the file): the median of the measured runs after one unmeasured run "
+                  "(smoke mode: one run).", ""]
+        lines += _table(["command", "wall"], [[r["label"], fmt_s(r["median_s"]) if "median_s" in r
+                                                else f"✗ {r['error']}"] for r in cold["rows"]])
+        lines.append("")
+
     mem = result.get("memory")
     if mem:
         lines += ["## Peak memory", "", f"Peak RSS, {mem['method']}. Δ: above the import+build process.", ""]
