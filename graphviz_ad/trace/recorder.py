@@ -273,11 +273,13 @@ class _Recorder:
         return user_frame, user_info, direct, parent
 
     # -- tensors --------------------------------------------------------------
-    def node_of(self, t: torch.Tensor) -> str | None:
+    def _entry(self, t: torch.Tensor) -> tuple[weakref.ref, str, bool] | None:
         entry = self.tensor_node.get(id(t))
-        if entry is not None and entry[0]() is t:
-            return entry[1]
-        return None
+        return entry if entry is not None and entry[0]() is t else None
+
+    def node_of(self, t: torch.Tensor) -> str | None:
+        entry = self._entry(t)
+        return entry[1] if entry is not None else None
 
     def bind(self, t: torch.Tensor, node_id: str) -> None:
         # the flag: bound without an autograd node, so one attached later must still be claimed
@@ -323,8 +325,8 @@ class _Recorder:
     def _known(self, t: torch.Tensor) -> str | None:
         """The node of a tensor seen before; claims an autograd node attached after it was recorded
         (a custom ``autograd.Function`` sets its output's grad_fn once its forward has returned)."""
-        entry = self.tensor_node.get(id(t))
-        if entry is None or entry[0]() is not t:
+        entry = self._entry(t)
+        if entry is None:
             return None
         nid = entry[1]
         if entry[2]:
@@ -340,15 +342,14 @@ class _Recorder:
         self.owner[id(gf)] = node_id
         self.autograd_nodes.append((gf, node_id))
 
-    def _walk_autograd(self, node: Node, outs: list[torch.Tensor], grad_fn: Any = None) -> None:
+    def _walk_autograd(self, node: Node, outs: list[torch.Tensor]) -> None:
         """Claim the autograd nodes this op made: its outputs' grad_fn and the new ones behind them."""
         owner = self.owner
         stack = []
         for t in outs:
-            gf = grad_fn if grad_fn is not None else t.grad_fn
+            gf = t.grad_fn
             if gf is not None and id(gf) not in owner:
-                owner[id(gf)] = node.id
-                self.autograd_nodes.append((gf, node.id))
+                self._claim(gf, node.id)
                 stack.append(gf)
         while stack:
             gf = stack.pop()
@@ -390,19 +391,11 @@ class _Recorder:
         else:
             label = (fr.assigned_name(frame, info, self.stop) if frame is not None and direct else None) or name
         graph = self.graph
-        tensor_node = self.tensor_node
         arith = name in ARITHMETIC
         sources: list[str] = []  # leaves and constants are created before the op, so ids follow data flow
         extra_pos: list[Any] = []
         for a in args:
-            if isinstance(a, torch.Tensor):
-                entry = tensor_node.get(id(a))
-                if entry is not None and entry[0]() is a and not entry[2]:
-                    sources.append(entry[1])  # the common case: the output of a recorded op
-                else:
-                    sources.append(self._known(a) or self.add_leaf(a, frame=frame, cluster=cluster))
-            else:
-                self._source(a, frame, cluster, arith, sources, extra_pos)
+            self._source(a, frame, cluster, arith, sources, extra_pos)
         extra_kw: dict[str, Any] = {}
         for k, v in kwargs.items():
             if isinstance(v, torch.Tensor):
@@ -424,14 +417,12 @@ class _Recorder:
         grad_fn = out0.grad_fn
         if constant:
             node.kind = "input" if out0.requires_grad else "const"
-        ref = weakref.ref
         for t in outs:
-            tensor_node[id(t)] = (ref(t), nid, grad_fn is None)
+            self.bind(t, nid)
         if len(outs) > 1:
             node.flags = ("outputs=%d" % len(outs),)
+        if grad_fn is not None or len(outs) > 1:
             self._walk_autograd(node, outs)
-        elif grad_fn is not None:
-            self._walk_autograd(node, outs, grad_fn)
         if node.kind == "input" and grad_fn is None:
             self.leaves[nid] = out0
 
