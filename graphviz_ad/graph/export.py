@@ -17,11 +17,7 @@ SCHEMA = "graphviz_ad/1"
 
 
 def _v(v: Value | None) -> Any:
-    if v is None:
-        return None
-    if v.finite and v._kind == "exact" and type(v.data) is not complex:
-        return v.data  # the common case, without a method call
-    return v.to_json()
+    return None if v is None else v.to_json()
 
 
 @gc_paused()

@@ -245,17 +245,9 @@ def finalize_values(values: list[Value]) -> None:
     for group in batched.values():
         x = _summary_input(torch.stack([v._pending.reshape(-1) for v in group]))
         # amin and amax: aminmax(dim=) is many times slower on CPU
-        summary = torch.stack([x.amin(1), x.amax(1), x.sum(1), torch.linalg.vector_norm(x, dim=1)], 1)
-        for v, (mn, mx, total, norm) in zip(group, summary.to(torch.float64).cpu().tolist()):
-            v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
-            v._pending = None
-            v._version = None
+        _put_stats(group, torch.stack([x.amin(1), x.amax(1), x.sum(1), torch.linalg.vector_norm(x, dim=1)], 1))
     for group in stats.values():
-        flat = torch.stack([x for v in group for x in v._pending])
-        rows = flat.to(torch.float64).cpu().reshape(len(group), 4).tolist()
-        for v, (mn, mx, total, norm) in zip(group, rows):
-            v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
-            v._pending = None
+        _put_stats(group, torch.stack([x for v in group for x in v._pending]).reshape(len(group), 4))
     for v in aliases:  # in order: a source is converted before, or in this batch above
         src = v._pending
         v._pending = None
@@ -263,3 +255,11 @@ def finalize_values(values: list[Value]) -> None:
             v._kind = "empty"
         else:
             v.stats = dict(src.stats)
+
+
+def _put_stats(group: list[Value], rows: torch.Tensor) -> None:
+    """Each value's min, max, sum and norm (one row of ``rows`` each) as its summary."""
+    for v, (mn, mx, total, norm) in zip(group, rows.to(torch.float64).cpu().tolist()):
+        v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
+        v._pending = None
+        v._version = None
