@@ -51,15 +51,15 @@ def cold_start(repeat: int, smoke: bool = False) -> dict[str, Any]:
                 continue
             times: list[float] = []
             error = None
-            for k in range(1 + max(1, repeat)) if not smoke else range(1):
+            unmeasured = 0 if smoke else 1
+            for _ in range(unmeasured + (1 if smoke else max(1, repeat))):
                 t0 = time.perf_counter()
                 p = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
-                dt = time.perf_counter() - t0
+                times.append(time.perf_counter() - t0)
                 if p.returncode != 0:
                     error = (p.stderr.strip().splitlines() or [f"exit status {p.returncode}"])[-1][:200]
                     break
-                if k > 0 or smoke:
-                    times.append(dt)
+            times = times[unmeasured:]
             rows.append({"label": label, "error": error} if error else
                         {"label": label, "median_s": statistics.median(times), "n": len(times)})
     return {"rows": rows}

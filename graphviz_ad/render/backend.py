@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from typing import IO
 
 from ..errors import DotFailed, ExecutableNotFound
 
@@ -86,6 +87,8 @@ class DotProcess:
         self._start = time.monotonic()
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: str | None = None
+        self._out: IO[bytes] | None = None
+        self._err: IO[bytes] | None = None
         exe = _exe()
         try:
             self._dir = tempfile.mkdtemp(prefix="graphviz_ad-dot-")
@@ -126,6 +129,7 @@ class DotProcess:
                 timer.join()
             if late and returncode != 0:  # (finishing as the timer fired is no failure)
                 raise _timed_out(self._limit)
+            assert self._out is not None and self._err is not None
             self._out.seek(0)
             self._err.seek(0)
             return _result(returncode, self._out.read(), self._err.read(), self._fmt)
@@ -136,7 +140,7 @@ class DotProcess:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-        for f in (getattr(self, "_out", None), getattr(self, "_err", None)):
+        for f in (self._out, self._err):
             if f is not None:
                 f.close()
         if self._dir is not None:
