@@ -67,6 +67,10 @@ _TABLE = '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
 # them (10,000 boxes in a chain: 108 s with labels, 7.5 s with none placed in the ranks). From this
 # many gradient-labelled edges the labels are placed after the layout instead (``xlabel``): a little
 # less tidy (they may sit closer to other labels), much faster (a 2,000-box loop: 0.96 s -> 0.33 s).
+# Placing them still costs dot about as much as the rest of the layout (an R-tree of every label), so
+# at that size only the edges whose gradient is news are labelled: those leaving a box with several
+# consumers (each carries one part of the sum). An edge that is its source's only consumer carries
+# the gradient the source box shows already (the expanded 500-layer MLP: 1.0 s -> 0.5 s).
 EXTERNAL_LABELS_FROM = 1000
 
 
@@ -216,8 +220,16 @@ class _Writer:
                 f'shape={SHAPES[kind]}, style="{STYLES[kind]}", fillcolor="{fill}", color="{theme.border[kind]}", '
                 f"label={label}, tooltip={self.tooltip(n, value_texts, grad_texts)}{extra}];")
 
-    def edge_attrs(self, g: Value) -> str:
-        """The gradient attributes of an edge (after its id and class)."""
+    def edge_attrs(self, g: Value, labelled: bool = True) -> str:
+        """The gradient attributes of an edge (after its id and class): its label and the label's
+        tooltip unless not ``labelled``, its colour by magnitude with ``grad_color``."""
+        out = self._edge_label(g) if labelled else ""
+        coloured = fill_of(self.magnitude(g)) if self.opts.grad_color else None
+        if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page
+            out += f', color="{coloured[0]}", penwidth=2.5'
+        return out
+
+    def _edge_label(self, g: Value) -> str:
         theme, digits = self.theme, self.opts.digits
         _, short, full, plain = self.texts(g)
         text = short if g.numel == 1 else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
@@ -225,11 +237,7 @@ class _Writer:
         if label is None:  # few distinct texts: "‖g‖ 0", "1", ...
             label = self._edge_labels[text] = f", {self.edge_label_attr}=<{_font(html_text(text), theme.grad, 9)}>"
         tip = f'"gradient: {full}"' if plain else quote("gradient: " + full)
-        out = f"{label}, labeltooltip={tip}"
-        coloured = fill_of(self.magnitude(g)) if self.opts.grad_color else None
-        if coloured is not None and coloured[0] not in LIGHT:  # pale colours would vanish on the page
-            out += f', color="{coloured[0]}", penwidth=2.5'
-        return out
+        return f"{label}, labeltooltip={tip}"
 
 
 def node_label(node: Node, theme: Theme, opts: RenderOptions) -> str:
@@ -254,6 +262,19 @@ def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
                  f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2"><TR>'
                  f'<TD>{_font("|∇| (log scale):", theme.text, 9)}</TD>{bar}</TR></TABLE></TD></TR>')
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3">{rows}</TABLE>>'
+
+
+def _single_consumers(graph: Graph) -> set[str]:
+    """Nodes that show a gradient and pass it along exactly one gradient-carrying edge: that edge's
+    gradient is the node's own. Not an output (its gradient adds the seed) nor a collapsed module box
+    (several tensors inside)."""
+    consumers: dict[str, int] = {}
+    for e in graph.edges:
+        if e.grad is not None:
+            consumers[e.source] = consumers.get(e.source, 0) + 1
+    outputs = set(graph.outputs)
+    return {n.id for n in graph.nodes
+            if n.grad is not None and consumers.get(n.id) == 1 and n.kind != "module" and n.id not in outputs}
 
 
 @gc_paused()
@@ -300,11 +321,13 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         for child in reversed(children.get(cid, [])):
             stack.append(("open", child, depth + 1))
     show_grads = opts.grads
+    shown_at_source: set[str] = set()  # sources whose one gradient-carrying edge needs no label
     if show_grads and sum(e.grad is not None for e in graph.edges) >= EXTERNAL_LABELS_FROM:
         w.edge_label_attr = "xlabel"
+        shown_at_source = _single_consumers(graph)
     for k, e in enumerate(graph.edges):
         s, t = e.source, e.target
-        grad = w.edge_attrs(e.grad) if show_grads and e.grad is not None else ""
+        grad = w.edge_attrs(e.grad, s not in shown_at_source) if show_grads and e.grad is not None else ""
         lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}];')
     if opts.legend:
         kinds = {n.kind for n in graph.nodes}

@@ -189,20 +189,69 @@ def test_missing_dot_binary_is_one_named_error(nested_trace, monkeypatch, tmp_pa
 _EDGE_LABEL = re.compile(r'<g id="a_(e\d+)&#45;label"><a xlink:title="([^"]*)">\s*<text[^>]*>([^<]*)</text>')
 
 
+def _fan_out(x, y):
+    """x and y each feed two ops (their edges carry parts of a sum); the rest pass on one gradient."""
+    a = x * y
+    b = torch.sin(x)
+    c = a + b
+    return c * y
+
+
+_EDGE_DOT = re.compile(r'  (n\d+) -> (n\d+) \[id="(e\d+)"[^\n]*')
+_EDGE_TEXT = re.compile(r'label=<<FONT[^>]*>([^<]*)</FONT>>')
+
+
 @needs_dot
-def test_big_graphs_place_edge_labels_after_the_layout(nested_trace, monkeypatch):
-    """Past EXTERNAL_LABELS_FROM labelled edges, gradients are xlabels (dot ranks a label like a node:
-    layout time explodes); the SVG keeps the same texts and tooltips, so frames still restyle them."""
+def test_big_graphs_label_only_the_gradients_no_box_shows(monkeypatch):
+    """Past EXTERNAL_LABELS_FROM labelled edges, edge labels are xlabels (dot ranks a label like a
+    node: layout time explodes), and only where they tell something new: an edge leaving a box with
+    several consumers carries one part of its gradient; a box's only consumer gets the box's own
+    gradient, already shown in the box. The SVG keeps the same texts and tooltips for the labels that
+    stay, so frames still restyle them."""
     from graphviz_ad.render import dot as dot_module
 
-    small = nested_trace.to_dot()
-    assert ", label=<<FONT" in small and "xlabel" not in small
-    inline_svg = nested_trace.to_svg()
-    inline_final = nested_trace.stepper().frame(-1)
+    t = gad.trace(_fan_out, *leaves(0.5, 1.5)).backward()
+    small = t.to_dot()
+    inline_svg, inline_final = t.to_svg(), t.stepper().frame(-1)
+    assert "xlabel" not in small
+    labelled_small = {m.group(3): m.group(0) for m in _EDGE_DOT.finditer(small) if "label=<" in m.group(0)}
+    assert len(labelled_small) == 7  # x->mul, x->sin, y->mul, y->mul_1, mul->add, sin->add, add->mul_1
+    sources = [m.group(1) for m in _EDGE_DOT.finditer(small) if m.group(3) in labelled_small]
+    fan_out = {e for e, src in zip(labelled_small, sources) if sources.count(src) > 1}
+    assert len(fan_out) == 4
+
     monkeypatch.setattr(dot_module, "EXTERNAL_LABELS_FROM", 3)
-    big = nested_trace.to_dot()
-    assert big == small.replace(", label=<<FONT", ", xlabel=<<FONT")
-    assert sorted(_EDGE_LABEL.findall(nested_trace.to_svg())) == sorted(_EDGE_LABEL.findall(inline_svg))
-    assert len(_EDGE_LABEL.findall(inline_svg)) == 9
-    final = nested_trace.stepper().frame(-1)
-    assert sorted(_EDGE_LABEL.findall(final)) == sorted(_EDGE_LABEL.findall(inline_final))
+    big = t.to_dot()
+    edges = {m.group(3): m.group(0) for m in _EDGE_DOT.finditer(big)}
+    for eid, line in labelled_small.items():
+        if eid in fan_out:
+            assert edges[eid] == line.replace(", label=<<FONT", ", xlabel=<<FONT")
+        else:  # no label, and the source box shows that gradient already
+            assert "label" not in edges[eid]
+            text = _EDGE_TEXT.search(line).group(1)
+            src = re.match(r"  (n\d+)", line).group(1)
+            assert f"∇ {text}<" in re.search(rf"\n  {src} \[[^\n]*", big).group(0)
+    assert big.count("xlabel=") == 4
+    kept = sorted(m for m in _EDGE_LABEL.findall(inline_svg) if m[0] in fan_out)
+    assert len(kept) == 4
+    assert sorted(_EDGE_LABEL.findall(t.to_svg())) == kept
+    final = t.stepper().frame(-1)
+    assert sorted(_EDGE_LABEL.findall(final)) == sorted(m for m in _EDGE_LABEL.findall(inline_final) if m[0] in fan_out)
+
+
+def test_an_output_that_feeds_on_keeps_its_edge_label(monkeypatch):
+    """An output's gradient adds the seed to what flows back into it: its one outgoing edge carries
+    another number than its box, so that edge stays labelled in big graphs too."""
+    from graphviz_ad.render import dot as dot_module
+
+    def two(x):
+        s = torch.sin(x)
+        return s, s * 3
+
+    t = gad.trace(two, *leaves(0.5)).backward(gradient=[torch.tensor(1.0, dtype=torch.float64)] * 2)
+    monkeypatch.setattr(dot_module, "EXTERNAL_LABELS_FROM", 1)
+    big = t.to_dot()
+    s_id = re.search(r"\n  (n\d+) \[[^\n]*<B>s</B>", big).group(1)
+    s_edges = [m.group(0) for m in _EDGE_DOT.finditer(big) if m.group(1) == s_id]
+    assert len(s_edges) == 1 and 'xlabel=<<FONT COLOR="#AA3377" POINT-SIZE="9">3<' in s_edges[0]  # s's box: ∇ 4
+    assert "∇ 4<" in re.search(rf"\n  {s_id} \[[^\n]*", big).group(0)
