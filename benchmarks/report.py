@@ -219,8 +219,11 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["## Drawing", "",
               "graphviz_ad at default settings (depth auto) and expanded (depth=None); other tools: the DOT "
               "text they build at their defaults, laid out by the same `dot -Tsvg`. End-to-end: trace → "
-              "backward → DOT text → dot → SVG text from a fresh trace; its split: torch (the plain "
-              "forward+backward time) / graphviz_ad's Python / dot.", ""]
+              "backward → DOT text → dot → SVG text from a fresh trace (other tools: their own forward and DOT "
+              "text → dot → SVG text; no backward, no values); its split: torch (the plain "
+              "forward+backward time) / graphviz_ad's Python / dot. ms / node: end to end divided by the "
+              "nodes drawn, to compare pictures of different sizes (dot's time grows faster than the node "
+              "count, so this favours the smaller picture).", ""]
     rows = []
     for w in works:
         for r in w.get("render", []):
@@ -235,10 +238,12 @@ def markdown(result: dict[str, Any]) -> str:
             share = e2e.get("share") if e2e and e2e.get("status") == "ok" else None
             split = (f"{_fmt_pct(share['torch'])} / {_fmt_pct(share['graphviz_ad_python'])} / "
                      f"{_fmt_pct(share['dot'])}") if share else "—"
+            per_box = (f"{1e3 * e2e['median_s'] / r['nodes']:.2f}"
+                       if e2e and e2e.get("status") == "ok" and e2e.get("median_s") and r.get("nodes") else "—")
             rows.append([r["graph"], r["tool"], r["view"], f"{r['nodes']:,}", _timing(r.get("dot_text")),
-                         _timing(r.get("dot")), _timing(e2e) if e2e else "—", split])
+                         _timing(r.get("dot")), _timing(e2e) if e2e else "—", per_box, split])
     lines += _table(["graph", "tool", "view", "nodes drawn", "DOT text", "dot layout (SVG)", "end-to-end to SVG",
-                     "torch / gad Python / dot"], rows)
+                     "ms / node", "torch / gad Python / dot"], rows)
     lines.append("")
 
     rows = []

@@ -160,8 +160,22 @@ def _render_other(module: nn.Module, inputs: tuple[torch.Tensor, ...], label: st
             continue
         rows.append(row)
         row.update(nodes=count_dot_nodes(text), dot_bytes=len(text))
-        _layout(row, text, cfg)
+        if not _layout(row, text, cfg):
+            continue
+        try:  # the tool's own forward and DOT text, then the same dot run: its end to end to SVG
+            s = repeat_within(lambda tool=tool: _other_e2e(tool, module, inputs), cfg.repeat, cfg.budget_s,
+                              before=lambda: reset_grads(module, inputs))
+            row["e2e"] = _ok(s)
+        except (Exception, CallTimeout) as e:
+            row["e2e"] = _error(e, cfg)
     return rows
+
+
+def _other_e2e(tool: Any, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+    """Another tool's picture from scratch: its forward and graph (``graph_dot``), ``dot``, the SVG text."""
+    from graphviz_ad.render.backend import run_dot
+
+    run_dot(tool.graph_dot(module, inputs), "svg").decode("utf-8")
 
 
 def _layout(row: dict[str, Any], text: str, cfg: Config) -> bool:
