@@ -133,8 +133,15 @@ class _StepRecorder:
         in one post hook."""
         scalar: dict[str, bool] = {}
         if self.local_numbers:
+            one: dict[tuple[int, ...], bool] = {}  # per shape: a single number
             for n in self.graph.nodes:
-                scalar[n.id] = n.value is not None and n.value.numel == 1
+                v = n.value
+                if v is not None:
+                    shape = v.shape
+                    s = one.get(shape)
+                    if s is None:
+                        s = one[shape] = v.numel == 1
+                    scalar[n.id] = s
         return [type(gf) is _AccumulateGrad or scalar.get(nid, False) for gf, nid in self.rec.autograd_nodes]
 
     def pre_and_post(self, k: int, grad_inputs: Sequence[torch.Tensor | None],

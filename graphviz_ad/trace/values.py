@@ -65,11 +65,14 @@ class Value:
             return _jsonify(self.data)
         if self._kind == "empty":
             return {"shape": list(self.shape), "min": None, "max": None, "mean": None, "norm": None}
-        assert self.stats is not None
-        out: dict[str, Any] = {"shape": list(self.shape)}
-        for k in ("min", "max", "mean", "norm"):
-            out[k] = json_number(self.stats[k])
-        return out
+        st = self.stats
+        assert st is not None
+        mn, mx, mean, norm = st["min"], st["max"], st["mean"], st["norm"]
+        if type(mn) is float and type(mx) is float and type(mean) is float and type(norm) is float \
+                and mn - mn == 0 and mx - mx == 0 and mean - mean == 0 and norm - norm == 0:  # all finite
+            return {"shape": list(self.shape), "min": mn, "max": mx, "mean": mean, "norm": norm}
+        return {"shape": list(self.shape), "min": json_number(mn), "max": json_number(mx),
+                "mean": json_number(mean), "norm": json_number(norm)}
 
 
 def json_number(v: Any) -> Any:
