@@ -10,8 +10,8 @@ from .theme import Theme
 from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
 __all__ = ["Span", "Line", "PanelBox", "PanelPainter", "step_lines", "forward_lines", "final_lines", "update_lines",
-           "panel_box", "box_for", "panel_head", "panel_svg", "PANEL_END", "line_width", "xml_text", "MAX_TERMS",
-           "MAX_LEAVES", "MAX_STATE"]
+           "panel_box", "box_for", "panel_head", "panel_svg", "PANEL_END", "line_open", "line_width", "xml_text",
+           "MAX_TERMS", "MAX_LEAVES", "MAX_STATE"]
 
 Span = tuple[str, str]  # (text, role): role is title | muted | grad | num | label | formula
 Line = list[Span]
@@ -142,7 +142,8 @@ def _span_open(role: str, theme: Theme) -> str:
     return f'<tspan fill="{_fill(role, theme)}"{weight}{style}>'
 
 
-def _line_open(top: float, i: int) -> str:
+def line_open(top: float, i: int) -> str:
+    """The ``<text>`` tag of panel line ``i`` (0 the first) for a panel whose box starts at ``top``."""
     y = top + _PAD + (i + 1) * _LINE - 4
     return (f'<text class="gad-panel-line" x="{_PAD:.0f}" y="{y:.2f}" font-family="Helvetica,sans-Serif" '
             f'font-size="{_FONT_SIZE}" xml:space="preserve">')
@@ -166,17 +167,17 @@ PANEL_END = "</g>\n"
 
 
 class PanelPainter:
-    """Panel lines as SVG ``<text>`` elements, for many frames of one stepper.
+    """Panel lines as SVG text, for many frames of one stepper, before the layout is known.
 
-    What repeats between frames is made once: each line's ``<text>`` tag (its position depends
-    only on the row), each role's ``<tspan>`` tag, and each (role, text) span, since labels and
-    numbers recur from step to step.
+    A line is painted as its ``<tspan>`` elements and the closing ``</text>``; its opening
+    ``<text>`` tag (:func:`line_open`) holds the line's position, which depends on the graph's
+    height, so the stepper paints every panel while ``dot`` lays the graph out and adds the tags
+    afterwards. What repeats between frames is made once: each role's ``<tspan>`` tag and each
+    (role, text) span, since labels and numbers recur from step to step.
     """
 
-    def __init__(self, top: float, theme: Theme) -> None:
-        self.top = top
+    def __init__(self, theme: Theme) -> None:
         self.theme = theme
-        self._opens: list[str] = []
         self._tags: dict[str, str] = {}  # role -> its <tspan> tag
         self._spans: dict[str, dict[str, str]] = {}  # role -> text -> its <tspan> element
 
@@ -188,26 +189,24 @@ class PanelPainter:
         span = self._spans[role][text] = f"{tag}{xml_text(text)}</tspan>"
         return span
 
-    def paint(self, lines: list[Line]) -> tuple[str, int]:
-        """The lines as text elements, each followed by a newline (what goes between head and end),
-        and the widest line's length in characters (:func:`line_width`)."""
-        opens = self._opens
-        while len(opens) < len(lines):
-            opens.append(_line_open(self.top, len(opens)))
+    def paint(self, lines: list[Line]) -> tuple[list[str], int]:
+        """Each line's spans and its closing ``</text>`` and newline (what follows the line's
+        :func:`line_open` tag), and the widest line's length in characters (:func:`line_width`)."""
         spans_of = self._spans
-        out: list[str] = []
+        rows: list[str] = []
         widest = 0
-        for i, line in enumerate(lines):
-            out.append(opens[i])
+        for line in lines:
+            out: list[str] = []
             width = 0
             for text, role in line:
                 width += len(text)
                 span = spans_of.get(role, _NONE).get(text)
                 out.append(span if span is not None else self._new_span(role, text))
             out.append("</text>\n")
+            rows.append("".join(out))
             if width > widest:
                 widest = width
-        return "".join(out), widest
+        return rows, widest
 
 
 _NONE: dict[str, str] = {}
@@ -215,4 +214,6 @@ _NONE: dict[str, str] = {}
 
 def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme) -> str:
     """The panel as SVG: a background, a rule above it, one ``<text>`` per line."""
-    return panel_head(box, graph_width, theme) + PanelPainter(box.top, theme).paint(lines)[0] + PANEL_END
+    rows = PanelPainter(theme).paint(lines)[0]
+    return (panel_head(box, graph_width, theme) + "".join(line_open(box.top, i) + row for i, row in enumerate(rows))
+            + PANEL_END)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import OutputError, RenderError
 from ..gcpause import gc_paused
 from .backend import DotProcess
 from .collapse import resolve_view
 from .dot import to_dot
-from .frames import FrameBuilder
+from .frames import FrameBuilder, Panels
 from .html import stepper_html, stepper_page
 from .options import RenderOptions
 from .output import write_atomic
@@ -61,6 +61,7 @@ class Stepper:
         self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
                        "update": optimizer_title(record) if record is not None else "optimizer step"}
         self._template: SvgTemplate | None = None
+        self._painted: Panels | None = None
         self._builder: FrameBuilder | None = None
 
     @property
@@ -77,26 +78,39 @@ class Stepper:
         """The laid-out SVG, cut into parts; ``dot`` runs on first use only, while the steps are
         formatted (dot works on another core meanwhile)."""
         if self._template is None:
-            # the view is resolved already; gradients drawn (room for them), never as colours (that
-            # would show a pending gradient's size)
-            dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
-            run = DotProcess(dot, "svg")
-            try:
-                _ = self.views  # the steps are formatted while dot lays out
-                svg = run.result().decode("utf-8")
-            finally:
-                run.close()
-            template = parse_svg(svg, self.theme.grad)
-            if not any(s.kind == "svg" for s in template.slots) or not any(s.kind == "end" for s in template.slots):
-                raise RenderError("Graphviz's SVG did not have the expected <svg width=… height=… viewBox=…> "
-                                  "header; the stepper needs the SVG of dot 2.43 or later")
-            self._template = template
+            self._lay_out(lambda: self.views)
         return self._template
+
+    def _lay_out(self, meanwhile: Callable[[], object]) -> None:
+        """Run ``dot`` once and cut its SVG into :attr:`template`; ``meanwhile`` runs while dot works."""
+        # the view is resolved already; gradients drawn (room for them), never as colours (that
+        # would show a pending gradient's size)
+        dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
+        run = DotProcess(dot, "svg")
+        try:
+            meanwhile()
+            svg = run.result().decode("utf-8")
+        finally:
+            run.close()
+        template = parse_svg(svg, self.theme.grad)
+        if not any(s.kind == "svg" for s in template.slots) or not any(s.kind == "end" for s in template.slots):
+            raise RenderError("Graphviz's SVG did not have the expected <svg width=… height=… viewBox=…> "
+                              "header; the stepper needs the SVG of dot 2.43 or later")
+        self._template = template
+
+    def _panels(self) -> Panels:
+        """Every frame's panel, painted on first use (it needs the step views, not the layout)."""
+        if self._painted is None:
+            views = self.views
+            with gc_paused():  # lists of lines per frame: the collector would rescan the whole trace meanwhile
+                self._painted = Panels(self.progress, views, self.theme, self.leaves, self.updates, self.titles)
+        return self._painted
 
     def _frames(self) -> FrameBuilder:
         if self._builder is None:
-            self._builder = FrameBuilder(self.template, self.progress, self.views, self.theme, self.leaves,
-                                         self.updates, self.titles)
+            if self._template is None:
+                self._lay_out(self._panels)  # the panels are painted while dot lays out
+            self._builder = FrameBuilder(self.template, self.progress, self._panels(), self.theme)
         return self._builder
 
     # -- outputs ------------------------------------------------------------
