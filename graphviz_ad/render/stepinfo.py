@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import zip_longest
+from typing import NamedTuple
 
 from ..backward.steps import Contribution, Local, Step
 from ..graph.model import Graph, Node
@@ -20,9 +20,10 @@ _INFIX = {"add": " + ", "mul": "*"}  # commutative, so the recorded operand orde
 _UNORDERED = frozenset({"sub", "div", "pow", "matmul", "floor_divide", "remainder", "rsub", "true_divide"})
 
 
-@dataclass(frozen=True)
-class Term:
-    """One chain-rule term: upstream × local = contribution, sent to ``to``."""
+class Term(NamedTuple):
+    """One chain-rule term: upstream × local = contribution, sent to ``to``.
+
+    A named tuple, as :class:`StepView`: one or more is made per step."""
 
     to: str  # the label of the input that receives the contribution
     formula: str  # the local derivative as a formula (``∂mul/∂z = c``), or just ``∂mul/∂z``
@@ -36,9 +37,10 @@ class Term:
         return f"× {self.formula}{local} → {self.to}{contrib}"
 
 
-@dataclass(frozen=True)
-class StepView:
-    """A step of the backward record as the stepper shows it (every number already formatted)."""
+class StepView(NamedTuple):
+    """A step of the backward record as the stepper shows it (every number already formatted).
+
+    A named tuple (immutable, and made faster than a frozen dataclass): one is made per step."""
 
     index: int
     node: str
@@ -49,7 +51,7 @@ class StepView:
     expr: str
     upstream: str
     incoming: tuple[str, ...] = ()
-    terms: tuple[Term, ...] = field(default_factory=tuple)
+    terms: tuple[Term, ...] = ()
 
     @property
     def title(self) -> str:
@@ -142,7 +144,8 @@ class _Views:
         self.graph = graph
         self.text = text
         self._labels: dict[str, str] = {}  # node id -> label cut at 40 characters
-        self._expressions: dict[str, str] = {}
+        self._expressions: dict[str, str] = {}  # node id -> its expression
+        self._texts: dict[tuple[str, ...], str] = {}  # what an expression is made of -> the expression
 
     def label(self, nid: str) -> str:
         known = self._labels.get(nid)
@@ -151,9 +154,15 @@ class _Views:
         return known
 
     def expression(self, node: Node) -> str:
+        """:func:`op_expression` of ``node``, kept by node (several steps of one op) and made once per
+        distinct input (kind, label, op, arguments, operands' labels): a loop's ops repeat a few."""
         known = self._expressions.get(node.id)
         if known is None:
-            known = self._expressions[node.id] = op_expression(node, self.graph, self.label)
+            key = (node.kind, node.label, node.op, node.args, *map(self.label, node.operands))
+            known = self._texts.get(key)
+            if known is None:
+                known = self._texts[key] = op_expression(node, self.graph, self.label)
+            self._expressions[node.id] = known
         return known
 
     def term(self, step: Step, loc: Local | None, con: Contribution | None) -> Term | None:
