@@ -146,6 +146,15 @@ class _Views:
         self._labels: dict[str, str] = {}  # node id -> label cut at 40 characters
         self._expressions: dict[str, str] = {}  # node id -> its expression
         self._texts: dict[tuple[str, ...], str] = {}  # what an expression is made of -> the expression
+        self._cleaned: dict[tuple[str, int], str] = {}  # (text, limit) -> clean_text(text, limit)
+
+    def clean(self, text: str, limit: int) -> str:
+        """:func:`clean_text`, once per text: formulas and labels recur from step to step."""
+        key = (text, limit)
+        known = self._cleaned.get(key)
+        if known is None:
+            known = self._cleaned[key] = clean_text(text, limit)
+        return known
 
     def label(self, nid: str) -> str:
         known = self._labels.get(nid)
@@ -177,7 +186,7 @@ class _Views:
             to = self.label(target)
         formula = loc.formula if loc is not None and loc.formula else f"∂{self.label(step.node)}/∂{to}"
         local = self.text(loc.value) if loc is not None and loc.value is not None else ""
-        return Term(to=to, formula=clean_text(formula, 120), local=local,
+        return Term(to=to, formula=self.clean(formula, 120), local=local,
                     contrib=self.text(value) if value is not None else "")
 
     def view(self, step: Step) -> StepView:
@@ -188,11 +197,11 @@ class _Views:
             if term is not None:
                 terms.append(term)
         text = self.text
-        incoming = tuple(text(i.value) for i in step.incoming)
+        incoming = tuple([text(i.value) for i in step.incoming])
         expr = "" if step.leaf else self.expression(node)
         if step.internal and expr:
             expr = f"inside {expr}"
-        return StepView(index=step.index, node=step.node, label=clean_text(node.label, 48), grad_fn=step.grad_fn,
+        return StepView(index=step.index, node=step.node, label=self.clean(node.label, 48), grad_fn=step.grad_fn,
                         leaf=step.leaf, internal=step.internal, expr=expr, upstream=text(step.upstream),
                         incoming=incoming, terms=tuple(terms))
 
