@@ -42,7 +42,7 @@ class StepView(NamedTuple):
 
     A named tuple (immutable, and made faster than a frozen dataclass): one is made per step."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the step's index, in place of tuple.index (never used)
     node: str
     label: str
     grad_fn: str
@@ -186,8 +186,8 @@ class _Views:
             to = self.label(target)
         formula = loc.formula if loc is not None and loc.formula else f"∂{self.label(step.node)}/∂{to}"
         local = self.text(loc.value) if loc is not None and loc.value is not None else ""
-        return Term(to=to, formula=self.clean(formula, 120), local=local,
-                    contrib=self.text(value) if value is not None else "")
+        contrib = self.text(value) if value is not None else ""
+        return Term(to, self.clean(formula, 120), local, contrib)  # by position: one per term, keywords cost
 
     def view(self, step: Step) -> StepView:
         node = self.graph.node(step.node)
@@ -201,9 +201,11 @@ class _Views:
         expr = "" if step.leaf else self.expression(node)
         if step.internal and expr:
             expr = f"inside {expr}"
-        return StepView(index=step.index, node=step.node, label=self.clean(node.label, 48), grad_fn=step.grad_fn,
-                        leaf=step.leaf, internal=step.internal, expr=expr, upstream=text(step.upstream),
-                        incoming=incoming, terms=tuple(terms))
+        label, upstream = self.clean(node.label, 48), text(step.upstream)
+        # by position, in the fields' order (index, node, label, grad_fn, leaf, internal, expr, upstream,
+        # incoming, terms): one per step, and keywords cost a third of the time
+        return StepView(step.index, step.node, label, step.grad_fn, step.leaf, step.internal, expr, upstream,
+                        incoming, tuple(terms))
 
 
 def step_view(step: Step, graph: Graph, digits: int = 5) -> StepView:
