@@ -78,11 +78,11 @@ class Stepper:
         """The laid-out SVG, cut into parts; ``dot`` runs on first use only, while the steps are
         formatted (dot works on another core meanwhile)."""
         if self._template is None:
-            self._lay_out(lambda: self.views)
+            self._template = self._lay_out(lambda: self.views)
         return self._template
 
-    def _lay_out(self, meanwhile: Callable[[], object]) -> None:
-        """Run ``dot`` once and cut its SVG into :attr:`template`; ``meanwhile`` runs while dot works."""
+    def _lay_out(self, meanwhile: Callable[[], object]) -> SvgTemplate:
+        """Run ``dot`` and cut its SVG into parts; ``meanwhile`` runs while dot works."""
         # the view is resolved already; gradients drawn (room for them), never as colours (that
         # would show a pending gradient's size)
         dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
@@ -96,7 +96,7 @@ class Stepper:
         if not any(s.kind == "svg" for s in template.slots) or not any(s.kind == "end" for s in template.slots):
             raise RenderError("Graphviz's SVG did not have the expected <svg width=… height=… viewBox=…> "
                               "header; the stepper needs the SVG of dot 2.43 or later")
-        self._template = template
+        return template
 
     def _panels(self) -> Panels:
         """Every frame's panel, painted on first use (it needs the step views, not the layout)."""
@@ -109,7 +109,7 @@ class Stepper:
     def _frames(self) -> FrameBuilder:
         if self._builder is None:
             if self._template is None:
-                self._lay_out(self._panels)  # the panels are painted while dot lays out
+                self._template = self._lay_out(self._panels)  # the panels are painted while dot lays out
             self._builder = FrameBuilder(self.template, self.progress, self._panels(), self.theme)
         return self._builder
 
