@@ -78,6 +78,44 @@ class Panels:
         return step_lines(self.views[k - 1], k, total)
 
 
+def _frame_parts(template: SvgTemplate, head: str, tail: str,
+                 height: int) -> tuple[list[str], dict[int, int], list[int]]:
+    """What a frame joins: the template's parts, each end slot (``</svg>``) as ``head``, two places
+    per panel line (its tag, its text) and ``tail``; fixed text between two slots as one part (a
+    frame is one join of about half as many parts).
+
+    Also where each slot's part went, and where each panel's first line tag goes.
+    """
+    slots = {slot.index: slot.kind for slot in template.slots}
+    parts: list[str] = []
+    fixed = False  # whether parts[-1] is fixed text (fixed text that follows is added to it)
+
+    def add(text: str, is_fixed: bool) -> int:
+        nonlocal fixed
+        if is_fixed and fixed:
+            parts[-1] += text
+        else:
+            parts.append(text)
+        fixed = is_fixed
+        return len(parts) - 1
+
+    where: dict[int, int] = {}
+    panel_at: list[int] = []
+    for i, part in enumerate(template.parts):
+        kind = slots.get(i)
+        if kind == "end":
+            add(head, True)
+            panel_at.append(len(parts))
+            for _ in range(2 * height):
+                add("", False)
+            add(tail, True)
+        else:
+            index = add(part, kind is None)
+            if kind is not None:
+                where[i] = index
+    return parts, where, panel_at
+
+
 class FrameBuilder:
     """Builds frame ``k`` from the template and the painted panels: no layout, string joins only.
 
@@ -106,28 +144,16 @@ class FrameBuilder:
         self._open = (f'<svg width="{w:.2f}pt" height="{h:.2f}pt" viewBox="0.00 0.00 {w:.2f} {h:.2f}" '
                       'class="gad-frame gad-frame-')
         head, tail = self.css + panel_head(self.box, graph_width, theme), PANEL_END + "</svg>"
-        self._parts: list[str] = []  # the template's parts, each end slot as head, 2 places per line, tail
-        self._panel_at: list[int] = []  # where each panel's first line tag goes
-        where: list[int] = []  # a template part's index in _parts
-        ends = {slot.index for slot in template.slots if slot.kind == "end"}
-        for i, part in enumerate(template.parts):
-            where.append(len(self._parts))
-            if i in ends:
-                self._parts.append(head)
-                self._panel_at.append(len(self._parts))
-                self._parts += [""] * (2 * height)
-                self._parts.append(tail)
-            else:
-                self._parts.append(part)
+        self._parts, where, self._panel_at = _frame_parts(template, head, tail, height)
         # owner id -> ([(part index, tag up to its classes)], [(part index, shown, hidden)])
         self._owners: dict[str, tuple[list[tuple[int, str]], list[tuple[int, str, str]]]] = {}
         self._svg: list[int] = []
         for slot in template.slots:
-            index = where[slot.index]
             if slot.kind == "svg":
-                self._svg.append(index)
+                self._svg.append(where[slot.index])
             if slot.kind not in ("node", "edge", "node_grad", "edge_grad", "node_tip"):
                 continue
+            index = where[slot.index]
             tags, grads = self._owners.setdefault(slot.owner, ([], []))
             if slot.kind in ("node", "edge"):
                 tags.append((index, f'<g id="{slot.owner}" class="{slot.text}'))

@@ -62,14 +62,15 @@ def step_lines(view: StepView, position: int, total: int) -> list[Line]:
     """The panel of one step: title, upstream (its sum where several consumers sent one), terms."""
     head: Line = [(f"[{view.index}] ", "muted"), (view.heading, "title"),
                   (f"   {BACKWARD} step {position} of {total}", "muted")]
-    sum_part = [(f"{view.sum_text} = ", "num")] if view.sum_text else []
+    sum_text, upstream, terms = view.sum_text, view.upstream, view.terms
+    sum_part = [(f"{sum_text} = ", "num")] if sum_text else []
     if view.leaf:
-        return [head, [(f"{view.label}.grad = ", "label"), *sum_part, (view.upstream, "grad")]]
-    lines = [head, [("upstream  ", "muted"), *sum_part, (view.upstream, "grad")]]
-    lines += [_term_line(view.upstream, t) for t in view.terms[:MAX_TERMS]]
-    if len(view.terms) > MAX_TERMS:
-        lines.append([(f"… and {len(view.terms) - MAX_TERMS} more", "muted")])
-    if not view.terms:
+        return [head, [(f"{view.label}.grad = ", "label"), *sum_part, (upstream, "grad")]]
+    lines = [head, [("upstream  ", "muted"), *sum_part, (upstream, "grad")]]
+    lines += [_term_line(upstream, t) for t in terms[:MAX_TERMS]]
+    if len(terms) > MAX_TERMS:
+        lines.append([(f"… and {len(terms) - MAX_TERMS} more", "muted")])
+    if not terms:
         lines.append([("no input of this op needs a gradient", "muted")])
     return lines
 
