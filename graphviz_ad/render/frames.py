@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .panel import (PANEL_END, Line, PanelBox, PanelPainter, box_for, final_lines, forward_lines, line_open,
-                    panel_head, step_lines, update_lines)
+from .panel import (PANEL_END, PanelBox, PanelPainter, StepPainter, box_for, final_lines, forward_lines, line_open,
+                    panel_head, update_lines)
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
@@ -43,12 +43,13 @@ class Panels:
     """Every frame's panel, painted: what a frame says needs no layout, so the stepper paints the
     panels while ``dot`` lays the graph out.
 
-    ``rows[k]`` holds frame ``k``'s lines as :class:`PanelPainter` paints them (without their
-    ``<text>`` tags, which hold positions); ``height`` is the most lines a frame has and
-    ``widest`` the longest line in characters: together they size the panel box.
+    ``rows[k]`` holds frame ``k``'s lines as :class:`PanelPainter` (a step's,
+    :class:`StepPainter`) paints them, without their ``<text>`` tags, which hold positions;
+    ``height`` is the most lines a frame has and ``widest`` the longest line in characters:
+    together they size the panel box.
     """
 
-    def __init__(self, progress: Progress, views: list[StepView], theme: Theme, leaves: list[tuple[str, str]],
+    def __init__(self, views: list[StepView], theme: Theme, leaves: list[tuple[str, str]],
                  updates: list[UpdateView] | None = None, titles: dict[str, str] | None = None) -> None:
         """``titles``: ``forward`` (the forward frame's title) and ``update`` (the update frames')."""
         self.views = views
@@ -56,26 +57,16 @@ class Panels:
         self.updates = updates or []
         self.titles = {"forward": "forward", "update": "optimizer step", **(titles or {})}
         painter = PanelPainter(theme)
-        self.rows: list[list[str]] = []
-        height, widest = (0 if progress.frame_count else 1), 0  # as panel_box: one row where there is no frame
-        for k in range(progress.frame_count):
-            rows, width = painter.paint(self._lines(k))
-            self.rows.append(rows)
-            height = max(height, len(rows))
-            widest = max(widest, width)
-        self.height = height
-        self.widest = widest
-
-    def _lines(self, k: int) -> list[Line]:
-        total = len(self.views)
-        if k == 0:
-            return forward_lines(total, self.titles["forward"], len(self.updates))
-        if k == total + 1:
-            return final_lines(total, self.leaves)
-        if k > total + 1:
-            j = k - total - 2
-            return update_lines(self.updates[j], j + 1, len(self.updates), self.titles["update"])
-        return step_lines(self.views[k - 1], k, total)
+        steps = StepPainter(painter)
+        total, count, title = len(views), len(self.updates), self.titles["update"]
+        # in frame order: forward, one per step, every gradient, one per update
+        painted = [painter.paint(forward_lines(total, self.titles["forward"], count))]
+        painted += [steps.paint(view, k, total) for k, view in enumerate(views, 1)]
+        painted.append(painter.paint(final_lines(total, leaves)))
+        painted += [painter.paint(update_lines(u, j, count, title)) for j, u in enumerate(self.updates, 1)]
+        self.rows: list[list[str]] = [rows for rows, _ in painted]
+        self.height = max(len(rows) for rows in self.rows)
+        self.widest = max(width for _, width in painted)
 
 
 def _frame_parts(template: SvgTemplate, head: str, tail: str,

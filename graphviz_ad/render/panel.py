@@ -9,7 +9,7 @@ from .stepinfo import StepView, Term
 from .theme import Theme
 from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
-__all__ = ["Span", "Line", "PanelBox", "PanelPainter", "step_lines", "forward_lines", "final_lines", "update_lines",
+__all__ = ["Span", "Line", "PanelBox", "PanelPainter", "StepPainter", "forward_lines", "final_lines", "update_lines",
            "panel_box", "box_for", "panel_head", "panel_svg", "PANEL_END", "line_open", "line_width", "xml_text",
            "MAX_TERMS", "MAX_LEAVES", "MAX_STATE"]
 
@@ -47,32 +47,6 @@ def xml_text(s: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-def _term_line(upstream: str, term: Term) -> Line:
-    local = f" = {term.local}" if term.local else ""
-    line: Line = [("→ ", "muted"), (term.to, "label"), (":  ", "muted"), (upstream, "grad"), (" × (", "muted"),
-                  (term.formula + local, "formula"), (")", "muted")]
-    if term.contrib:
-        line += [(" = ", "muted"), (term.contrib, "grad")]
-    return line
-
-
-def step_lines(view: StepView, position: int, total: int) -> list[Line]:
-    """The panel of one step: title, upstream (its sum where several consumers sent one), terms."""
-    head: Line = [(f"[{view.index}] ", "muted"), (view.heading, "title"),
-                  (f"   {BACKWARD} step {position} of {total}", "muted")]
-    sum_text, upstream, terms = view.sum_text, view.upstream, view.terms
-    sum_part = [(f"{sum_text} = ", "num")] if sum_text else []
-    if view.leaf:
-        return [head, [(f"{view.label}.grad = ", "label"), *sum_part, (upstream, "grad")]]
-    lines = [head, [("upstream  ", "muted"), *sum_part, (upstream, "grad")]]
-    lines += [_term_line(upstream, t) for t in terms[:MAX_TERMS]]
-    if len(terms) > MAX_TERMS:
-        lines.append([(f"… and {len(terms) - MAX_TERMS} more", "muted")])
-    if not terms:
-        lines.append([("no input of this op needs a gradient", "muted")])
-    return lines
 
 
 def forward_lines(total: int, title: str = "forward", updates: int = 0) -> list[Line]:
@@ -167,33 +141,42 @@ def panel_head(box: PanelBox, graph_width: float, theme: Theme) -> str:
 PANEL_END = "</g>\n"
 
 
+class _Spans(dict[str, str]):
+    """One role's painted spans by text (``<tspan fill=…>text</tspan>``), each made on first use:
+    labels, numbers and fixed words recur from step to step."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+
+    def __missing__(self, text: str) -> str:
+        span = self[text] = f"{self.tag}{xml_text(text)}</tspan>"
+        return span
+
+
 class PanelPainter:
     """Panel lines as SVG text, for many frames of one stepper, before the layout is known.
 
     A line is painted as its ``<tspan>`` elements and the closing ``</text>``; its opening
     ``<text>`` tag (:func:`line_open`) holds the line's position, which depends on the graph's
     height, so the stepper paints every panel while ``dot`` lays the graph out and adds the tags
-    afterwards. What repeats between frames is made once: each role's ``<tspan>`` tag and each
-    (role, text) span, since labels and numbers recur from step to step.
+    afterwards. Each (role, text) span is made once (:meth:`spans`).
     """
 
     def __init__(self, theme: Theme) -> None:
         self.theme = theme
-        self._tags: dict[str, str] = {}  # role -> its <tspan> tag
-        self._spans: dict[str, dict[str, str]] = {}  # role -> text -> its <tspan> element
+        self._roles: dict[str, _Spans] = {}
 
-    def _new_span(self, role: str, text: str) -> str:
-        tag = self._tags.get(role)
-        if tag is None:
-            tag = self._tags[role] = _span_open(role, self.theme)
-            self._spans[role] = {}
-        span = self._spans[role][text] = f"{tag}{xml_text(text)}</tspan>"
-        return span
+    def spans(self, role: str) -> _Spans:
+        """The painted spans of ``role`` by text."""
+        table = self._roles.get(role)
+        if table is None:
+            table = self._roles[role] = _Spans(_span_open(role, self.theme))
+        return table
 
     def paint(self, lines: list[Line]) -> tuple[list[str], int]:
         """Each line's spans and its closing ``</text>`` and newline (what follows the line's
         :func:`line_open` tag), and the widest line's length in characters (:func:`line_width`)."""
-        spans_of = self._spans
         rows: list[str] = []
         widest = 0
         for line in lines:
@@ -201,8 +184,7 @@ class PanelPainter:
             width = 0
             for text, role in line:
                 width += len(text)
-                span = spans_of.get(role, _NONE).get(text)
-                out.append(span if span is not None else self._new_span(role, text))
+                out.append(self.spans(role)[text])
             out.append("</text>\n")
             rows.append("".join(out))
             if width > widest:
@@ -210,7 +192,71 @@ class PanelPainter:
         return rows, widest
 
 
-_NONE: dict[str, str] = {}
+_ARROW, _COLON, _TIMES, _CLOSE, _EQUALS = "→ ", ":  ", " × (", ")", " = "  # a term line's fixed words
+_TERM_WIDTH = len(_ARROW + _COLON + _TIMES + _CLOSE)  # the fixed words' length in every term line
+_UPSTREAM = "upstream  "
+_STEP = f"   {BACKWARD} step "  # before "4 of 10" in a step's title line
+
+
+class StepPainter:
+    """The panel of each backward step, painted straight from its :class:`StepView`.
+
+    The lines: the title (``[3] MulBackward0 (mul = z*c)   backward step 4 of 10``); the upstream
+    gradient (``upstream  0.1 + 0.2 = 0.3``, its sum where several consumers sent one; a leaf's
+    reads ``x.grad = 0.3``); then, but for a leaf, one line per chain-rule term (``→ z:  0.3 ×
+    (∂mul/∂z = c = 2.1995) = 0.66``: upstream × local = contribution), at most :data:`MAX_TERMS`
+    and a count of the rest, or a note that no input needs a gradient.
+
+    Rows and width as :meth:`PanelPainter.paint` gives them, but each row is one f-string of
+    painted spans, not a list of (text, role) spans first: the steps make all but a few frames.
+    """
+
+    def __init__(self, painter: PanelPainter) -> None:
+        self.muted, self.title, self.num = painter.spans("muted"), painter.spans("title"), painter.spans("num")
+        self.label, self.grad, self.formula = painter.spans("label"), painter.spans("grad"), painter.spans("formula")
+        self._step = xml_text(_STEP)
+
+    def paint(self, view: StepView, position: int, total: int) -> tuple[list[str], int]:
+        """Step ``position`` of ``total``: its rows (each closed by ``</text>`` and a newline) and the
+        widest row's length in characters."""
+        muted = self.muted
+        number, heading, where = f"[{view.index}] ", view.heading, f"{position} of {total}"
+        # the number and the place are new in every frame: painted here, not kept (digits: nothing to escape)
+        rows = [f"{muted.tag}{number}</tspan>{self.title[heading]}{muted.tag}{self._step}{where}</tspan></text>\n"]
+        widths = [len(number) + len(heading) + len(_STEP) + len(where)]
+        upstream, incoming = view.upstream, view.sum_text
+        up = self.grad[upstream]
+        sum_part = f"{incoming} = " if incoming else ""  # "0.1 + 0.2 = " before the upstream
+        sum_span = self.num[sum_part] if incoming else ""
+        if view.leaf:
+            grad_of = f"{view.label}.grad = "
+            rows.append(f"{self.label[grad_of]}{sum_span}{up}</text>\n")
+            widths.append(len(grad_of) + len(sum_part) + len(upstream))
+            return rows, max(widths)
+        rows.append(f"{muted[_UPSTREAM]}{sum_span}{up}</text>\n")
+        widths.append(len(_UPSTREAM) + len(sum_part) + len(upstream))
+        for term in view.terms[:MAX_TERMS]:
+            row, width = self._term(up, len(upstream), term)
+            rows.append(row)
+            widths.append(width)
+        more = len(view.terms) - MAX_TERMS
+        note = f"… and {more} more" if more > 0 else "" if view.terms else "no input of this op needs a gradient"
+        if note:
+            rows.append(f"{muted[note]}</text>\n")
+            widths.append(len(note))
+        return rows, max(widths)
+
+    def _term(self, up: str, up_width: int, term: Term) -> tuple[str, int]:
+        """A chain-rule term's row: ``→ to:  upstream × (formula = local) = contribution``."""
+        muted = self.muted
+        formula = f"{term.formula} = {term.local}" if term.local else term.formula
+        row = (f"{muted[_ARROW]}{self.label[term.to]}{muted[_COLON]}{up}{muted[_TIMES]}{self.formula[formula]}"
+               f"{muted[_CLOSE]}")
+        width = _TERM_WIDTH + len(term.to) + up_width + len(formula)
+        if term.contrib:
+            row += f"{muted[_EQUALS]}{self.grad[term.contrib]}"
+            width += len(_EQUALS) + len(term.contrib)
+        return row + "</text>\n", width
 
 
 def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme) -> str:

@@ -184,7 +184,8 @@ class Progress:
                 continue
             prev = self.at[s - 1]
             if prev == cur:  # the same node again (a collapsed box): only the edges this step sent change
-                yield FrameChange("step", False, {self.edge_ids[i]: self._edge_at(i, s, cur) for i in by_key.get(s, ())})
+                sent = by_key.get(s, ())
+                yield FrameChange("step", False, {self.edge_ids[i]: self._edge_at(i, s, cur) for i in sent})
                 continue
             states = {nid: self._node_at(nid, s, cur) for nid in (prev, cur) if nid in known}
             for group in (touching.get(prev, ()), touching.get(cur, ()), by_key.get(s, ())):

@@ -103,7 +103,7 @@ class Stepper:
         if self._painted is None:
             views = self.views
             with gc_paused():  # lists of lines per frame: the collector would rescan the whole trace meanwhile
-                self._painted = Panels(self.progress, views, self.theme, self.leaves, self.updates, self.titles)
+                self._painted = Panels(views, self.theme, self.leaves, self.updates, self.titles)
         return self._painted
 
     def _frames(self) -> FrameBuilder:
