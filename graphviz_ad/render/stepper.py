@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -50,19 +51,28 @@ class Stepper:
         self.options = RenderOptions.make(options)
         self.theme = get_theme(self.options.theme)
         graph = trace.graph
-        self._text = text = ValueTexts(self.options.digits)
+        self._text = ValueTexts(self.options.digits)
         self._views: list[StepView] | None = None
-        self._view, drawn = resolve_view(graph, self.options.depth)
+        self._view, self._drawn = resolve_view(graph, self.options.depth)
         record = trace.update
         self.updates: list[UpdateView] = update_views(record, self.options.digits)
-        self.progress = Progress(self._view, trace.steps, drawn, [u.node for u in self.updates])
-        self.leaves = [(n.label, text(n.grad))
-                       for n in graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
         self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
                        "update": optimizer_title(record) if record is not None else "optimizer step"}
         self._template: SvgTemplate | None = None
         self._painted: Panels | None = None
         self._builder: FrameBuilder | None = None
+
+    @cached_property
+    def progress(self) -> Progress:
+        """Which nodes and edges are current, done or pending in each frame; made on first use
+        (by frames and the page, while dot lays out)."""
+        return Progress(self._view, self.trace.steps, self._drawn, [u.node for u in self.updates])
+
+    @cached_property
+    def leaves(self) -> list[tuple[str, str]]:
+        """The inputs' and parameters' labels and gradients (the final frame lists them), made on first use."""
+        return [(n.label, self._text(n.grad))
+                for n in self.trace.graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
 
     @property
     def views(self) -> list[StepView]:
@@ -76,9 +86,9 @@ class Stepper:
     @property
     def template(self) -> SvgTemplate:
         """The laid-out SVG, cut into parts; ``dot`` runs on first use only, while the steps are
-        formatted (dot works on another core meanwhile)."""
+        formatted and the progress made (dot works on another core meanwhile)."""
         if self._template is None:
-            self._template = self._lay_out(lambda: self.views)
+            self._template = self._lay_out(lambda: (self.views, self.progress, self.leaves))
         return self._template
 
     def _lay_out(self, meanwhile: Callable[[], object]) -> SvgTemplate:
@@ -108,8 +118,8 @@ class Stepper:
 
     def _frames(self) -> FrameBuilder:
         if self._builder is None:
-            if self._template is None:
-                self._template = self._lay_out(self._panels)  # the panels are painted while dot lays out
+            if self._template is None:  # the progress made and the panels painted while dot lays out
+                self._template = self._lay_out(lambda: (self.progress, self._panels()))
             self._builder = FrameBuilder(self.template, self.progress, self._panels(), self.theme)
         return self._builder
 
