@@ -137,30 +137,35 @@ def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] 
     return f"{label} = {rhs}"
 
 
+class _Cleaned(dict[str, str]):
+    """:func:`clean_text` at one limit, by text, each made on first use: node labels and formulas
+    recur from step to step (a loop's thousand ops have a handful of labels)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, text: str) -> str:
+        cleaned = self[text] = clean_text(text, self.limit)
+        return cleaned
+
+
 class _Views:
     """Step views of one graph: node labels, expressions and values each made displayable once."""
 
     def __init__(self, graph: Graph, text: ValueTexts) -> None:
         self.graph = graph
+        self.node = graph.node
         self.text = text
-        self._labels: dict[str, str] = {}  # node id -> label cut at 40 characters
+        self.operand_labels = _Cleaned(40)  # a node's label as an operand or a term's target
+        self.names = _Cleaned(48)  # a step's node label
+        self.formulas = _Cleaned(120)
         self._expressions: dict[str, str] = {}  # node id -> its expression
         self._texts: dict[tuple[str, ...], str] = {}  # what an expression is made of -> the expression
-        self._cleaned: dict[tuple[str, int], str] = {}  # (text, limit) -> clean_text(text, limit)
-
-    def clean(self, text: str, limit: int) -> str:
-        """:func:`clean_text`, once per text: formulas and labels recur from step to step."""
-        key = (text, limit)
-        known = self._cleaned.get(key)
-        if known is None:
-            known = self._cleaned[key] = clean_text(text, limit)
-        return known
 
     def label(self, nid: str) -> str:
-        known = self._labels.get(nid)
-        if known is None:
-            known = self._labels[nid] = clean_text(self.graph.node(nid).label, 40)
-        return known
+        """Node ``nid``'s label cut at 40 characters."""
+        return self.operand_labels[self.node(nid).label]
 
     def expression(self, node: Node) -> str:
         """:func:`op_expression` of ``node``, kept by node (several steps of one op) and made once per
@@ -187,10 +192,10 @@ class _Views:
         formula = loc.formula if loc is not None and loc.formula else f"∂{self.label(step.node)}/∂{to}"
         local = self.text(loc.value) if loc is not None and loc.value is not None else ""
         contrib = self.text(value) if value is not None else ""
-        return Term(to, self.clean(formula, 120), local, contrib)  # by position: one per term, keywords cost
+        return Term(to, self.formulas[formula], local, contrib)  # by position: one per term, keywords cost
 
     def view(self, step: Step) -> StepView:
-        node = self.graph.node(step.node)
+        node = self.node(step.node)
         terms: list[Term] = []
         for loc, con in zip_longest(step.local, step.contributions):
             term = self.term(step, loc, con)
@@ -201,7 +206,7 @@ class _Views:
         expr = "" if step.leaf else self.expression(node)
         if step.internal and expr:
             expr = f"inside {expr}"
-        label, upstream = self.clean(node.label, 48), text(step.upstream)
+        label, upstream = self.names[node.label], text(step.upstream)
         # by position, in the fields' order (index, node, label, grad_fn, leaf, internal, expr, upstream,
         # incoming, terms): one per step, and keywords cost a third of the time
         return StepView(step.index, step.node, label, step.grad_fn, step.leaf, step.internal, expr, upstream,
