@@ -52,18 +52,16 @@ class Panels:
     def __init__(self, views: list[StepView], theme: Theme, leaves: list[tuple[str, str]],
                  updates: list[UpdateView] | None = None, titles: dict[str, str] | None = None) -> None:
         """``titles``: ``forward`` (the forward frame's title) and ``update`` (the update frames')."""
-        self.views = views
-        self.leaves = leaves
-        self.updates = updates or []
-        self.titles = {"forward": "forward", "update": "optimizer step", **(titles or {})}
+        titles = {"forward": "forward", "update": "optimizer step", **(titles or {})}
+        updates = updates or []
         painter = PanelPainter(theme)
         steps = StepPainter(painter)
-        total, count, title = len(views), len(self.updates), self.titles["update"]
+        total, count = len(views), len(updates)
         # in frame order: forward, one per step, every gradient, one per update
-        painted = [painter.paint(forward_lines(total, self.titles["forward"], count))]
+        painted = [painter.paint(forward_lines(total, titles["forward"], count))]
         painted += [steps.paint(view, k, total) for k, view in enumerate(views, 1)]
         painted.append(painter.paint(final_lines(total, leaves)))
-        painted += [painter.paint(update_lines(u, j, count, title)) for j, u in enumerate(self.updates, 1)]
+        painted += [painter.paint(update_lines(u, j, count, titles["update"])) for j, u in enumerate(updates, 1)]
         self.rows: list[list[str]] = [rows for rows, _ in painted]
         self.height = max(len(rows) for rows in self.rows)
         self.widest = max(width for _, width in painted)
