@@ -112,7 +112,7 @@ class Stepper:
         """Every frame's panel, painted on first use (it needs the step views, not the layout)."""
         if self._painted is None:
             views = self.views
-            with gc_paused():  # lists of lines per frame: the collector would rescan the whole trace meanwhile
+            with gc_paused():  # a list of rows per frame: the collector would rescan the whole trace meanwhile
                 self._painted = Panels(views, self.theme, self.leaves, self.updates, self.titles)
         return self._painted
 
