@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .panel import (PANEL_END, Line, PanelBox, PanelPainter, box_for, final_lines, forward_lines, panel_head,
-                    step_lines, update_lines)
+from .panel import (PANEL_END, PanelBox, PanelPainter, StepPainter, box_for, final_lines, forward_lines, line_open,
+                    panel_head, update_lines)
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
 from .theme import Theme
 from .updateinfo import UpdateView
 
-__all__ = ["FrameBuilder", "frame_css"]
+__all__ = ["FrameBuilder", "Panels", "frame_css"]
 
 
 def frame_css(theme: Theme) -> str:
@@ -39,73 +39,118 @@ def frame_css(theme: Theme) -> str:
     )
 
 
+class Panels:
+    """Every frame's panel, painted: what a frame says needs no layout, so the stepper paints the
+    panels while ``dot`` lays the graph out.
+
+    ``rows[k]`` holds frame ``k``'s lines as :class:`PanelPainter` (a step's,
+    :class:`StepPainter`) paints them, without their ``<text>`` tags, which hold positions;
+    ``height`` is the most lines a frame has and ``widest`` the longest line in characters:
+    together they size the panel box.
+    """
+
+    def __init__(self, views: list[StepView], theme: Theme, leaves: list[tuple[str, str]],
+                 updates: list[UpdateView] | None = None, titles: dict[str, str] | None = None) -> None:
+        """``titles``: ``forward`` (the forward frame's title) and ``update`` (the update frames')."""
+        titles = {"forward": "forward", "update": "optimizer step", **(titles or {})}
+        updates = updates or []
+        painter = PanelPainter(theme)
+        steps = StepPainter(painter)
+        total, count = len(views), len(updates)
+        # in frame order: forward, one per step, every gradient, one per update
+        painted = [painter.paint(forward_lines(total, titles["forward"], count))]
+        painted += [steps.paint(view, k, total) for k, view in enumerate(views, 1)]
+        painted.append(painter.paint(final_lines(total, leaves)))
+        painted += [painter.paint(update_lines(u, j, count, titles["update"])) for j, u in enumerate(updates, 1)]
+        self.rows: list[list[str]] = [rows for rows, _ in painted]
+        self.height = max(len(rows) for rows in self.rows)
+        self.widest = max(width for _, width in painted)
+
+
+def _frame_parts(template: SvgTemplate, head: str, tail: str,
+                 height: int) -> tuple[list[str], dict[int, int], list[int]]:
+    """What a frame joins: the template's parts, each end slot (``</svg>``) as ``head``, two places
+    per panel line (its tag, its text) and ``tail``; fixed text between two slots as one part (a
+    frame is one join of about half as many parts).
+
+    Also where each slot's part went, and where each panel's first line tag goes.
+    """
+    slots = {slot.index: slot.kind for slot in template.slots}
+    parts: list[str] = []
+    fixed = False  # whether parts[-1] is fixed text (fixed text that follows is added to it)
+
+    def add(text: str, is_fixed: bool) -> int:
+        nonlocal fixed
+        if is_fixed and fixed:
+            parts[-1] += text
+        else:
+            parts.append(text)
+        fixed = is_fixed
+        return len(parts) - 1
+
+    where: dict[int, int] = {}
+    panel_at: list[int] = []
+    for i, part in enumerate(template.parts):
+        kind = slots.get(i)
+        if kind == "end":
+            add(head, True)
+            panel_at.append(len(parts))
+            for _ in range(2 * height):
+                add("", False)
+            add(tail, True)
+        else:
+            index = add(part, kind is None)
+            if kind is not None:
+                where[i] = index
+    return parts, where, panel_at
+
+
 class FrameBuilder:
-    """Builds frame ``k`` from the template: no layout, string joins only.
+    """Builds frame ``k`` from the template and the painted panels: no layout, string joins only.
 
     Prepared once: each slot's alternatives (a node or edge group's tag up to its state classes,
     a gradient shown or left out, a tooltip with or without it), the root tag up to its frame
-    classes, the style block and panel head, and every frame's panel lines (painted while the
-    panel is sized, which needs all of them anyway). A frame then writes its slots into a copy
-    of the template's parts and joins; :meth:`iter_frames` rewrites only the slots whose state
-    changed since the previous frame.
+    classes, and in place of the closing ``</svg>`` the style block, the panel's head, a place
+    for each panel line's ``<text>`` tag and its painted text, and the panel's end. A frame then
+    writes its slots and its panel lines into a copy of those parts and joins them once;
+    :meth:`iter_frames` rewrites only the slots whose state changed since the previous frame.
     """
 
-    def __init__(self, template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
-                 leaves: list[tuple[str, str]], updates: list[UpdateView] | None = None,
-                 titles: dict[str, str] | None = None) -> None:
-        """``titles``: ``forward`` (the forward frame's title) and ``update`` (the update frames')."""
+    def __init__(self, template: SvgTemplate, progress: Progress, panels: Panels, theme: Theme) -> None:
         self.template = template
         self.progress = progress
-        self.views = views
+        self.panels = panels
         self.theme = theme
-        self.leaves = leaves
-        self.updates = updates or []
-        self.titles = {"forward": "forward", "update": "optimizer step", **(titles or {})}
         self.css = frame_css(theme)
         graph_width, graph_height = template.viewbox[2], template.viewbox[3]
-        painter = PanelPainter(graph_height, theme)
-        self._panels: list[str] = []  # frame k's panel lines, painted
-        rows, widest = (0 if progress.frame_count else 1), 0  # as panel_box: one row where there is no frame
-        for k in range(progress.frame_count):
-            lines = self._lines(k)
-            text, width = painter.paint(lines)
-            self._panels.append(text)
-            rows = max(rows, len(lines))
-            widest = max(widest, width)
-        self.box: PanelBox = box_for(rows, widest, graph_width, graph_height)
-        self._end = (self.css + panel_head(self.box, graph_width, theme), PANEL_END + "</svg>")
+        self.box: PanelBox = box_for(panels.height, panels.widest, graph_width, graph_height)
+        height = panels.height
+        opens = [line_open(self.box.top, i) for i in range(height)]
+        # the line tags of a panel of n lines, for every second place from a panel's first
+        self._opens = [opens[:n] + [""] * (height - n) for n in range(height + 1)]
+        self._blank = [""] * height
         w, h = self.box.width, self.box.top + self.box.height
         self._open = (f'<svg width="{w:.2f}pt" height="{h:.2f}pt" viewBox="0.00 0.00 {w:.2f} {h:.2f}" '
                       'class="gad-frame gad-frame-')
-        # owner id -> ([(slot index, tag up to its classes)], [(slot index, shown, hidden)])
+        head, tail = self.css + panel_head(self.box, graph_width, theme), PANEL_END + "</svg>"
+        self._parts, where, self._panel_at = _frame_parts(template, head, tail, height)
+        # owner id -> ([(part index, tag up to its classes)], [(part index, shown, hidden)])
         self._owners: dict[str, tuple[list[tuple[int, str]], list[tuple[int, str, str]]]] = {}
         self._svg: list[int] = []
-        self._ends: list[int] = []
         for slot in template.slots:
-            if slot.kind in ("svg", "end"):
-                (self._svg if slot.kind == "svg" else self._ends).append(slot.index)
-                continue
+            if slot.kind == "svg":
+                self._svg.append(where[slot.index])
             if slot.kind not in ("node", "edge", "node_grad", "edge_grad", "node_tip"):
                 continue
+            index = where[slot.index]
             tags, grads = self._owners.setdefault(slot.owner, ([], []))
             if slot.kind in ("node", "edge"):
-                tags.append((slot.index, f'<g id="{slot.owner}" class="{slot.text}'))
+                tags.append((index, f'<g id="{slot.owner}" class="{slot.text}'))
             elif slot.kind == "node_tip":
-                grads.append((slot.index, f'<a xlink:title="{slot.text}">',
+                grads.append((index, f'<a xlink:title="{slot.text}">',
                               f'<a xlink:title="{strip_grad_tip(slot.text)}">'))
             else:
-                grads.append((slot.index, tag_grad(slot.text), ""))
-
-    def _lines(self, k: int) -> list[Line]:
-        total = len(self.views)
-        if k == 0:
-            return forward_lines(total, self.titles["forward"], len(self.updates))
-        if k == total + 1:
-            return final_lines(total, self.leaves)
-        if k > total + 1:
-            j = k - total - 2
-            return update_lines(self.updates[j], j + 1, len(self.updates), self.titles["update"])
-        return step_lines(self.views[k - 1], k, total)
+                grads.append((index, tag_grad(slot.text), ""))
 
     def _write(self, out: list[str], kind: str, owner: str, state: str) -> None:
         """Owner's slots for ``state``: its classes, its gradients shown unless pending (always in
@@ -118,27 +163,39 @@ class FrameBuilder:
             for index, yes, no in grads:
                 out[index] = yes if shown else no
 
+    def _write_panel(self, out: list[str], k: int, shown: int) -> int:
+        """Frame ``k``'s panel lines into ``out``, which holds ``shown`` lines now (the line tags
+        stay where the count is the same); the count written."""
+        rows = self.panels.rows[k]
+        n = len(rows)
+        size = 2 * self.panels.height
+        for at in self._panel_at:
+            if n != shown:
+                out[at:at + size:2] = self._opens[n]
+                out[at + 1:at + size:2] = self._blank  # every line's text left out, the new ones follow
+            out[at + 1:at + 2 * n:2] = rows
+        return n
+
     def _finish(self, out: list[str], kind: str, k: int) -> str:
         for index in self._svg:
             out[index] = f'{self._open}{kind}" data-step="{k}"'
-        head, tail = self._end
-        for index in self._ends:
-            out[index] = f"{head}{self._panels[k]}{tail}"
         return "".join(out)
 
     def frame(self, k: int) -> str:
         """The SVG text of frame ``k`` (0: forward, 1..N: step k-1, N+1: every gradient, N+2+j: update j)."""
         state = self.progress.frame(k)
         classes = {**state.nodes, **state.edges}
-        out = list(self.template.parts)
+        out = list(self._parts)
         for owner in self._owners:
             self._write(out, state.kind, owner, classes.get(owner, ""))
+        self._write_panel(out, k, 0)
         return self._finish(out, state.kind, k)
 
     def iter_frames(self) -> Iterator[str]:
         """Every frame in order, each equal to :meth:`frame`; per frame only the changed slots are rewritten."""
-        out = list(self.template.parts)
+        out = list(self._parts)
         owners = self._owners
+        shown = 0
         for k, change in enumerate(self.progress.changes()):
             states = change.states
             if change.full:
@@ -148,4 +205,5 @@ class FrameBuilder:
                 for owner, state in states.items():
                     if owner in owners:
                         self._write(out, change.kind, owner, state)
+            shown = self._write_panel(out, k, shown)
             yield self._finish(out, change.kind, k)

@@ -9,9 +9,9 @@ from .stepinfo import StepView, Term
 from .theme import Theme
 from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
-__all__ = ["Span", "Line", "PanelBox", "PanelPainter", "step_lines", "forward_lines", "final_lines", "update_lines",
-           "panel_box", "box_for", "panel_head", "panel_svg", "PANEL_END", "line_width", "xml_text", "MAX_TERMS",
-           "MAX_LEAVES", "MAX_STATE"]
+__all__ = ["Span", "Line", "PanelBox", "PanelPainter", "StepPainter", "forward_lines", "final_lines", "update_lines",
+           "panel_box", "box_for", "panel_head", "panel_svg", "PANEL_END", "line_open", "line_width", "xml_text",
+           "MAX_TERMS", "MAX_LEAVES", "MAX_STATE"]
 
 Span = tuple[str, str]  # (text, role): role is title | muted | grad | num | label | formula
 Line = list[Span]
@@ -47,31 +47,6 @@ def xml_text(s: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-def _term_line(upstream: str, term: Term) -> Line:
-    local = f" = {term.local}" if term.local else ""
-    line: Line = [("→ ", "muted"), (term.to, "label"), (":  ", "muted"), (upstream, "grad"), (" × (", "muted"),
-                  (term.formula + local, "formula"), (")", "muted")]
-    if term.contrib:
-        line += [(" = ", "muted"), (term.contrib, "grad")]
-    return line
-
-
-def step_lines(view: StepView, position: int, total: int) -> list[Line]:
-    """The panel of one step: title, upstream (its sum where several consumers sent one), terms."""
-    head: Line = [(f"[{view.index}] ", "muted"), (view.heading, "title"),
-                  (f"   {BACKWARD} step {position} of {total}", "muted")]
-    sum_part = [(f"{view.sum_text} = ", "num")] if view.sum_text else []
-    if view.leaf:
-        return [head, [(f"{view.label}.grad = ", "label"), *sum_part, (view.upstream, "grad")]]
-    lines = [head, [("upstream  ", "muted"), *sum_part, (view.upstream, "grad")]]
-    lines += [_term_line(view.upstream, t) for t in view.terms[:MAX_TERMS]]
-    if len(view.terms) > MAX_TERMS:
-        lines.append([(f"… and {len(view.terms) - MAX_TERMS} more", "muted")])
-    if not view.terms:
-        lines.append([("no input of this op needs a gradient", "muted")])
-    return lines
 
 
 def forward_lines(total: int, title: str = "forward", updates: int = 0) -> list[Line]:
@@ -142,7 +117,8 @@ def _span_open(role: str, theme: Theme) -> str:
     return f'<tspan fill="{_fill(role, theme)}"{weight}{style}>'
 
 
-def _line_open(top: float, i: int) -> str:
+def line_open(top: float, i: int) -> str:
+    """The ``<text>`` tag of panel line ``i`` (0 the first) for a panel whose box starts at ``top``."""
     y = top + _PAD + (i + 1) * _LINE - 4
     return (f'<text class="gad-panel-line" x="{_PAD:.0f}" y="{y:.2f}" font-family="Helvetica,sans-Serif" '
             f'font-size="{_FONT_SIZE}" xml:space="preserve">')
@@ -165,54 +141,126 @@ def panel_head(box: PanelBox, graph_width: float, theme: Theme) -> str:
 PANEL_END = "</g>\n"
 
 
-class PanelPainter:
-    """Panel lines as SVG ``<text>`` elements, for many frames of one stepper.
+class _Spans(dict[str, str]):
+    """One role's painted spans by text (``<tspan fill=…>text</tspan>``), each made on first use:
+    labels, numbers and fixed words recur from step to step."""
 
-    What repeats between frames is made once: each line's ``<text>`` tag (its position depends
-    only on the row), each role's ``<tspan>`` tag, and each (role, text) span, since labels and
-    numbers recur from step to step.
-    """
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
 
-    def __init__(self, top: float, theme: Theme) -> None:
-        self.top = top
-        self.theme = theme
-        self._opens: list[str] = []
-        self._tags: dict[str, str] = {}  # role -> its <tspan> tag
-        self._spans: dict[str, dict[str, str]] = {}  # role -> text -> its <tspan> element
-
-    def _new_span(self, role: str, text: str) -> str:
-        tag = self._tags.get(role)
-        if tag is None:
-            tag = self._tags[role] = _span_open(role, self.theme)
-            self._spans[role] = {}
-        span = self._spans[role][text] = f"{tag}{xml_text(text)}</tspan>"
+    def __missing__(self, text: str) -> str:
+        span = self[text] = f"{self.tag}{xml_text(text)}</tspan>"
         return span
 
-    def paint(self, lines: list[Line]) -> tuple[str, int]:
-        """The lines as text elements, each followed by a newline (what goes between head and end),
-        and the widest line's length in characters (:func:`line_width`)."""
-        opens = self._opens
-        while len(opens) < len(lines):
-            opens.append(_line_open(self.top, len(opens)))
-        spans_of = self._spans
-        out: list[str] = []
+
+class PanelPainter:
+    """Panel lines as SVG text, for many frames of one stepper, before the layout is known.
+
+    A line is painted as its ``<tspan>`` elements and the closing ``</text>``; its opening
+    ``<text>`` tag (:func:`line_open`) holds the line's position, which depends on the graph's
+    height, so the stepper paints every panel while ``dot`` lays the graph out and adds the tags
+    afterwards. Each (role, text) span is made once (:meth:`spans`).
+    """
+
+    def __init__(self, theme: Theme) -> None:
+        self.theme = theme
+        self._roles: dict[str, _Spans] = {}
+
+    def spans(self, role: str) -> _Spans:
+        """The painted spans of ``role`` by text."""
+        table = self._roles.get(role)
+        if table is None:
+            table = self._roles[role] = _Spans(_span_open(role, self.theme))
+        return table
+
+    def paint(self, lines: list[Line]) -> tuple[list[str], int]:
+        """Each line's spans and its closing ``</text>`` and newline (what follows the line's
+        :func:`line_open` tag), and the widest line's length in characters (:func:`line_width`)."""
+        rows: list[str] = []
         widest = 0
-        for i, line in enumerate(lines):
-            out.append(opens[i])
+        for line in lines:
+            out: list[str] = []
             width = 0
             for text, role in line:
                 width += len(text)
-                span = spans_of.get(role, _NONE).get(text)
-                out.append(span if span is not None else self._new_span(role, text))
+                out.append(self.spans(role)[text])
             out.append("</text>\n")
+            rows.append("".join(out))
             if width > widest:
                 widest = width
-        return "".join(out), widest
+        return rows, widest
 
 
-_NONE: dict[str, str] = {}
+_ARROW, _COLON, _TIMES, _CLOSE, _EQUALS = "→ ", ":  ", " × (", ")", " = "  # a term line's fixed words
+_TERM_WIDTH = len(_ARROW + _COLON + _TIMES + _CLOSE)  # the fixed words' length in every term line
+_UPSTREAM = "upstream  "
+_STEP = f"   {BACKWARD} step "  # before "4 of 10" in a step's title line
+
+
+class StepPainter:
+    """The panel of each backward step, painted straight from its :class:`StepView`.
+
+    The lines: the title (``[3] MulBackward0 (mul = z*c)   backward step 4 of 10``); the upstream
+    gradient (``upstream  0.1 + 0.2 = 0.3``, its sum where several consumers sent one; a leaf's
+    reads ``x.grad = 0.3``); then, but for a leaf, one line per chain-rule term (``→ z:  0.3 ×
+    (∂mul/∂z = c = 2.1995) = 0.66``: upstream × local = contribution), at most :data:`MAX_TERMS`
+    and a count of the rest, or a note that no input needs a gradient.
+
+    Rows and width as :meth:`PanelPainter.paint` gives them, but each row is one f-string of
+    painted spans, not a list of (text, role) spans first: the steps make all but a few frames.
+    """
+
+    def __init__(self, painter: PanelPainter) -> None:
+        self.muted, self.title, self.num = painter.spans("muted"), painter.spans("title"), painter.spans("num")
+        self.label, self.grad, self.formula = painter.spans("label"), painter.spans("grad"), painter.spans("formula")
+        self._step = xml_text(_STEP)
+
+    def paint(self, view: StepView, position: int, total: int) -> tuple[list[str], int]:
+        """Step ``position`` of ``total``: its rows (each closed by ``</text>`` and a newline) and the
+        widest row's length in characters."""
+        muted = self.muted
+        number, heading, where = f"[{view.index}] ", view.heading, f"{position} of {total}"
+        # the number and the place are new in every frame: painted here, not kept (digits: nothing to escape)
+        rows = [f"{muted.tag}{number}</tspan>{self.title[heading]}{muted.tag}{self._step}{where}</tspan></text>\n"]
+        widths = [len(number) + len(heading) + len(_STEP) + len(where)]
+        upstream, incoming = view.upstream, view.sum_text
+        up = self.grad[upstream]
+        sum_part = f"{incoming} = " if incoming else ""  # "0.1 + 0.2 = " before the upstream
+        sum_span = self.num[sum_part] if incoming else ""
+        if view.leaf:
+            grad_of = f"{view.label}.grad = "
+            rows.append(f"{self.label[grad_of]}{sum_span}{up}</text>\n")
+            widths.append(len(grad_of) + len(sum_part) + len(upstream))
+            return rows, max(widths)
+        rows.append(f"{muted[_UPSTREAM]}{sum_span}{up}</text>\n")
+        widths.append(len(_UPSTREAM) + len(sum_part) + len(upstream))
+        for term in view.terms[:MAX_TERMS]:
+            row, width = self._term(up, len(upstream), term)
+            rows.append(row)
+            widths.append(width)
+        more = len(view.terms) - MAX_TERMS
+        note = f"… and {more} more" if more > 0 else "" if view.terms else "no input of this op needs a gradient"
+        if note:
+            rows.append(f"{muted[note]}</text>\n")
+            widths.append(len(note))
+        return rows, max(widths)
+
+    def _term(self, up: str, up_width: int, term: Term) -> tuple[str, int]:
+        """A chain-rule term's row: ``→ to:  upstream × (formula = local) = contribution``."""
+        muted = self.muted
+        formula = f"{term.formula} = {term.local}" if term.local else term.formula
+        row = (f"{muted[_ARROW]}{self.label[term.to]}{muted[_COLON]}{up}{muted[_TIMES]}{self.formula[formula]}"
+               f"{muted[_CLOSE]}")
+        width = _TERM_WIDTH + len(term.to) + up_width + len(formula)
+        if term.contrib:
+            row += f"{muted[_EQUALS]}{self.grad[term.contrib]}"
+            width += len(_EQUALS) + len(term.contrib)
+        return row + "</text>\n", width
 
 
 def panel_svg(lines: list[Line], box: PanelBox, graph_width: float, theme: Theme) -> str:
     """The panel as SVG: a background, a rule above it, one ``<text>`` per line."""
-    return panel_head(box, graph_width, theme) + PanelPainter(box.top, theme).paint(lines)[0] + PANEL_END
+    rows = PanelPainter(theme).paint(lines)[0]
+    return (panel_head(box, graph_width, theme) + "".join(line_open(box.top, i) + row for i, row in enumerate(rows))
+            + PANEL_END)

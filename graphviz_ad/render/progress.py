@@ -162,8 +162,10 @@ class Progress:
 
         A step frame changes only the previous and the current step's nodes, the edges touching
         them and the edges whose gradient that step sent; an update frame only the previous and
-        the current parameter. So walking every frame costs about the size of the graph plus the
-        number of steps, not their product. Each frame's states equal :meth:`frame`'s.
+        the current parameter. Where a step's node is the previous step's too (steps inside one
+        collapsed box), only the edges that step sent change. So walking every frame costs about
+        the size of the graph plus the number of steps, not their product. Each frame's states
+        equal :meth:`frame`'s.
         """
         yield FrameChange("forward", True, {**dict.fromkeys(self.node_ids, ""), **dict.fromkeys(self.edge_ids, "")})
         by_key: dict[int, list[int]] = {}
@@ -181,6 +183,10 @@ class Progress:
                 yield FrameChange("step", True, {**state.nodes, **state.edges})
                 continue
             prev = self.at[s - 1]
+            if prev == cur:  # the same node again (a collapsed box): only the edges this step sent change
+                sent = by_key.get(s, ())
+                yield FrameChange("step", False, {self.edge_ids[i]: self._edge_at(i, s, cur) for i in sent})
+                continue
             states = {nid: self._node_at(nid, s, cur) for nid in (prev, cur) if nid in known}
             for group in (touching.get(prev, ()), touching.get(cur, ()), by_key.get(s, ())):
                 for i in group:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import zip_longest
+from typing import NamedTuple
 
 from ..backward.steps import Contribution, Local, Step
 from ..graph.model import Graph, Node
@@ -20,9 +20,10 @@ _INFIX = {"add": " + ", "mul": "*"}  # commutative, so the recorded operand orde
 _UNORDERED = frozenset({"sub", "div", "pow", "matmul", "floor_divide", "remainder", "rsub", "true_divide"})
 
 
-@dataclass(frozen=True)
-class Term:
-    """One chain-rule term: upstream × local = contribution, sent to ``to``."""
+class Term(NamedTuple):
+    """One chain-rule term: upstream × local = contribution, sent to ``to``.
+
+    A named tuple, as :class:`StepView`: one or more is made per step."""
 
     to: str  # the label of the input that receives the contribution
     formula: str  # the local derivative as a formula (``∂mul/∂z = c``), or just ``∂mul/∂z``
@@ -36,11 +37,12 @@ class Term:
         return f"× {self.formula}{local} → {self.to}{contrib}"
 
 
-@dataclass(frozen=True)
-class StepView:
-    """A step of the backward record as the stepper shows it (every number already formatted)."""
+class StepView(NamedTuple):
+    """A step of the backward record as the stepper shows it (every number already formatted).
 
-    index: int
+    A named tuple (immutable, and made faster than a frozen dataclass): one is made per step."""
+
+    index: int  # type: ignore[assignment]  # the step's index, in place of tuple.index (never used)
     node: str
     label: str
     grad_fn: str
@@ -49,7 +51,7 @@ class StepView:
     expr: str
     upstream: str
     incoming: tuple[str, ...] = ()
-    terms: tuple[Term, ...] = field(default_factory=tuple)
+    terms: tuple[Term, ...] = ()
 
     @property
     def title(self) -> str:
@@ -135,25 +137,46 @@ def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] 
     return f"{label} = {rhs}"
 
 
+class _Cleaned(dict[str, str]):
+    """:func:`clean_text` at one limit, by text, each made on first use: node labels and formulas
+    recur from step to step (a loop's thousand ops have a handful of labels)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, text: str) -> str:
+        cleaned = self[text] = clean_text(text, self.limit)
+        return cleaned
+
+
 class _Views:
     """Step views of one graph: node labels, expressions and values each made displayable once."""
 
     def __init__(self, graph: Graph, text: ValueTexts) -> None:
         self.graph = graph
+        self.node = graph.node
         self.text = text
-        self._labels: dict[str, str] = {}  # node id -> label cut at 40 characters
-        self._expressions: dict[str, str] = {}
+        self.operand_labels = _Cleaned(40)  # a node's label as an operand or a term's target
+        self.names = _Cleaned(48)  # a step's node label
+        self.formulas = _Cleaned(120)
+        self._expressions: dict[str, str] = {}  # node id -> its expression
+        self._texts: dict[tuple[str, ...], str] = {}  # what an expression is made of -> the expression
 
     def label(self, nid: str) -> str:
-        known = self._labels.get(nid)
-        if known is None:
-            known = self._labels[nid] = clean_text(self.graph.node(nid).label, 40)
-        return known
+        """Node ``nid``'s label cut at 40 characters."""
+        return self.operand_labels[self.node(nid).label]
 
     def expression(self, node: Node) -> str:
+        """:func:`op_expression` of ``node``, kept by node (several steps of one op) and made once per
+        distinct input (kind, label, op, arguments, operands' labels): a loop's ops repeat a few."""
         known = self._expressions.get(node.id)
         if known is None:
-            known = self._expressions[node.id] = op_expression(node, self.graph, self.label)
+            key = (node.kind, node.label, node.op, node.args, *map(self.label, node.operands))
+            known = self._texts.get(key)
+            if known is None:
+                known = self._texts[key] = op_expression(node, self.graph, self.label)
+            self._expressions[node.id] = known
         return known
 
     def term(self, step: Step, loc: Local | None, con: Contribution | None) -> Term | None:
@@ -168,24 +191,26 @@ class _Views:
             to = self.label(target)
         formula = loc.formula if loc is not None and loc.formula else f"∂{self.label(step.node)}/∂{to}"
         local = self.text(loc.value) if loc is not None and loc.value is not None else ""
-        return Term(to=to, formula=clean_text(formula, 120), local=local,
-                    contrib=self.text(value) if value is not None else "")
+        contrib = self.text(value) if value is not None else ""
+        return Term(to, self.formulas[formula], local, contrib)  # by position: one per term, keywords cost
 
     def view(self, step: Step) -> StepView:
-        node = self.graph.node(step.node)
+        node = self.node(step.node)
         terms: list[Term] = []
         for loc, con in zip_longest(step.local, step.contributions):
             term = self.term(step, loc, con)
             if term is not None:
                 terms.append(term)
         text = self.text
-        incoming = tuple(text(i.value) for i in step.incoming)
+        incoming = tuple([text(i.value) for i in step.incoming])
         expr = "" if step.leaf else self.expression(node)
         if step.internal and expr:
             expr = f"inside {expr}"
-        return StepView(index=step.index, node=step.node, label=clean_text(node.label, 48), grad_fn=step.grad_fn,
-                        leaf=step.leaf, internal=step.internal, expr=expr, upstream=text(step.upstream),
-                        incoming=incoming, terms=tuple(terms))
+        label, upstream = self.names[node.label], text(step.upstream)
+        # by position, in the fields' order (index, node, label, grad_fn, leaf, internal, expr, upstream,
+        # incoming, terms): one per step, and keywords cost a third of the time
+        return StepView(step.index, step.node, label, step.grad_fn, step.leaf, step.internal, expr, upstream,
+                        incoming, tuple(terms))
 
 
 def step_view(step: Step, graph: Graph, digits: int = 5) -> StepView:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import OutputError, RenderError
 from ..gcpause import gc_paused
 from .backend import DotProcess
 from .collapse import resolve_view
 from .dot import to_dot
-from .frames import FrameBuilder
+from .frames import FrameBuilder, Panels
 from .html import stepper_html, stepper_page
 from .options import RenderOptions
 from .output import write_atomic
@@ -50,18 +51,28 @@ class Stepper:
         self.options = RenderOptions.make(options)
         self.theme = get_theme(self.options.theme)
         graph = trace.graph
-        self._text = text = ValueTexts(self.options.digits)
+        self._text = ValueTexts(self.options.digits)
         self._views: list[StepView] | None = None
-        self._view, drawn = resolve_view(graph, self.options.depth)
+        self._view, self._drawn = resolve_view(graph, self.options.depth)
         record = trace.update
         self.updates: list[UpdateView] = update_views(record, self.options.digits)
-        self.progress = Progress(self._view, trace.steps, drawn, [u.node for u in self.updates])
-        self.leaves = [(n.label, text(n.grad))
-                       for n in graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
         self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
                        "update": optimizer_title(record) if record is not None else "optimizer step"}
         self._template: SvgTemplate | None = None
+        self._painted: Panels | None = None
         self._builder: FrameBuilder | None = None
+
+    @cached_property
+    def progress(self) -> Progress:
+        """Which nodes and edges are current, done or pending in each frame; made on first use
+        (by frames and the page, while dot lays out)."""
+        return Progress(self._view, self.trace.steps, self._drawn, [u.node for u in self.updates])
+
+    @cached_property
+    def leaves(self) -> list[tuple[str, str]]:
+        """The inputs' and parameters' labels and gradients (the final frame lists them), made on first use."""
+        return [(n.label, self._text(n.grad))
+                for n in self.trace.graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
 
     @property
     def views(self) -> list[StepView]:
@@ -75,28 +86,41 @@ class Stepper:
     @property
     def template(self) -> SvgTemplate:
         """The laid-out SVG, cut into parts; ``dot`` runs on first use only, while the steps are
-        formatted (dot works on another core meanwhile)."""
+        formatted and the progress made (dot works on another core meanwhile)."""
         if self._template is None:
-            # the view is resolved already; gradients drawn (room for them), never as colours (that
-            # would show a pending gradient's size)
-            dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
-            run = DotProcess(dot, "svg")
-            try:
-                _ = self.views  # the steps are formatted while dot lays out
-                svg = run.result().decode("utf-8")
-            finally:
-                run.close()
-            template = parse_svg(svg, self.theme.grad)
-            if not any(s.kind == "svg" for s in template.slots) or not any(s.kind == "end" for s in template.slots):
-                raise RenderError("Graphviz's SVG did not have the expected <svg width=… height=… viewBox=…> "
-                                  "header; the stepper needs the SVG of dot 2.43 or later")
-            self._template = template
+            self._template = self._lay_out(lambda: (self.views, self.progress, self.leaves))
         return self._template
+
+    def _lay_out(self, meanwhile: Callable[[], object]) -> SvgTemplate:
+        """Run ``dot`` and cut its SVG into parts; ``meanwhile`` runs while dot works."""
+        # the view is resolved already; gradients drawn (room for them), never as colours (that
+        # would show a pending gradient's size)
+        dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
+        run = DotProcess(dot, "svg")
+        try:
+            meanwhile()
+            svg = run.result().decode("utf-8")
+        finally:
+            run.close()
+        template = parse_svg(svg, self.theme.grad)
+        if not any(s.kind == "svg" for s in template.slots) or not any(s.kind == "end" for s in template.slots):
+            raise RenderError("Graphviz's SVG did not have the expected <svg width=… height=… viewBox=…> "
+                              "header; the stepper needs the SVG of dot 2.43 or later")
+        return template
+
+    def _panels(self) -> Panels:
+        """Every frame's panel, painted on first use (it needs the step views, not the layout)."""
+        if self._painted is None:
+            views = self.views
+            with gc_paused():  # a list of rows per frame: the collector would rescan the whole trace meanwhile
+                self._painted = Panels(views, self.theme, self.leaves, self.updates, self.titles)
+        return self._painted
 
     def _frames(self) -> FrameBuilder:
         if self._builder is None:
-            self._builder = FrameBuilder(self.template, self.progress, self.views, self.theme, self.leaves,
-                                         self.updates, self.titles)
+            if self._template is None:  # the progress made and the panels painted while dot lays out
+                self._template = self._lay_out(lambda: (self.progress, self._panels()))
+            self._builder = FrameBuilder(self.template, self.progress, self._panels(), self.theme)
         return self._builder
 
     # -- outputs ------------------------------------------------------------
