@@ -92,3 +92,31 @@ def test_trace_and_backward_leave_the_collector_as_found():
     t = gad.trace(lambda x: (x.sin() * 2).sum(), x)
     t.backward()
     assert gc.isenabled()
+
+
+def test_a_dropped_trace_is_freed_without_the_collector():
+    """No reference cycle keeps a trace alive (a frame kept by the recorder held its caller's
+    locals): records promoted to the oldest generation would otherwise wait for a full collection."""
+    import weakref
+
+    from tests.helpers import leaves, nested_f
+
+    def make() -> weakref.ref:
+        t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0)).backward()
+        t.to_json()
+        t.stepper().text()
+        return weakref.ref(t)
+
+    def make_module() -> weakref.ref:
+        model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh())
+        t = gad.trace(model, torch.ones(1, 3)).backward(gradient=torch.ones(1, 2))
+        t.to_json()
+        return weakref.ref(t)
+
+    gc.collect()
+    gc.disable()
+    try:
+        assert make()() is None
+        assert make_module()() is None
+    finally:
+        gc.enable()

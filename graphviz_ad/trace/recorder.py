@@ -115,7 +115,7 @@ class _Recorder:
     def __init__(self, max_elements: int, stop: types.FrameType, module_root: torch.nn.Module | None) -> None:
         self.graph = Graph()
         self.max_elements = max_elements
-        self.stop = stop
+        self.stop: types.FrameType | None = stop
         self.thread = threading.get_ident()
         # id(tensor) -> (weak ref, node id, bound without an autograd node: one may be attached later)
         self.tensor_node: dict[int, tuple[weakref.ref, str, bool]] = {}
@@ -172,10 +172,15 @@ class _Recorder:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        # no frame may stay referenced: a frame keeps its locals and its callers' frames, so the
+        # recorder (a local of the stop frame) and the caller's trace would live on in a reference
+        # cycle, freed only by a full collection
         self.module_frames.clear()
         self.module_callers.clear()
         self.func_frames.clear()
         self._last_frame = None
+        self._last_located = (None, None, True, None)
+        self.stop = None
 
     def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
         if threading.get_ident() != self.thread:
