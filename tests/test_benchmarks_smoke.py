@@ -69,3 +69,17 @@ def test_bench_smoke(tmp_path: Path):
     # each table row of graphviz_ad shows a time, never a failure mark
     gad_rows = [line for line in text.splitlines() if line.startswith("| ") and "| graphviz_ad |" in line]
     assert gad_rows and not any("✗" in line for line in gad_rows)
+
+
+def test_ab_compares_two_checkouts(tmp_path):
+    """benchmarks/ab.py --smoke with this checkout on both sides: each side imports its own
+    checkout, and the table has a ratio per workload; a folder that is no checkout is refused."""
+    ab = ROOT / "benchmarks" / "ab.py"
+    done = subprocess.run([sys.executable, str(ab), str(ROOT), str(ROOT), "--smoke", "--rounds", "1",
+                           "--repeat", "1", "--only", "loop,mlp"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| loop") or line.startswith("| mlp")]
+    assert len(rows) == 2 and all(line.count("×") == 2 for line in rows)
+    bad = subprocess.run([sys.executable, str(ab), str(tmp_path), "--smoke"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode != 0 and "not a graphviz_ad checkout" in bad.stderr
