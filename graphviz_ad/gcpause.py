@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gc
+import sysconfig
 from contextlib import contextmanager
 from typing import Iterator
 
 __all__ = ["gc_paused"]
+
+# the GIL build's collector: generations, and gc.freeze() moves whole lists (no walk over objects)
+_GENERATIONAL = not sysconfig.get_config_var("Py_GIL_DISABLED")
 
 
 @contextmanager
@@ -36,8 +40,9 @@ def _promote_young() -> None:
     object to the permanent generation and ``gc.unfreeze()`` puts them all into the oldest one:
     together, a promotion that costs no scan. Garbage cycles made meanwhile are found by the next
     full collection instead of a young one. Skipped when the process has frozen objects of its own
-    (``gc.freeze()`` before a fork): unfreezing would release those too.
+    (``gc.freeze()`` before a fork): unfreezing would release those too; and on free-threaded
+    builds, whose collector has no young generation and whose freeze walks the whole heap.
     """
-    if gc.get_freeze_count() == 0:
+    if _GENERATIONAL and gc.get_freeze_count() == 0:
         gc.freeze()
         gc.unfreeze()

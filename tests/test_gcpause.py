@@ -9,7 +9,10 @@ import pytest
 import torch
 
 import graphviz_ad as gad
+from graphviz_ad import gcpause
 from graphviz_ad.gcpause import gc_paused
+
+generational = pytest.mark.skipif(not gcpause._GENERATIONAL, reason="a free-threaded build: no young generation")
 
 
 class _Record:
@@ -35,6 +38,7 @@ def _in_generation(obj: object, generation: int) -> bool:
     return any(o is obj for o in gc.get_objects(generation=generation))
 
 
+@generational
 def test_records_made_inside_go_to_the_oldest_generation_without_a_collection(collections):
     assert gc.isenabled()
     with gc_paused():
@@ -70,6 +74,18 @@ def test_the_users_frozen_objects_stay_frozen():
         assert not any(_in_generation(mine, g) for g in range(3))
     finally:
         gc.unfreeze()
+
+
+@generational
+def test_free_threaded_builds_skip_the_promotion(monkeypatch):
+    """Without generations there is nothing to promote, and freezing would walk the whole heap."""
+    monkeypatch.setattr(gcpause, "_GENERATIONAL", False)
+    calls: list[str] = []
+    monkeypatch.setattr(gcpause.gc, "freeze", lambda: calls.append("freeze"))
+    with gc_paused():
+        record = _Record()
+    assert gc.isenabled() and calls == []
+    assert not _in_generation(record, 2)
 
 
 def test_restored_when_the_block_raises():
