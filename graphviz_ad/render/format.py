@@ -6,7 +6,7 @@ import math
 import re
 from functools import lru_cache
 from itertools import repeat
-from typing import Any
+from typing import Any, Callable
 
 from ..trace.values import Value
 
@@ -203,6 +203,19 @@ def fmt_value_texts(v: Value | None, digits: int = 5) -> tuple[str, str]:
     opening, closing = "[" * (depth + 1), "]" * (depth + 1)
     return (f"{opening}{short}{', …' if n > 4 else ''}{closing}",
             f"{head}{opening}{full}{', …' if n > 16 else ''}{closing}")
+
+
+class Memo(dict[str, str]):
+    """``make(text)`` by text, each made on first use: for texts that recur from step to step
+    (labels, formulas, painted spans). A subscript that hits costs no call."""
+
+    def __init__(self, make: Callable[[str], str]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, text: str) -> str:
+        made = self[text] = self.make(text)
+        return made
 
 
 def clean_text(s: str, limit: int = 60) -> str:

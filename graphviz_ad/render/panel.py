@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .format import Memo
 from .stepinfo import StepView, Term
 from .theme import Theme
 from .updateinfo import BACKWARD, GRADIENTS, UpdateView
@@ -141,17 +142,13 @@ def panel_head(box: PanelBox, graph_width: float, theme: Theme) -> str:
 PANEL_END = "</g>\n"
 
 
-class _Spans(dict[str, str]):
+class _Spans(Memo):
     """One role's painted spans by text (``<tspan fill=…>text</tspan>``), each made on first use:
-    labels, numbers and fixed words recur from step to step."""
+    labels, numbers and fixed words recur from step to step; ``tag`` the role's opening tag."""
 
     def __init__(self, tag: str) -> None:
-        super().__init__()
+        super().__init__(lambda text: f"{tag}{xml_text(text)}</tspan>")
         self.tag = tag
-
-    def __missing__(self, text: str) -> str:
-        span = self[text] = f"{self.tag}{xml_text(text)}</tspan>"
-        return span
 
 
 class PanelPainter:

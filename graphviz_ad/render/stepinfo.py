@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from itertools import zip_longest
 from typing import NamedTuple
 
 from ..backward.steps import Contribution, Local, Step
 from ..graph.model import Graph, Node
 from ..trace.values import Value
-from .format import clean_text, fmt_value
+from .format import Memo, clean_text, fmt_value
 
 __all__ = ["Term", "StepView", "step_view", "step_views", "op_expression", "value_text", "ValueTexts"]
 
@@ -137,19 +138,6 @@ def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] 
     return f"{label} = {rhs}"
 
 
-class _Cleaned(dict[str, str]):
-    """:func:`clean_text` at one limit, by text, each made on first use: node labels and formulas
-    recur from step to step (a loop's thousand ops have a handful of labels)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def __missing__(self, text: str) -> str:
-        cleaned = self[text] = clean_text(text, self.limit)
-        return cleaned
-
-
 class _Views:
     """Step views of one graph: node labels, expressions and values each made displayable once."""
 
@@ -157,9 +145,10 @@ class _Views:
         self.graph = graph
         self.node = graph.node
         self.text = text
-        self.operand_labels = _Cleaned(40)  # a node's label as an operand or a term's target
-        self.names = _Cleaned(48)  # a step's node label
-        self.formulas = _Cleaned(120)
+        # clean_text by text: node labels and formulas recur (a loop's thousand ops have a handful)
+        self.operand_labels = Memo(partial(clean_text, limit=40))  # as an operand or a term's target
+        self.names = Memo(partial(clean_text, limit=48))  # a step's node label
+        self.formulas = Memo(partial(clean_text, limit=120))
         self._expressions: dict[str, str] = {}  # node id -> its expression
         self._texts: dict[tuple[str, ...], str] = {}  # what an expression is made of -> the expression
 
