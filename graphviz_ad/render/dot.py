@@ -264,14 +264,19 @@ def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3">{rows}</TABLE>>'
 
 
-def _single_consumers(graph: Graph) -> set[str]:
-    """Nodes that show a gradient and pass it along exactly one gradient-carrying edge: that edge's
-    gradient is the node's own. Not an output (its gradient adds the seed) nor a collapsed module box
-    (several tensors inside)."""
+def _gradient_consumers(graph: Graph) -> dict[str, int]:
+    """Per source node, how many of its outgoing edges carry a gradient."""
     consumers: dict[str, int] = {}
     for e in graph.edges:
         if e.grad is not None:
             consumers[e.source] = consumers.get(e.source, 0) + 1
+    return consumers
+
+
+def _single_consumers(graph: Graph, consumers: dict[str, int]) -> set[str]:
+    """Nodes that show a gradient and pass it along exactly one gradient-carrying edge: that edge's
+    gradient is the node's own. Not an output (its gradient adds the seed) nor a collapsed module box
+    (several tensors inside)."""
     outputs = set(graph.outputs)
     return {n.id for n in graph.nodes
             if n.grad is not None and consumers.get(n.id) == 1 and n.kind != "module" and n.id not in outputs}
@@ -322,9 +327,10 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
             stack.append(("open", child, depth + 1))
     show_grads = opts.grads
     shown_at_source: set[str] = set()  # sources whose one gradient-carrying edge needs no label
-    if show_grads and sum(e.grad is not None for e in graph.edges) >= EXTERNAL_LABELS_FROM:
+    consumers = _gradient_consumers(graph) if show_grads else {}
+    if sum(consumers.values()) >= EXTERNAL_LABELS_FROM:
         w.edge_label_attr = "xlabel"
-        shown_at_source = _single_consumers(graph)
+        shown_at_source = _single_consumers(graph, consumers)
     for k, e in enumerate(graph.edges):
         s, t = e.source, e.target
         grad = w.edge_attrs(e.grad, s not in shown_at_source) if show_grads and e.grad is not None else ""
