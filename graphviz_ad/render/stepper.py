@@ -52,14 +52,12 @@ class Stepper:
         self.theme = get_theme(self.options.theme)
         graph = trace.graph
         self._text = ValueTexts(self.options.digits)
-        self._views: list[StepView] | None = None
         self._view, self._drawn = resolve_view(graph, self.options.depth)
         record = trace.update
         self.updates: list[UpdateView] = update_views(record, self.options.digits)
         self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
                        "update": optimizer_title(record) if record is not None else "optimizer step"}
         self._template: SvgTemplate | None = None
-        self._painted: Panels | None = None
         self._builder: FrameBuilder | None = None
 
     @cached_property
@@ -74,13 +72,11 @@ class Stepper:
         return [(n.label, self._text(n.grad))
                 for n in self.trace.graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
 
-    @property
+    @cached_property
     def views(self) -> list[StepView]:
         """What each backward step shows (its formula, numbers, texts), formatted on first use."""
-        if self._views is None:
-            with gc_paused():  # one view per step: the collector would rescan the whole trace meanwhile
-                self._views = step_views(self.trace.steps, self.trace.graph, self.options.digits, self._text)
-        return self._views
+        with gc_paused():  # one view per step: the collector would rescan the whole trace meanwhile
+            return step_views(self.trace.steps, self.trace.graph, self.options.digits, self._text)
 
     # -- layout (one dot run) ---------------------------------------------
     @property
@@ -108,19 +104,18 @@ class Stepper:
                               "header; the stepper needs the SVG of dot 2.43 or later")
         return template
 
+    @cached_property
     def _panels(self) -> Panels:
         """Every frame's panel, painted on first use (it needs the step views, not the layout)."""
-        if self._painted is None:
-            views = self.views
-            with gc_paused():  # a list of rows per frame: the collector would rescan the whole trace meanwhile
-                self._painted = Panels(views, self.theme, self.leaves, self.updates, self.titles)
-        return self._painted
+        views = self.views
+        with gc_paused():  # a list of rows per frame: the collector would rescan the whole trace meanwhile
+            return Panels(views, self.theme, self.leaves, self.updates, self.titles)
 
     def _frames(self) -> FrameBuilder:
         if self._builder is None:
             if self._template is None:  # the progress made and the panels painted while dot lays out
-                self._template = self._lay_out(lambda: (self.progress, self._panels()))
-            self._builder = FrameBuilder(self.template, self.progress, self._panels(), self.theme)
+                self._template = self._lay_out(lambda: (self.progress, self._panels))
+            self._builder = FrameBuilder(self.template, self.progress, self._panels, self.theme)
         return self._builder
 
     # -- outputs ------------------------------------------------------------
