@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import graphviz_ad as gad  # noqa: E402
-from graphviz_ad.graph.export import dumps  # noqa: E402
+from graphviz_ad.model.export import dumps  # noqa: E402
 from nested_function import f  # noqa: E402  (examples/: the lesson's function)
 
 

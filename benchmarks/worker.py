@@ -82,7 +82,7 @@ def _capture(module: nn.Module, inputs: tuple[torch.Tensor, ...], cfg: Config, r
 def _e2e(module: nn.Module, inputs: tuple[torch.Tensor, ...], kw: dict[str, Any]) -> dict[str, float]:
     """trace -> backward -> to_dot -> dot -> SVG text, each phase timed (what ``to_svg`` does)."""
     import graphviz_ad as gad
-    from graphviz_ad.render.backend import run_dot
+    from graphviz_ad.output.backend import run_dot
 
     t0 = time.perf_counter()
     t = gad.trace(module, *inputs)
@@ -173,14 +173,14 @@ def _render_other(module: nn.Module, inputs: tuple[torch.Tensor, ...], label: st
 
 def _other_e2e(tool: Any, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
     """Another tool's picture from scratch: its forward and graph (``graph_dot``), ``dot``, the SVG text."""
-    from graphviz_ad.render.backend import run_dot
+    from graphviz_ad.output.backend import run_dot
 
     run_dot(tool.graph_dot(module, inputs), "svg").decode("utf-8")
 
 
 def _layout(row: dict[str, Any], text: str, cfg: Config) -> bool:
     """Time ``dot -Tsvg`` on ``text`` into ``row["dot"]``; False when skipped (too big) or failed."""
-    from graphviz_ad.render.backend import run_dot
+    from graphviz_ad.output.backend import run_dot
 
     if row["nodes"] > cfg.dot_max_nodes:
         row["dot"] = {"status": "skipped", "error": f"{row['nodes']:,} nodes > --dot-max-nodes"}
@@ -196,7 +196,7 @@ def _layout(row: dict[str, Any], text: str, cfg: Config) -> bool:
 def _stepper(t: Any, label: str, default_nodes: int | None, cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {"graph": label, "steps": len(t.steps)}
     try:
-        importlib.import_module("graphviz_ad.render.stepper")
+        importlib.import_module("graphviz_ad.stepper.stepper")
     except ImportError as e:
         out.update(status="not available", error=failure(e))
         return out

@@ -6,20 +6,22 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .backward.optimizer import OptimizerRecord, record_step
+from .model.updates import OptimizerRecord
+
+from .backward.optimizer import record_step
 from .backward.recorder import run_backward
-from .backward.steps import Step
+from .model.steps import Step
 from .errors import BackwardError
-from .graph.export import dumps
-from .graph.export import to_json as _to_json
-from .graph.export import to_networkx as _to_networkx
-from .graph.model import Edge, Graph, Node
-from .render.backend import run_dot
+from .model.export import dumps
+from .model.export import to_json as _to_json
+from .model.export import to_networkx as _to_networkx
+from .model.graph import Edge, Graph, Node
+from .output.backend import run_dot
 from .render.dot import to_dot as _to_dot
 from .render.options import RenderOptions
-from .render.output import format_from_path, write_atomic
+from .output.files import format_from_path, write_atomic
 from .trace.recorder import Recording, record
-from .trace.values import DEFAULT_MAX_ELEMENTS
+from .model.values import DEFAULT_MAX_ELEMENTS
 
 __all__ = ["Trace", "trace", "trace_call"]
 
@@ -113,7 +115,7 @@ class Trace:
 
     def stepper(self, options: RenderOptions | None = None, **kw: Any) -> Any:
         """An interactive walk through the backward steps (frames, HTML)."""
-        from .render.stepper import Stepper
+        from .stepper.stepper import Stepper
 
         if not self._backward_done:
             raise BackwardError("the stepper walks the backward pass: call t.backward() first")

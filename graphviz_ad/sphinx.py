@@ -178,8 +178,8 @@ class AutogradGraph(SphinxDirective):
         return entry
 
     def _render(self, entry: dict[str, Any]) -> str:
-        from .frontends.figspec import parse_entry, trace_spec
-        from .render.backend import run_dot
+        from .recipes.figspec import parse_entry, trace_spec
+        from .output.backend import run_dot
 
         spec = parse_entry(entry, self.env.srcdir)
         t = trace_spec(spec)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from graphviz_ad.frontends.cli import cli
-from graphviz_ad.frontends.figures import MANIFEST, environment
+from graphviz_ad.recipes.figures import MANIFEST, environment
 from tests.helpers import needs_dot
 
 ROOT = Path(__file__).resolve().parents[1]

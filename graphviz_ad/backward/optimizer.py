@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from ..errors import BackwardError
-from ..trace.values import Value, finalize_values, snapshot
+from ..model.updates import OptimizerRecord, ParamUpdate
+from ..model.values import Value
+from ..trace.snapshots import finalize_values, snapshot
 
-__all__ = ["ParamUpdate", "OptimizerRecord", "record_step", "update_rule"]
-
-
-@dataclass
-class ParamUpdate:
-    """What the optimizer did to one parameter."""
-
-    node: str
-    name: str
-    old: Value
-    grad: Value
-    new: Value
-    state_before: dict[str, Value] = field(default_factory=dict)
-    state_after: dict[str, Value] = field(default_factory=dict)
-    rule: str = ""
-    hyper: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class OptimizerRecord:
-    optimizer: str
-    updates: list[ParamUpdate]
-    dry_run: bool
+__all__ = ["record_step", "update_rule"]
 
 
 _HYPER = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "betas", "eps", "maximize", "alpha")

@@ -11,11 +11,12 @@ import torch
 
 from ..errors import BackwardError
 from ..gcpause import gc_paused
-from ..graph.model import Graph
+from ..model.graph import Graph
 from ..trace.recorder import Recording
-from ..trace.values import Snapshots, Value
+from ..trace.snapshots import Snapshots, pending_sum
+from ..model.values import Value
 from .formulas import local_formula, paren
-from .steps import Contribution, Incoming, Local, Step
+from ..model.steps import Contribution, Incoming, Local, Step
 
 __all__ = ["run_backward"]
 
@@ -191,7 +192,7 @@ class _StepRecorder:
         n_in = len(grad_inputs)
         up = step.upstream
         # a view's gradient holds the upstream's numbers in another shape: its summary is the upstream's
-        same = up if up is not None and up._kind == "stats" and step.grad_fn in SAME_NUMBERS else None
+        same = up if up is not None and up.kind == "stats" and step.grad_fn in SAME_NUMBERS else None
         for slot, (owner, to_name, target) in enumerate(self.slots[k]):
             g = grad_inputs[slot] if slot < n_in else None
             if same is not None and slot == 0 and g is not None and g.numel() == same.numel:
@@ -212,13 +213,7 @@ class _StepRecorder:
                 if key not in self.edge_grads:
                     self.edge_grads[key] = v  # the contribution's own snapshot: no tensor kept alive
                 else:  # the input feeds this op twice (x*x): the edge carries the sum
-                    self.edge_grads[key] = self._sum(self.edge_grads[key], g)
-
-    def _sum(self, prev: Value | None, g: torch.Tensor) -> Value | None:
-        """prev + g while prev's tensor is still pending (small tensors); None for a summary."""
-        if prev is None or prev._pending is None or prev._kind != "exact" or prev.shape != tuple(g.shape):
-            return None
-        return self.snaps.take(prev._pending + g.detach())
+                    self.edge_grads[key] = pending_sum(self.edge_grads[key], g, self.snaps)
 
     def leaf_hook(self, nid: str, grad: torch.Tensor) -> None:
         """A non-leaf input's gradient (its own history is outside the trace)."""

@@ -11,10 +11,10 @@ import torch
 
 from .. import __version__
 from ..errors import ExpressionError, GraphvizADError
-from ..graph.export import dumps
-from ..render.backend import run_dot
+from ..model.export import dumps
+from ..output.backend import run_dot
 from ..render.options import RenderOptions
-from ..render.output import format_from_path, write_atomic
+from ..output.files import format_from_path, write_atomic
 
 __all__ = ["main", "cli", "DEMO_EXPRESSION", "DEMO_VALUES"]
 
@@ -52,7 +52,7 @@ def _handle(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _parse_at(at: tuple[str, ...], dtype: str) -> dict[str, torch.Tensor]:
-    from .expr import parse_value
+    from ..recipes.expr import parse_value
 
     values: dict[str, torch.Tensor] = {}
     for item in at:
@@ -69,7 +69,7 @@ def _parse_at(at: tuple[str, ...], dtype: str) -> dict[str, torch.Tensor]:
 
 
 def _trace_expression(expr: str, at: tuple[str, ...], dtype: str, backward: bool) -> Any:
-    from .expr import backward_from_ones, trace_expression
+    from ..recipes.expr import backward_from_ones, trace_expression
 
     t = trace_expression(expr, _parse_at(at, dtype))
     return backward_from_ones(t) if backward else t

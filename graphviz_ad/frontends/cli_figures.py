@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .cli import UserError, _handle, cli
-from .figures import FigureResult, FiguresFileError, build_figures
+from ..recipes.figures import FigureResult, FiguresFileError, build_figures
 
 __all__ = ["figures"]
 

@@ -6,7 +6,7 @@ import click
 
 from ..render.options import RenderOptions
 from .cli import _handle, cli, common_render_options, render_trace, write_stepper
-from .models import LOSSES, trace_model
+from ..recipes.models import LOSSES, trace_model
 
 __all__ = ["model", "parse_depth"]
 

@@ -1,7 +1,7 @@
 """Notebook display: a Trace's rich output, ``show()`` and the ``%%autograd`` cell magic.
 
 In Jupyter (JupyterLab, Notebook, VS Code) a :class:`~graphviz_ad.Trace` and a
-:class:`~graphviz_ad.render.stepper.Stepper` display themselves when they end a cell. A trace
+:class:`~graphviz_ad.stepper.stepper.Stepper` display themselves when they end a cell. A trace
 offers three forms of the graph; the front end shows the richest it can:
 
 - ``text/html``: the SVG scaled to the cell's width, with zoom (the − + Fit buttons,
@@ -55,7 +55,7 @@ from ..errors import GraphvizADError, RenderError
 from ..render.options import RenderOptions
 
 if TYPE_CHECKING:
-    from ..render.stepper import Stepper
+    from ..stepper.stepper import Stepper
 
 __all__ = ["trace_bundle", "graph_html", "GraphView", "show", "autograd_cell", "register_magic"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..graph.model import Graph, Node
+from ..model.graph import Graph, Node
 from .fold import fold_to_fit, rebuild_view
 
 __all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "view_for", "AUTO_MAX_NODES"]

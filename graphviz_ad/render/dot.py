@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from ..gcpause import gc_paused
-from ..graph.model import Graph, Node
-from ..trace.values import Value
+from ..model.graph import Graph, Node
+from ..model.values import Value
 from .collapse import view_for
 from .format import clean_text, fmt_number, fmt_shape, fmt_value_texts
 from .gradcolor import LIGHT, colour_bar, fill_of, magnitude

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from operator import itemgetter
 
-from ..graph.model import Cluster, Edge, Graph, Node
+from ..model.graph import Cluster, Edge, Graph, Node
 
 __all__ = ["fold_constants", "fold_chains", "fold_to_fit", "rebuild_view", "MIN_CHAIN"]
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from itertools import repeat
 from typing import Any, Callable
 
-from ..trace.values import Value
+from ..model.values import Value
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_NOT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..trace.values import Value
+from ..model.values import Value
 
 __all__ = ["magnitude", "grad_fill", "fill_of", "colour_bar", "SCALE", "LIGHT"]
 

@@ -16,10 +16,11 @@ from torch.overrides import TorchFunctionMode
 
 from ..errors import TraceError
 from ..gcpause import gc_paused
-from ..graph.model import Graph, Node
+from ..model.graph import Graph, Node
 from . import frames as fr
 from .ops import ARITHMETIC, format_args, op_name
-from .values import DEFAULT_MAX_ELEMENTS, Snapshots, Value
+from ..model.values import DEFAULT_MAX_ELEMENTS, Value
+from .snapshots import Snapshots
 
 __all__ = ["Recording", "record"]
 

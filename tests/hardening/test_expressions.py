@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphviz_ad.frontends.cli import cli
-from graphviz_ad.frontends.expr import parse_value, trace_expression
+from graphviz_ad.recipes.expr import parse_value, trace_expression
 
 UNARY = {"sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "exp": torch.exp,
          "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs, "relu": torch.relu}

@@ -84,7 +84,7 @@ def test_stepper_without_room_for_temporary_files_runs_dot_through_pipes(monkeyp
 
 
 def test_a_stepper_closed_before_dot_finishes_stops_it(tmp_path, monkeypatch):
-    from graphviz_ad.render.backend import DotProcess
+    from graphviz_ad.output.backend import DotProcess
 
     monkeypatch.setenv("GRAPHVIZ_AD_DOT", fake_dot(tmp_path, "sleep 30"))
     run = DotProcess("digraph {}", "svg")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import graphviz_ad as gad
-from graphviz_ad.graph.export import dumps
+from graphviz_ad.model.export import dumps
 from tests.helpers import needs_dot
 
 NAMES = ['q"uote', "back\\slash", "[brack]", "<b>bold</b>", "new\nline", "\u202eRTL\u200f", "{br}&amp;", "</script>",

@@ -10,7 +10,7 @@ import torch
 
 import graphviz_ad as gad
 from graphviz_ad.errors import BackwardError
-from graphviz_ad.graph.export import dumps
+from graphviz_ad.model.export import dumps
 from tests.helpers import needs_dot
 
 

@@ -12,7 +12,7 @@ import graphviz_ad as gad
 from graphviz_ad.render.collapse import auto_depth, collapse, resolve_view, view_for
 from graphviz_ad.render.fold import fold_chains, fold_constants, fold_to_fit
 from graphviz_ad.render.gradcolor import NONFINITE, SCALE, grad_fill
-from graphviz_ad.trace.values import Value
+from graphviz_ad.model.values import Value
 
 
 class Block(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..trace.values import Value
+from .values import Value
 
 __all__ = ["Step", "Local", "Contribution", "Incoming"]
 

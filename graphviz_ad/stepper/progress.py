@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..backward.steps import Step
-from ..graph.model import Graph
+from ..model.steps import Step
+from ..model.graph import Graph
 
 __all__ = ["Progress", "FrameState", "FrameChange", "NODE_STATES", "EDGE_STATES"]
 

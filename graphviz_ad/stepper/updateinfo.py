@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backward.optimizer import OptimizerRecord, ParamUpdate
-from ..graph.model import Graph
-from .format import clean_text
+from ..model.updates import OptimizerRecord, ParamUpdate
+from ..model.graph import Graph
+from ..render.format import clean_text
 from .stepinfo import value_text
 
 __all__ = ["UpdateView", "update_view", "update_views", "forward_title", "optimizer_title",

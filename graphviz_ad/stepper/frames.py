@@ -17,7 +17,7 @@ from .panel import (PANEL_END, PanelBox, PanelPainter, StepPainter, box_for, fin
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
-from .theme import Theme
+from ..render.theme import Theme
 from .updateinfo import UpdateView
 
 __all__ = ["FrameBuilder", "Panels", "frame_css"]

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..errors import ExecutableNotFound, ExpressionError, GraphvizADError, OutputError
-from ..render.backend import normalise_pdf
+from ..output.backend import normalise_pdf
 from .figspec import FigureError, FigureSpec, output_names, parse_entry
 
 __all__ = ["FiguresFileError", "Entry", "FigureResult", "BuildReport", "load_figures", "build_figures", "build_one",
@@ -133,7 +133,7 @@ def environment() -> dict[str, str]:
     small laid-out SVG (it changes with Graphviz's layout and the fonts' metrics)."""
     import torch
 
-    from ..render.backend import run_dot
+    from ..output.backend import run_dot
 
     try:
         svg = run_dot(_PROBE, "svg")
@@ -198,7 +198,7 @@ def _manifest_text(env: dict[str, str], records: dict[str, Any]) -> str:
 # -- building one figure (in a worker process) ----------------------------------------------------
 def _put(out: Path, rel: str, data: bytes | str, files: dict[str, str]) -> int:
     """Write ``data`` to ``out/rel`` unless the file already holds exactly these bytes; 1 if written."""
-    from ..render.output import write_atomic
+    from ..output.files import write_atomic
 
     blob = data.encode("utf-8") if isinstance(data, str) else data
     files[rel] = hashlib.sha256(blob).hexdigest()
@@ -213,8 +213,8 @@ def _put(out: Path, rel: str, data: bytes | str, files: dict[str, str]) -> int:
 
 
 def _write_outputs(t: Any, spec: FigureSpec, out: Path) -> tuple[dict[str, str], int]:
-    from ..graph.export import dumps
-    from ..render.backend import run_dot
+    from ..model.export import dumps
+    from ..output.backend import run_dot
 
     files: dict[str, str] = {}
     written = 0
@@ -279,7 +279,7 @@ def _context() -> Any:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["graphviz_ad.frontends.figures", "graphviz_ad.frontends.figspec", "torch"])
+        ctx.set_forkserver_preload(["graphviz_ad.recipes.figures", "graphviz_ad.recipes.figspec", "torch"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -348,7 +348,7 @@ def build_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | No
     except OSError:
         unchanged = False
     if not unchanged:
-        from ..render.output import write_atomic
+        from ..output.files import write_atomic
 
         write_atomic(manifest, text)
     order = {e.name: i for i, e in enumerate(entries)}

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from graphviz_ad.frontends.cli import cli
-from graphviz_ad.frontends.figspec import FigureError, parse_entry
-from graphviz_ad.frontends.figures import MANIFEST, normalise_pdf
+from graphviz_ad.recipes.figspec import FigureError, parse_entry
+from graphviz_ad.recipes.figures import MANIFEST, normalise_pdf
 from tests.helpers import needs_dot
 
 NESTED = '''

@@ -17,7 +17,7 @@ DOM contract (what tests and embedding pages may rely on):
   keys ArrowLeft/ArrowRight, Home/End when focus is in the stepper (or on the page body, for the
   page's first stepper);
 - SVG: node groups ``g[data-node="n3"]`` and edge groups ``g[data-edge="e3"]`` carry the state
-  classes of :mod:`graphviz_ad.render.progress` (``gad-current`` on the current step's node, or
+  classes of :mod:`graphviz_ad.stepper.progress` (``gad-current`` on the current step's node, or
   on the parameter being updated); gradient texts have class ``gad-grad`` and are hidden while
   pending (shown on update frames, where every gradient is known);
 - panel ``div.gad-panel``: ``.gad-panel-title`` (``[3] MulBackward0 (mul = z*c)``,
@@ -44,7 +44,7 @@ from typing import Any
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
-from .theme import Theme
+from ..render.theme import Theme
 from .updateinfo import UpdateView
 
 __all__ = ["stepper_html", "stepper_page", "inline_svg", "script_json", "MAX_HTML_TERMS", "MAX_HTML_LEAVES",

@@ -8,7 +8,7 @@ import networkx as nx
 import torch
 
 import graphviz_ad as gad
-from graphviz_ad.graph.export import dumps
+from graphviz_ad.model.export import dumps
 from tests.helpers import intermediates, leaves, nested_f
 
 

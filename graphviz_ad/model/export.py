@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..backward.optimizer import OptimizerRecord
-from ..backward.steps import Step
-from ..trace.values import Value
+from .updates import OptimizerRecord
+from .steps import Step
+from .values import Value
 from ..gcpause import gc_paused
-from .model import Graph
+from .graph import Graph
 
 __all__ = ["to_json", "dumps", "to_networkx", "SCHEMA"]
 

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import OutputError, RenderError
 from ..gcpause import gc_paused
-from .backend import DotProcess
-from .collapse import resolve_view
-from .dot import to_dot
+from ..output.backend import DotProcess
+from ..render.collapse import resolve_view
+from ..render.dot import to_dot
 from .frames import FrameBuilder, Panels
 from .html import stepper_html, stepper_page
-from .options import RenderOptions
-from .output import write_atomic
+from ..render.options import RenderOptions
+from ..output.files import write_atomic
 from .progress import Progress
 from .stepinfo import StepView, ValueTexts, step_views
 from .svgparts import SvgTemplate, parse_svg
-from .theme import get_theme
+from ..render.theme import get_theme
 from .transcript import transcript
 from .updateinfo import UpdateView, forward_title, optimizer_title, update_views
 

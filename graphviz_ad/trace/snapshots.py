@@ -1,16 +1,17 @@
-"""Snapshots of tensor values: small tensors kept exactly, large ones as summaries."""
+"""Snapshots of tensor values taken while recording: small tensors kept exactly, large ones as summaries,
+converted to Python numbers in batches (one ``tolist()`` per group of like tensors)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-__all__ = ["Value", "Snapshots", "snapshot", "finalize_values", "DEFAULT_MAX_ELEMENTS", "json_number"]
+from ..model.values import DEFAULT_MAX_ELEMENTS, Value
 
-DEFAULT_MAX_ELEMENTS = 64
+__all__ = ["HeldValue", "Snapshots", "snapshot", "finalize_values", "pending_sum"]
+
 # Summaries of tensors up to this many elements are computed in batches (a stack and three
 # reductions per group of like tensors), larger ones at once: for them the reductions cost
 # memory bandwidth, not call overhead, and holding them would cost memory.
@@ -24,75 +25,15 @@ _DEVICE_NAMES: dict[torch.device, str] = {}
 
 
 @dataclass(slots=True)
-class Value:
-    """What the display keeps of one tensor.
+class HeldValue(Value):
+    """A :class:`Value` whose tensor work is deferred: ``pending`` holds a tensor (a copy, or the
+    tensor itself with its ``version`` when its owner guarantees that nothing changes it before
+    conversion), the four 0-d tensors of a summary, or another Value whose summary this one shares
+    (the same numbers in another shape), until :func:`finalize_values` converts it. Readers see a
+    plain Value; only this module touches the two slots."""
 
-    ``data`` is a Python number (0-d), a nested list (small tensors), or None for a
-    large tensor, whose ``stats`` then hold min/max/mean/norm. Tensor work is deferred:
-    ``_pending`` holds a tensor (a copy, or the tensor itself with its ``_version`` when its
-    owner guarantees that nothing changes it before conversion), the four 0-d tensors of a
-    summary, or another Value whose summary this one shares (the same numbers in another shape),
-    until :func:`finalize_values` converts every pending value in batches.
-    """
-
-    shape: tuple[int, ...]
-    dtype: str
-    device: str
-    data: Any = None
-    stats: dict[str, float] | None = None
-    _pending: Any = None
-    _kind: str = "exact"  # exact | stats | empty
-    finite: bool | None = None  # every number finite (None: not known, look)
-    _version: int | None = None  # the held tensor's version when taken (None: a private copy)
-
-    @property
-    def numel(self) -> int:
-        return math.prod(self.shape)
-
-    def scalar(self) -> float | complex | None:
-        """The single number this value holds, or None."""
-        d = self.data
-        while isinstance(d, list) and len(d) == 1:
-            d = d[0]
-        if isinstance(d, (int, float, complex, bool)):
-            return d
-        return None
-
-    def to_json(self) -> Any:
-        if self._kind == "exact":
-            if self.finite and not isinstance(self.data, complex):
-                return self.data
-            return _jsonify(self.data)
-        if self._kind == "empty":
-            return {"shape": list(self.shape), "min": None, "max": None, "mean": None, "norm": None}
-        st = self.stats
-        assert st is not None
-        mn, mx, mean, norm = st["min"], st["max"], st["mean"], st["norm"]
-        if type(mn) is float and type(mx) is float and type(mean) is float and type(norm) is float \
-                and mn - mn == 0 and mx - mx == 0 and mean - mean == 0 and norm - norm == 0:  # all finite
-            return {"shape": list(self.shape), "min": mn, "max": mx, "mean": mean, "norm": norm}
-        return {"shape": list(self.shape), "min": json_number(mn), "max": json_number(mx),
-                "mean": json_number(mean), "norm": json_number(norm)}
-
-
-def json_number(v: Any) -> Any:
-    """A JSON-safe number: non-finite floats become "nan", "inf", "-inf"; complex a [re, im] pair."""
-    if isinstance(v, bool) or v is None:
-        return v
-    if isinstance(v, complex):
-        return [json_number(v.real), json_number(v.imag)]
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-    return v
-
-
-def _jsonify(d: Any) -> Any:
-    if isinstance(d, list):
-        return [_jsonify(x) for x in d]
-    return json_number(d)
+    pending: Any = None
+    version: int | None = None  # the held tensor's version when taken (None: a private copy)
 
 
 def _dtype_name(dt: torch.dtype) -> str:
@@ -118,7 +59,7 @@ def _summary_input(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold: bool = False) -> Value:
+def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold: bool = False) -> HeldValue:
     """Keep what the display needs of ``t``.
 
     By default a small tensor is copied now (it may be changed in place later) and a large one
@@ -129,9 +70,9 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold:
     shape = tuple(t.shape)
     n = t.numel()
     dev = t.device
-    v = Value(shape, _dtype_name(t.dtype), _device_name(dev))
+    v = HeldValue(shape, _dtype_name(t.dtype), _device_name(dev))
     if dev.type == "meta" or t.layout is not _STRIDED:
-        v._kind = "empty"
+        v.kind = "empty"
         return v
     if n == 0:
         v.data = torch.empty(shape).tolist()
@@ -139,23 +80,23 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold:
         return v
     if hold and (n <= max_elements or n <= BATCH_MAX_ELEMENTS):  # held: kept exactly or summarised in a batch
         try:
-            v._version = t._version
+            v.version = t._version
         except RuntimeError:  # an inference-mode tensor keeps no version counter: take it now
             hold = False
     if n <= max_elements:
         if hold:
-            v._pending = t
+            v.pending = t
         else:
-            v._pending = t.detach().clone()  # detached: no autograd record, no grad-mode switch needed
+            v.pending = t.detach().clone()  # detached: no autograd record, no grad-mode switch needed
     elif hold and n <= BATCH_MAX_ELEMENTS:
-        v._kind = "stats"
-        v._pending = t
+        v.kind = "stats"
+        v.pending = t
     else:
-        v._kind = "stats"
+        v.kind = "stats"
         x = _summary_input(t.detach())
         lo, hi = torch.aminmax(x)  # one pass for both; float32 stays float32 (no copy)
         # four 0-d tensors, stacked with every other summary at once in finalize_values
-        v._pending = (lo, hi, x.sum(), torch.linalg.vector_norm(x))
+        v.pending = (lo, hi, x.sum(), torch.linalg.vector_norm(x))
     return v
 
 
@@ -171,26 +112,26 @@ class Snapshots:
 
     def __init__(self, max_elements: int = DEFAULT_MAX_ELEMENTS) -> None:
         self.max_elements = max_elements
-        self.values: list[Value] = []
+        self.values: list[HeldValue] = []
         self._done = 0
         self._held_bytes = 0
 
-    def take(self, t: torch.Tensor, *, hold: bool = True) -> Value:
+    def take(self, t: torch.Tensor, *, hold: bool = True) -> HeldValue:
         v = snapshot(t, self.max_elements, hold=hold)
         self.values.append(v)
         # held summaries, and held exact values when they may be big (max_elements raised), count
-        if v._version is not None and (v._kind == "stats" or self.max_elements > DEFAULT_MAX_ELEMENTS):
+        if v.version is not None and (v.kind == "stats" or self.max_elements > DEFAULT_MAX_ELEMENTS):
             self._held_bytes += t.numel() * t.element_size()
             if self._held_bytes > BATCH_BYTES:
                 self.flush()
         return v
 
-    def alias(self, t: torch.Tensor, source: Value) -> Value:
+    def alias(self, t: torch.Tensor, source: HeldValue) -> HeldValue:
         """A summary of ``t`` that is ``source``'s: for a tensor holding the same numbers in another
         shape or order (a view's gradient). No tensor work; converted with ``source``."""
-        v = Value(tuple(t.shape), _dtype_name(t.dtype), _device_name(t.device))
-        v._kind = "stats"
-        v._pending = source
+        v = HeldValue(tuple(t.shape), _dtype_name(t.dtype), _device_name(t.device))
+        v.kind = "stats"
+        v.pending = source
         self.values.append(v)
         return v
 
@@ -207,22 +148,22 @@ class Snapshots:
 
 
 @torch.no_grad()
-def finalize_values(values: list[Value]) -> None:
+def finalize_values(values: list[HeldValue]) -> None:
     """Convert every pending tensor to Python numbers, one ``tolist()`` per group of like tensors."""
-    exact: dict[tuple[str, str, tuple[int, ...]], list[Value]] = {}
-    stats: dict[tuple[str, str], list[Value]] = {}
-    batched: dict[tuple[str, str, int], list[Value]] = {}
-    aliases: list[Value] = []  # summaries shared with another value, taken (and converted) before them
+    exact: dict[tuple[str, str, tuple[int, ...]], list[HeldValue]] = {}
+    stats: dict[tuple[str, str], list[HeldValue]] = {}
+    batched: dict[tuple[str, str, int], list[HeldValue]] = {}
+    aliases: list[HeldValue] = []  # summaries shared with another value, taken (and converted) before them
     for v in values:
-        p = v._pending
+        p = v.pending
         if p is None:
             continue
-        held = v._version
+        held = v.version
         if held is not None and p._version != held:  # changed in place before conversion: not kept
-            v._kind = "empty"
-            v._pending = None
+            v.kind = "empty"
+            v.pending = None
             continue
-        if v._kind == "exact":
+        if v.kind == "exact":
             key = (v.dtype, v.device, v.shape)
             group = exact.get(key)
             if group is None:
@@ -231,12 +172,12 @@ def finalize_values(values: list[Value]) -> None:
                 group.append(v)
         elif type(p) is tuple:
             stats.setdefault((str(p[0].dtype), v.device), []).append(v)
-        elif type(p) is Value:
+        elif isinstance(p, Value):
             aliases.append(v)
         else:
             batched.setdefault((v.dtype, v.device, p.numel()), []).append(v)
     for group in exact.values():
-        stacked = torch.stack([v._pending for v in group]).cpu()
+        stacked = torch.stack([v.pending for v in group]).cpu()
         if stacked.dtype == torch.bfloat16 or stacked.dtype == torch.float16:
             stacked = stacked.float()
         if stacked.is_floating_point():
@@ -244,25 +185,33 @@ def finalize_values(values: list[Value]) -> None:
         else:
             finite = [not stacked.is_complex()] * len(group)
         for v, d, ok in zip(group, stacked.tolist(), finite):
-            v.data, v.finite, v._pending, v._version = d, ok, None, None
+            v.data, v.finite, v.pending, v.version = d, ok, None, None
     for group in batched.values():
-        x = _summary_input(torch.stack([v._pending.reshape(-1) for v in group]))
+        x = _summary_input(torch.stack([v.pending.reshape(-1) for v in group]))
         # amin and amax: aminmax(dim=) is many times slower on CPU
         _put_stats(group, torch.stack([x.amin(1), x.amax(1), x.sum(1), torch.linalg.vector_norm(x, dim=1)], 1))
     for group in stats.values():
-        _put_stats(group, torch.stack([x for v in group for x in v._pending]).reshape(len(group), 4))
+        _put_stats(group, torch.stack([x for v in group for x in v.pending]).reshape(len(group), 4))
     for v in aliases:  # in order: a source is converted before, or in this batch above
-        src = v._pending
-        v._pending = None
+        src = v.pending
+        v.pending = None
         if src.stats is None:
-            v._kind = "empty"
+            v.kind = "empty"
         else:
             v.stats = dict(src.stats)
 
 
-def _put_stats(group: list[Value], rows: torch.Tensor) -> None:
+def _put_stats(group: list[HeldValue], rows: torch.Tensor) -> None:
     """Each value's min, max, sum and norm (one row of ``rows`` each) as its summary."""
     for v, (mn, mx, total, norm) in zip(group, rows.to(torch.float64).cpu().tolist()):
         v.stats = {"min": mn, "max": mx, "mean": total / v.numel, "norm": norm}
-        v._pending = None
-        v._version = None
+        v.pending = None
+        v.version = None
+
+
+def pending_sum(prev: Value | None, g: torch.Tensor, snaps: Snapshots) -> HeldValue | None:
+    """``prev + g`` as a new snapshot while ``prev``'s small tensor is still pending (an input that
+    feeds one op twice, x*x, carries the sum of both gradients); None when it is a summary."""
+    if not isinstance(prev, HeldValue) or prev.pending is None or prev.kind != "exact" or prev.shape != tuple(g.shape):
+        return None
+    return snaps.take(prev.pending + g.detach())

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import graphviz_ad as gad
-import graphviz_ad.render.stepper as stepper_module
+import graphviz_ad.stepper.stepper as stepper_module
 from graphviz_ad.errors import OutputError
 from graphviz_ad.render.format import fmt_value
-from graphviz_ad.render.progress import Progress
+from graphviz_ad.stepper.progress import Progress
 from graphviz_ad.render.theme import THEMES
 from tests.helpers import f, needs_dot
 
@@ -221,7 +221,7 @@ def test_progress_states(nested_trace):
 # -- transcript ---------------------------------------------------------------------
 
 def test_xml_text_escapes_markup_and_replaces_forbidden_characters():
-    from graphviz_ad.render.panel import xml_text
+    from graphviz_ad.stepper.panel import xml_text
 
     assert xml_text("x.grad = 0.5 → ∂f/∂x") == "x.grad = 0.5 → ∂f/∂x"  # nothing to change: returned as is
     assert xml_text("a<b & c>d") == "a&lt;b &amp; c&gt;d"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import graphviz_ad as gad
-from graphviz_ad.render.progress import NODE_STATES as STATES
+from graphviz_ad.stepper.progress import NODE_STATES as STATES
 from tests.browser_support import check_update_panel, expected_terms, fmt, texts
 from tests.helpers import needs_dot
 

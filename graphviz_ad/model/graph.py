@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..trace.values import Value
+from .values import Value
 
 __all__ = ["Node", "Edge", "Cluster", "Graph", "NODE_KINDS"]
 

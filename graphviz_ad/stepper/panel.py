@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .format import Memo
+from ..render.format import Memo
 from .stepinfo import StepView, Term
-from .theme import Theme
+from ..render.theme import Theme
 from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
 __all__ = ["Span", "Line", "PanelBox", "PanelPainter", "StepPainter", "forward_lines", "final_lines", "update_lines",

@@ -8,10 +8,10 @@ from functools import partial
 from itertools import zip_longest
 from typing import NamedTuple
 
-from ..backward.steps import Contribution, Local, Step
-from ..graph.model import Graph, Node
-from ..trace.values import Value
-from .format import Memo, clean_text, fmt_value
+from ..model.steps import Contribution, Local, Step
+from ..model.graph import Graph, Node
+from ..model.values import Value
+from ..render.format import Memo, clean_text, fmt_value
 
 __all__ = ["Term", "StepView", "step_view", "step_views", "op_expression", "value_text", "ValueTexts"]
 

@@ -1,0 +1,80 @@
+"""What the display keeps of a tensor: a plain Value (numbers, or a summary); no torch in it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Value", "DEFAULT_MAX_ELEMENTS", "json_number"]
+
+DEFAULT_MAX_ELEMENTS = 64  # tensors larger than this are kept as summaries
+
+
+@dataclass(slots=True)
+class Value:
+    """What the display keeps of one tensor.
+
+    ``data`` is a Python number (0-d) or a nested list (small tensors: ``kind == "exact"``);
+    a large tensor's ``stats`` hold min/max/mean/norm (``kind == "stats"``); ``kind == "empty"``
+    when no numbers could be kept (a meta or sparse tensor, one changed before it was read).
+    The tracer makes these (:mod:`graphviz_ad.trace.snapshots`, which fills them in batches);
+    everything else only reads them.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+    device: str
+    data: Any = None
+    stats: dict[str, float] | None = None
+    kind: str = "exact"  # exact | stats | empty
+    finite: bool | None = None  # every number finite (None: not known, look)
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def scalar(self) -> float | complex | None:
+        """The single number this value holds, or None."""
+        d = self.data
+        while isinstance(d, list) and len(d) == 1:
+            d = d[0]
+        if isinstance(d, (int, float, complex, bool)):
+            return d
+        return None
+
+    def to_json(self) -> Any:
+        if self.kind == "exact":
+            if self.finite and not isinstance(self.data, complex):
+                return self.data
+            return _jsonify(self.data)
+        if self.kind == "empty":
+            return {"shape": list(self.shape), "min": None, "max": None, "mean": None, "norm": None}
+        st = self.stats
+        assert st is not None
+        mn, mx, mean, norm = st["min"], st["max"], st["mean"], st["norm"]
+        if type(mn) is float and type(mx) is float and type(mean) is float and type(norm) is float \
+                and mn - mn == 0 and mx - mx == 0 and mean - mean == 0 and norm - norm == 0:  # all finite
+            return {"shape": list(self.shape), "min": mn, "max": mx, "mean": mean, "norm": norm}
+        return {"shape": list(self.shape), "min": json_number(mn), "max": json_number(mx),
+                "mean": json_number(mean), "norm": json_number(norm)}
+
+
+def json_number(v: Any) -> Any:
+    """A JSON-safe number: non-finite floats become "nan", "inf", "-inf"; complex a [re, im] pair."""
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, complex):
+        return [json_number(v.real), json_number(v.imag)]
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _jsonify(d: Any) -> Any:
+    if isinstance(d, list):
+        return [_jsonify(x) for x in d]
+    return json_number(d)
