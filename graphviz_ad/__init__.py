@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._version import __version__
 from .api import Trace, trace, trace_call
 from .errors import (
     BackwardError,
@@ -25,8 +26,6 @@ from .errors import (
 )
 from .frontends.notebook import show
 from .render.options import RenderOptions
-
-__version__ = "0.1.0"
 
 __all__ = [
     "trace", "trace_call", "Trace", "show", "RenderOptions", "GraphvizADError", "TraceError", "BackwardError",

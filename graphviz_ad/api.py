@@ -6,22 +6,21 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .model.updates import OptimizerRecord
-
 from .backward.optimizer import record_step
 from .backward.recorder import run_backward
-from .model.steps import Step
 from .errors import BackwardError
-from .model.export import dumps
 from .model.export import to_json as _to_json
 from .model.export import to_networkx as _to_networkx
 from .model.graph import Edge, Graph, Node
-from .output.backend import run_dot
-from .render.dot import to_dot as _to_dot
-from .render.options import RenderOptions
-from .output.files import format_from_path, write_atomic
-from .trace.recorder import Recording, record
+from .model.steps import Step
+from .model.updates import OptimizerRecord
 from .model.values import DEFAULT_MAX_ELEMENTS
+from .output.files import format_from_path, write_atomic
+from .render.display import graph_bundle
+from .render.dot import to_dot as _to_dot
+from .render.formats import GRAPH_FORMATS, graph_bytes
+from .render.options import RenderOptions
+from .trace.recorder import Recording, record
 
 __all__ = ["Trace", "trace", "trace_call"]
 
@@ -52,6 +51,11 @@ class Trace:
     def output(self) -> Any:
         """What the traced function returned."""
         return self._rec.output
+
+    @property
+    def output_tensors(self) -> list[Any]:
+        """The tensors inside :attr:`output`, in reading order (a tuple's or dict's tensors each)."""
+        return list(self._rec.output_tensors)
 
     def node(self, label_or_id: str) -> Node:
         """The node with this id (``n3``) or, failing that, the first node with this label."""
@@ -93,7 +97,7 @@ class Trace:
 
     def to_svg(self, options: RenderOptions | None = None, **kw: Any) -> str:
         """SVG text, laid out by Graphviz's ``dot``."""
-        return run_dot(self.to_dot(options, **kw), "svg").decode("utf-8")
+        return graph_bytes(self.graph, "svg", RenderOptions.make(options, **kw))  # type: ignore[return-value]
 
     def to_json(self) -> dict[str, Any]:
         """A dict in schema ``graphviz_ad/1`` (nodes, edges, steps; ``optimizer`` after a recorded step)."""
@@ -104,14 +108,9 @@ class Trace:
 
     def render(self, path: str | os.PathLike[str], options: RenderOptions | None = None, **kw: Any) -> Path:
         """Write the graph to ``path``; the format comes from the suffix (.svg .png .pdf .dot .json)."""
-        fmt = format_from_path(path, ("svg", "png", "pdf", "dot", "json"))
-        if fmt == "json":
-            data: bytes | str = dumps(self.to_json())
-        elif fmt == "dot":
-            data = self.to_dot(options, **kw)
-        else:
-            data = run_dot(self.to_dot(options, **kw), fmt)
-        return write_atomic(path, data)
+        fmt = format_from_path(path, GRAPH_FORMATS)
+        return write_atomic(path, graph_bytes(self.graph, fmt, RenderOptions.make(options, **kw), self.steps,
+                                              self.update))
 
     def stepper(self, options: RenderOptions | None = None, **kw: Any) -> Any:
         """An interactive walk through the backward steps (frames, HTML)."""
@@ -119,12 +118,11 @@ class Trace:
 
         if not self._backward_done:
             raise BackwardError("the stepper walks the backward pass: call t.backward() first")
-        return Stepper(self, RenderOptions.make(options, **kw))
+        return Stepper(self.graph, self.steps, self.update, RenderOptions.make(options, **kw))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .frontends.notebook import trace_bundle
-
-        return trace_bundle(self)
+        """The graph for a notebook (:mod:`graphviz_ad.render.display`): HTML with zoom, SVG and text."""
+        return graph_bundle(self.to_svg, repr(self), include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         ops = sum(1 for n in self.graph.nodes if n.kind in ("op", "output"))

@@ -26,7 +26,6 @@ A bad expression or a failing model is a Sphinx warning at the directive's line,
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from typing import Any
@@ -38,8 +37,9 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from . import __version__
+from ._version import __version__
 from .errors import ExpressionError, GraphvizADError
+from .output.embed import content_prefix, svg_for_html
 
 __all__ = ["AutogradGraph", "AutogradGraphHTML", "AutogradGraphNote", "autograd_graph", "setup", "inline_svg",
            "split_at"]
@@ -80,25 +80,15 @@ def split_at(text: str) -> dict[str, str]:
 # page themes underline links; Graphviz wraps every node in an <a> (for its tooltip)
 _STYLE = ("<style>.gad-graph svg a,.gad-stepper svg a{text-decoration:none!important;border:0!important;"
           "box-shadow:none!important}</style>\n")
-_ID = re.compile(r'(\sid=")([^"]*)"')
-_REF = re.compile(r'(url\(#|href="#)([^)"]*)')
 
 
 def inline_svg(svg: str, label: str) -> str:
     """Graphviz's SVG for inlining in HTML: no XML prolog or comments, ids prefixed with a content hash,
     scaled down to the column's width."""
-    prefix = "gad-fig-" + hashlib.sha256(svg.encode("utf-8")).hexdigest()[:10] + "-"
-    body = re.sub(r"<!--.*?-->\n?", "", svg[svg.find("<svg"):], flags=re.S)
-    body = _ID.sub(lambda m: f'{m.group(1)}{prefix}{m.group(2)}"', body)
-    body = _REF.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", body)
+    body = svg_for_html(svg, content_prefix("gad-fig-", svg, 10) + "-", refs=True)
     body = body.replace("<svg", '<svg style="max-width:100%;height:auto"', 1)
     return (f'<div class="gad-graph" role="img" aria-label="{html.escape(label)}" '
             f'style="overflow-x:auto;margin:1em 0">\n{body}</div>\n')
-
-
-def _page_body(page: str) -> str:
-    m = re.search(r"<body[^>]*>(.*)</body>", page, re.S)
-    return m.group(1) if m else page
 
 
 def _depth(value: str) -> Any:
@@ -179,14 +169,15 @@ class AutogradGraph(SphinxDirective):
 
     def _render(self, entry: dict[str, Any]) -> str:
         from .recipes.figspec import parse_entry, trace_spec
-        from .output.backend import run_dot
+        from .render.formats import graph_bytes
 
         spec = parse_entry(entry, self.env.srcdir)
         t = trace_spec(spec)
         if "html" in spec.outputs:
-            return _STYLE + _page_body(t.stepper(spec.options).to_html())
+            return _STYLE + "\n" + t.stepper(spec.options).fragment()
         label = f"autograd graph of {entry.get('expr') or entry.get('model')}"
-        return _STYLE + inline_svg(run_dot(t.to_dot(spec.options), "svg").decode("utf-8"), label)
+        svg = graph_bytes(t.graph, "svg", spec.options)
+        return _STYLE + inline_svg(svg, label)  # type: ignore[arg-type]
 
 
 class AutogradGraphHTML(SphinxPostTransform):

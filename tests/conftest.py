@@ -17,6 +17,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 from tests.browser_support import Watched, launch_browser
 from tests.helpers import leaves, nested_f
 
+
 @pytest.fixture
 def nested_trace():
     import graphviz_ad as gad

@@ -11,6 +11,9 @@ import pytest
 
 from tests.helpers import needs_dot
 
+pytestmark = pytest.mark.slow  # end to end: `-m "not slow"` leaves it out
+
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks" / "bench.py"
 

@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import needs_dot
+
+pytestmark = pytest.mark.slow  # end to end: `-m "not slow"` leaves it out
+
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = '["svg", "png", "pdf", "dot", "json", "frames", "html"]'

@@ -27,7 +27,7 @@ __all__: list[str] = []
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "examples" / "lesson.ipynb"
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 # nbconvert's lab template loads require.js and MathJax from a CDN; this one leaves them out (the
 # markdown's $...$ stays as text), so the exported page must not make a single request.

@@ -10,7 +10,7 @@ import torch
 from ..errors import BackwardError
 from ..model.updates import OptimizerRecord, ParamUpdate
 from ..model.values import Value
-from ..trace.snapshots import finalize_values, snapshot
+from ..trace.snapshots import HeldValue, finalize_values, snapshot
 
 __all__ = ["record_step", "update_rule"]
 
@@ -39,12 +39,12 @@ def update_rule(opt_name: str, group: dict[str, Any]) -> str:
     return f"{opt_name} update (lr={lr})"
 
 
-def _state_values(state: dict[str, Any], max_elements: int, values: list[Value]) -> dict[str, Value]:
+def _state_values(state: dict[str, Any], max_elements: int, values: list[HeldValue]) -> dict[str, Value]:
     out: dict[str, Value] = {}
     for k, v in state.items():
         if isinstance(v, torch.Tensor):
-            out[k] = snapshot(v, max_elements)
-            values.append(out[k])
+            out[k] = held = snapshot(v, max_elements)
+            values.append(held)
     return out
 
 
@@ -62,9 +62,9 @@ def record_step(optimizer: torch.optim.Optimizer, params: dict[int, tuple[str, s
     if all(p.grad is None for p, _ in tracked):
         raise BackwardError("the optimizer has no gradients to apply: run t.backward(accumulate=True) "
                             "(so .grad is filled, as loss.backward() would) before t.optimizer_step(opt)")
-    values: list[Value] = []
+    values: list[HeldValue] = []
     name = type(optimizer).__name__
-    before: list[tuple[torch.nn.Parameter, dict[str, Any], Value, Value, dict[str, Value]]] = []
+    before: list[tuple[torch.nn.Parameter, dict[str, Any], HeldValue, HeldValue, dict[str, Value]]] = []
     for p, group in tracked:
         old = snapshot(p, max_elements)
         grad = snapshot(p.grad, max_elements) if p.grad is not None else snapshot(torch.zeros_like(p), max_elements)

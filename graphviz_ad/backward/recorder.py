@@ -12,11 +12,11 @@ import torch
 from ..errors import BackwardError
 from ..gcpause import gc_paused
 from ..model.graph import Graph
+from ..model.steps import Contribution, Incoming, Local, Step
+from ..model.values import Value
 from ..trace.recorder import Recording
 from ..trace.snapshots import Snapshots, pending_sum
-from ..model.values import Value
 from .formulas import local_formula, paren
-from ..model.steps import Contribution, Incoming, Local, Step
 
 __all__ = ["run_backward"]
 
@@ -296,22 +296,8 @@ def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: 
 
 
 def _attach(graph: Graph, sr: _StepRecorder) -> None:
-    """Put node and edge gradients on the graph, write the formulas, convert every value in one batch."""
-    for n in graph.nodes:
-        n.grad = None
-    for e in graph.edges:
-        e.grad = None
-    for nid, v in sr.node_grads.items():
-        graph.node(nid).grad = v
-    for oid in graph.outputs:  # outputs that are not ops (identity) get the seed itself
-        node = graph.node(oid)
-        if node.grad is None and node.op == "identity":
-            sources = graph.inputs_of(oid)
-            node.grad = graph.node(sources[0]).grad if sources else None
-    for (src, dst), value in sr.edge_grads.items():
-        edge = graph.edge(src, dst)
-        if edge is not None:
-            edge.grad = value
+    """Give the graph its node and edge gradients, write the formulas, convert every value in one batch."""
+    graph.set_gradients(sr.node_grads, sr.edge_grads)
     sr.snaps.flush()
     _write_locals(graph, sr)
 
@@ -320,7 +306,7 @@ def _write_locals(graph: Graph, sr: _StepRecorder) -> None:
     """Every step's local derivatives: ``∂out/∂in = formula`` where the autograd node has a known
     formula, autograd's own number where it was read; and which step each contribution reached."""
     formulas: dict[tuple[Any, ...], str | None] = {}  # many steps share a formula (a loop, repeated layers)
-    by_id = graph._by_id
+    by_id = graph.node_index
     step_of = sr.step_of
     local_values = sr.local_values
     for step, k in zip(sr.steps, sr.k_of_step):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .cli import UserError, _handle, cli
 from ..recipes.figures import FigureResult, FiguresFileError, build_figures
+from .cli_common import UserError, handle
 
 __all__ = ["figures"]
 
 
-@cli.command()
+@click.command()
 @click.argument("toml_file", metavar="FIGURES.toml", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", metavar="DIR",
               help="Folder for the files (default: the file's out = \"DIR\", relative to the file's folder).")
@@ -18,7 +18,7 @@ __all__ = ["figures"]
               help="Figures built at once, each in its own process (default: one per core).")
 @click.option("--force", is_flag=True, help="Rebuild every figure, even those that are up to date.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
-@_handle
+@handle
 def figures(toml_file: str, out_dir: str | None, jobs: int | None, force: bool, quiet: bool) -> None:
     """Build every figure FIGURES.toml describes, rebuilding only what changed.
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..render.options import RenderOptions
-from .cli import _handle, cli, common_render_options, render_trace, write_stepper
 from ..recipes.models import LOSSES, trace_model
+from ..render.options import RenderOptions
+from .cli_common import common_render_options, handle, render_trace, write_stepper
 
 __all__ = ["model", "parse_depth"]
 
@@ -26,7 +26,7 @@ def parse_depth(text: str | None) -> int | str | None:
     return value
 
 
-@cli.command()
+@click.command()
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--input", "input_shapes", multiple=True, required=True, metavar="SHAPE",
               help="Shape of a random input (seeded), e.g. 32x1; repeat for several inputs.")
@@ -45,7 +45,7 @@ def parse_depth(text: str | None) -> int | str | None:
 @click.option("-o", "--output", "out", metavar="FILE",
               help="Output: .svg .png .pdf .dot .json, or .html for the backward stepper; SVG on stdout if omitted.")
 @common_render_options
-@_handle
+@handle
 def model(target: str, input_shapes: tuple[str, ...], input_dtype: str, target_shape: str | None, loss: str | None,
           depth: str, optimizer: str | None, lr: float, momentum: float, seed: int, no_backward: bool,
           grad_color: bool, out: str | None, theme: str, rankdir: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .updates import OptimizerRecord
-from .steps import Step
-from .values import Value
 from ..gcpause import gc_paused
 from .graph import Graph
+from .steps import Step
+from .updates import OptimizerRecord
+from .values import Value
 
 __all__ = ["to_json", "dumps", "to_networkx", "SCHEMA"]
 

@@ -96,6 +96,43 @@ class Graph:
         self.clusters.append(c)
         return c
 
+    @classmethod
+    def assemble(cls, nodes: list[Node], edges: list[Edge], clusters: list[Cluster], outputs: list[str],
+                 meta: dict[str, Any]) -> "Graph":
+        """A graph of parts made elsewhere (a view that folds or collapses another graph): the lookups
+        by id are built here. ``edges`` must hold each (source, target) pair once."""
+        g = cls(nodes=nodes, edges=edges, clusters=clusters, outputs=outputs, meta=meta)
+        g._by_id = {n.id: n for n in nodes}
+        g._edge_index = {(e.source, e.target): e for e in edges}
+        return g
+
+    def set_gradients(self, node_grads: dict[str, Value], edge_grads: dict[tuple[str, str], Value | None]) -> None:
+        """What a backward pass found: each node's gradient (by id) and the gradient along each edge
+        (by source and target; pairs not in the graph are ignored). Earlier gradients are dropped. An
+        output that is an input passed through (``identity``) shows its source's gradient."""
+        for n in self.nodes:
+            n.grad = None
+        for e in self.edges:
+            e.grad = None
+        by_id = self._by_id
+        for nid, v in node_grads.items():
+            by_id[nid].grad = v
+        for oid in self.outputs:
+            node = by_id[oid]
+            if node.grad is None and node.op == "identity":
+                sources = self.inputs_of(oid)
+                node.grad = by_id[sources[0]].grad if sources else None
+        index = self._edge_index
+        for key, value in edge_grads.items():
+            edge = index.get(key)
+            if edge is not None:
+                edge.grad = value
+
+    @property
+    def node_index(self) -> dict[str, Node]:
+        """Every node by id (read it; :meth:`add_node` and :meth:`assemble` keep it)."""
+        return self._by_id
+
     def node(self, node_id: str) -> Node:
         return self._by_id[node_id]
 

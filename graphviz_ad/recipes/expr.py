@@ -294,7 +294,7 @@ def _to_python(node: ast.AST) -> Any:
 def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name: str = "f") -> Any:
     """Parse ``text``, check every name has a value, and trace its evaluation (returns a Trace)."""
     from ..api import Trace
-    from ..trace.recorder import record
+    from ..trace.recorder import name_next_op, record
 
     expr = parse_expression(text, set(values))
     missing = [n for n in expr.names if n not in values]
@@ -303,22 +303,13 @@ def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name:
     unused = [n for n in values if n not in expr.names]
     if unused:
         raise ExpressionError(f"--at {unused[0]}=...: {unused[0]!r} does not appear in the expression {text!r}")
-    holder: dict[str, Any] = {}
-
-    def setup(rec: Any) -> None:
-        holder["rec"] = rec
-
-    def hint(label: str, source: str) -> None:
-        holder["rec"].hint = (label, source)
-
     names = list(values)
 
     def evaluate(*tensors: torch.Tensor) -> Any:
-        return expr.evaluate(dict(zip(names, tensors)), hint)
+        return expr.evaluate(dict(zip(names, tensors)), name_next_op)
 
     try:
-        rec = record(evaluate, tuple(values[n] for n in names), input_names=names, output_name=output_name,
-                     setup=setup)
+        rec = record(evaluate, tuple(values[n] for n in names), input_names=names, output_name=output_name)
     except GraphvizADError:
         raise
     except (RuntimeError, IndexError, TypeError, ValueError) as e:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ExecutableNotFound, ExpressionError, GraphvizADError, OutputError
 from ..output.backend import normalise_pdf
 from .figspec import FigureError, FigureSpec, output_names, parse_entry
@@ -213,21 +213,16 @@ def _put(out: Path, rel: str, data: bytes | str, files: dict[str, str]) -> int:
 
 
 def _write_outputs(t: Any, spec: FigureSpec, out: Path) -> tuple[dict[str, str], int]:
-    from ..model.export import dumps
-    from ..output.backend import run_dot
+    from ..render.formats import graph_bytes
+    from ..stepper.stepper import frame_name
 
     files: dict[str, str] = {}
     written = 0
-    dot = None
     stepper = None  # laid out once for both the page and the frames
     for fmt in spec.outputs:
         rel = output_names(spec.name, fmt)
-        if fmt == "json":
-            written += _put(out, rel, dumps(t.to_json()), files)
-        elif fmt in ("dot", "svg", "png", "pdf"):
-            dot = dot if dot is not None else t.to_dot(spec.options)
-            data: bytes | str = dot if fmt == "dot" else run_dot(dot, fmt)
-            written += _put(out, rel, data, files)  # run_dot already pinned PDF dates
+        if fmt in ("json", "dot", "svg", "png", "pdf"):
+            written += _put(out, rel, graph_bytes(t.graph, fmt, spec.options, t.steps, t.update), files)
         elif fmt == "html":
             stepper = stepper or t.stepper(spec.options)
             written += _put(out, rel, stepper.to_html(), files)
@@ -238,12 +233,12 @@ def _write_outputs(t: Any, spec: FigureSpec, out: Path) -> tuple[dict[str, str],
             if folder.exists() and not folder.is_dir():
                 raise FigureError(f"{folder} exists and is not a folder; the frames go there")
             folder.mkdir(exist_ok=True)
-            width = max(3, len(str(len(frames) - 1)))
-            names = {f"frame_{k:0{width}d}.svg" for k in range(len(frames))}
-            for k, svg in enumerate(frames):
-                written += _put(out, f"{rel}/frame_{k:0{width}d}.svg", svg, files)
+            names = [frame_name(k, len(frames)) for k in range(len(frames))]
+            for name, svg in zip(names, frames):
+                written += _put(out, f"{rel}/{name}", svg, files)
+            keep = set(names)
             for old in sorted(folder.iterdir()):  # frames left from a longer run
-                if _FRAME.fullmatch(old.name) and old.name not in names:
+                if _FRAME.fullmatch(old.name) and old.name not in keep:
                     old.unlink()
                     written += 1
     return files, written

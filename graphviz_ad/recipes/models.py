@@ -174,7 +174,7 @@ def trace_model(module_attr: str, inputs: tuple[str, ...] | list[str], *, input_
     else:
         t = run_user(lambda: gad.trace_call(net, tuple(xs), input_names=names), roots, "the forward pass")
     if backward:
-        outs = t._rec.output_tensors
+        outs = t.output_tensors
         seed_grad = None if all(o.numel() == 1 for o in outs) else [torch.ones_like(o) for o in outs]
         if optimizer:
             name, lr, momentum = optimizer

@@ -26,10 +26,9 @@ def rebuild_view(graph: Graph, nodes: list[Node], mapping: dict[str, str],
     """A view holding ``nodes`` (shared or new; renderers never change them) and ``graph``'s edges
     mapped through ``mapping``: edges inside one drawn node vanish, parallel ones merge (their
     gradient is then not shown: no single number flows along them)."""
-    view = Graph(nodes=list(nodes), clusters=list(graph.clusters if clusters is None else clusters),
-                 meta=dict(graph.meta))
-    view._by_id = {n.id: n for n in nodes}
-    edges, index, drawn = view.edges, view._edge_index, mapping.get
+    edges: list[Edge] = []
+    index: dict[tuple[str, str], Edge] = {}
+    drawn = mapping.get
     for e in graph.edges:
         s, t = drawn(e.source), drawn(e.target)
         if s is None or t is None or s == t:
@@ -41,8 +40,9 @@ def rebuild_view(graph: Graph, nodes: list[Node], mapping: dict[str, str],
             continue
         edge = index[key] = Edge(s, t, e.grad)
         edges.append(edge)
-    view.outputs = list(dict.fromkeys(mapping[o] for o in graph.outputs if o in mapping))
-    return view
+    outputs = list(dict.fromkeys(mapping[o] for o in graph.outputs if o in mapping))
+    return Graph.assemble(list(nodes), edges, list(graph.clusters if clusters is None else clusters), outputs,
+                          dict(graph.meta))
 
 
 def _constants(graph: Graph) -> tuple[dict[str, str], dict[str, list[str]]]:

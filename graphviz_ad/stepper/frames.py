@@ -12,12 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .panel import (PANEL_END, PanelBox, PanelPainter, StepPainter, box_for, final_lines, forward_lines, line_open,
-                    panel_head, update_lines)
+from ..render.theme import Theme
+from .panel import (
+    PANEL_END,
+    PanelBox,
+    PanelPainter,
+    StepPainter,
+    box_for,
+    final_lines,
+    forward_lines,
+    line_open,
+    panel_head,
+    update_lines,
+)
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
-from ..render.theme import Theme
 from .updateinfo import UpdateView
 
 __all__ = ["FrameBuilder", "Panels", "frame_css"]

@@ -36,15 +36,14 @@ DOM contract (what tests and embedding pages may rely on):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
 
+from ..output.embed import content_prefix, svg_for_html
+from ..render.theme import Theme
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
-from ..render.theme import Theme
 from .updateinfo import UpdateView
 
 __all__ = ["stepper_html", "stepper_page", "inline_svg", "script_json", "MAX_HTML_TERMS", "MAX_HTML_LEAVES",
@@ -54,8 +53,6 @@ MAX_HTML_TERMS = 50  # chain-rule terms sent to the page per step; the rest are 
 MAX_HTML_LEAVES = 50  # leaf gradients listed on the gradients frame; the rest are counted
 MAX_HTML_STATE = 20  # optimizer state entries sent per update; the rest are counted
 
-_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
-_TAG_ID = re.compile(r'(<[a-zA-Z][^<>]*?\s)id="')
 
 
 def inline_svg(template: SvgTemplate, prefix: str) -> str:
@@ -73,9 +70,7 @@ def inline_svg(template: SvgTemplate, prefix: str) -> str:
             values[slot.index] = f'<a xlink:title="{strip_grad_tip(slot.text)}">'
         elif slot.kind == "svg":
             values[slot.index] = slot.text + ' class="gad-svg"'
-    svg = template.fill(values)
-    svg = _COMMENT.sub("", svg[svg.find("<svg"):])
-    return _TAG_ID.sub(lambda m: f'{m.group(1)}id="{prefix}-', svg)
+    return svg_for_html(template.fill(values), prefix + "-")
 
 
 def script_json(data: Any) -> str:
@@ -370,7 +365,7 @@ def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView
 
     ``titles``: ``forward`` (the forward frame's title) and ``update`` (``optimizer step (SGD)``)."""
     data = script_json(_data(progress, views, leaves, updates or [], titles or {}))
-    prefix = "gad-" + hashlib.sha256("\0".join((data, theme.name, template.fill({}))).encode("utf-8")).hexdigest()[:12]
+    prefix = content_prefix("gad-", "\0".join((data, theme.name, template.fill({}))))
     svg = inline_svg(template, prefix)
     return (f'<div class="gad-stepper gad-at-forward" id="{prefix}" data-step="0" tabindex="0" '
             'data-lm-suppress-shortcuts="true" '

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from ..render.format import Memo
-from .stepinfo import StepView, Term
 from ..render.theme import Theme
+from .stepinfo import StepView, Term
 from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
 __all__ = ["Span", "Line", "PanelBox", "PanelPainter", "StepPainter", "forward_lines", "final_lines", "update_lines",

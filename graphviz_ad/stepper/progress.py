@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..model.steps import Step
 from ..model.graph import Graph
+from ..model.steps import Step
 
 __all__ = ["Progress", "FrameState", "FrameChange", "NODE_STATES", "EDGE_STATES"]
 

@@ -8,8 +8,8 @@ from functools import partial
 from itertools import zip_longest
 from typing import NamedTuple
 
-from ..model.steps import Contribution, Local, Step
 from ..model.graph import Graph, Node
+from ..model.steps import Contribution, Local, Step
 from ..model.values import Value
 from ..render.format import Memo, clean_text, fmt_value
 

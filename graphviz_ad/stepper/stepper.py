@@ -11,30 +11,35 @@ import os
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import OutputError, RenderError
 from ..gcpause import gc_paused
+from ..model.graph import Graph
+from ..model.steps import Step
+from ..model.updates import OptimizerRecord
 from ..output.backend import DotProcess
+from ..output.files import write_atomic
 from ..render.collapse import resolve_view
 from ..render.dot import to_dot
+from ..render.options import RenderOptions
+from ..render.theme import get_theme
 from .frames import FrameBuilder, Panels
 from .html import stepper_html, stepper_page
-from ..render.options import RenderOptions
-from ..output.files import write_atomic
 from .progress import Progress
 from .stepinfo import StepView, ValueTexts, step_views
 from .svgparts import SvgTemplate, parse_svg
-from ..render.theme import get_theme
 from .transcript import transcript
 from .updateinfo import UpdateView, forward_title, optimizer_title, update_views
 
-if TYPE_CHECKING:
-    from ..api import Trace
-
-__all__ = ["Stepper"]
+__all__ = ["Stepper", "frame_name"]
 
 _LEAF_KINDS = ("input", "param")
+
+
+def frame_name(k: int, count: int) -> str:
+    """The file name of frame ``k`` of ``count``: ``frame_007.svg``, zero-padded so names sort in order."""
+    return f"frame_{k:0{max(3, len(str(count - 1)))}d}.svg"
 
 
 class Stepper:
@@ -46,14 +51,16 @@ class Stepper:
     transcript, ``save(path)`` writes one of them (``.html``, ``.txt``, or a folder of SVGs).
     """
 
-    def __init__(self, trace: "Trace", options: RenderOptions | None = None) -> None:
-        self.trace = trace
+    def __init__(self, graph: Graph, steps: list[Step], update: OptimizerRecord | None = None,
+                 options: RenderOptions | None = None) -> None:
+        self.graph = graph
+        self.steps = steps
+        self.update = update
         self.options = RenderOptions.make(options)
         self.theme = get_theme(self.options.theme)
-        graph = trace.graph
         self._text = ValueTexts(self.options.digits)
         self._view, self._drawn = resolve_view(graph, self.options.depth)
-        record = trace.update
+        record = update
         self.updates: list[UpdateView] = update_views(record, self.options.digits)
         self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
                        "update": optimizer_title(record) if record is not None else "optimizer step"}
@@ -64,19 +71,19 @@ class Stepper:
     def progress(self) -> Progress:
         """Which nodes and edges are current, done or pending in each frame; made on first use
         (by frames and the page, while dot lays out)."""
-        return Progress(self._view, self.trace.steps, self._drawn, [u.node for u in self.updates])
+        return Progress(self._view, self.steps, self._drawn, [u.node for u in self.updates])
 
     @cached_property
     def leaves(self) -> list[tuple[str, str]]:
         """The inputs' and parameters' labels and gradients (the final frame lists them), made on first use."""
         return [(n.label, self._text(n.grad))
-                for n in self.trace.graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
+                for n in self.graph.nodes if n.kind in _LEAF_KINDS and n.grad is not None]
 
     @cached_property
     def views(self) -> list[StepView]:
         """What each backward step shows (its formula, numbers, texts), formatted on first use."""
         with gc_paused():  # one view per step: the collector would rescan the whole trace meanwhile
-            return step_views(self.trace.steps, self.trace.graph, self.options.digits, self._text)
+            return step_views(self.steps, self.graph, self.options.digits, self._text)
 
     # -- layout (one dot run) ---------------------------------------------
     @property
@@ -142,13 +149,15 @@ class Stepper:
         """The transcript: one line per step, upstream × local = contribution; then one per parameter update."""
         return transcript(self.views, self.updates, self.titles["update"])
 
-    def _fragment(self) -> str:
+    def fragment(self) -> str:
+        """The stepper as an HTML fragment (a ``div`` with its style and script) for a page of one's own:
+        what a notebook shows and a Sphinx build inlines; :meth:`to_html` wraps it in a whole page."""
         return stepper_html(self.template, self.progress, self.views, self.theme, self.leaves, self.updates,
                             self.titles)
 
     def to_html(self) -> str:
         """One self-contained HTML page (inline SVG, CSS and script; nothing fetched)."""
-        return stepper_page(self._fragment(), self.theme)
+        return stepper_page(self.fragment(), self.theme)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``.html``/``.htm`` (the page), ``.txt`` (the transcript), or, for a folder or a
@@ -172,9 +181,9 @@ class Stepper:
                               "create it first") from e
         except OSError as e:
             raise OutputError(f"cannot create the folder {str(folder)!r}: {e.strerror or e}") from e
-        width = max(3, len(str(len(self) - 1)))
+        count = len(self)
         for k, svg in enumerate(self._frames().iter_frames()):
-            write_atomic(folder / f"frame_{k:0{width}d}.svg", svg)
+            write_atomic(folder / frame_name(k, count), svg)
         return folder
 
     # -- notebooks ------------------------------------------------------------
@@ -182,7 +191,7 @@ class Stepper:
         """The HTML stepper and the transcript; the transcript alone where Graphviz is missing."""
         bundle = {"text/plain": repr(self) + "\n" + self.text()}
         try:
-            bundle["text/html"] = self._fragment()
+            bundle["text/html"] = self.fragment()
         except RenderError as e:  # dot missing, failing or too slow: the transcript still shows
             bundle["text/plain"] += f"\n({e})\n"
         if include:
@@ -193,4 +202,4 @@ class Stepper:
 
     def __repr__(self) -> str:
         ups = f", {len(self.updates)} parameter updates" if self.updates else ""
-        return f"<graphviz_ad.Stepper: {len(self)} frames ({len(self.trace.steps)} backward steps{ups})>"
+        return f"<graphviz_ad.Stepper: {len(self)} frames ({len(self.steps)} backward steps{ups})>"

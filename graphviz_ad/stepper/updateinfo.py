@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model.updates import OptimizerRecord, ParamUpdate
 from ..model.graph import Graph
+from ..model.updates import OptimizerRecord, ParamUpdate
 from ..render.format import clean_text
 from .stepinfo import value_text
 

@@ -17,12 +17,12 @@ from torch.overrides import TorchFunctionMode
 from ..errors import TraceError
 from ..gcpause import gc_paused
 from ..model.graph import Graph, Node
+from ..model.values import DEFAULT_MAX_ELEMENTS, Value
 from . import frames as fr
 from .ops import ARITHMETIC, format_args, op_name
-from ..model.values import DEFAULT_MAX_ELEMENTS, Value
 from .snapshots import Snapshots
 
-__all__ = ["Recording", "record"]
+__all__ = ["Recording", "record", "name_next_op"]
 
 _AccumulateGrad = torch._C._functions.AccumulateGrad
 _CALL_IMPL = torch.nn.Module._call_impl.__code__
@@ -413,7 +413,7 @@ class _Recorder:
         node = graph.add_node("op", label, name, self.module_qual, cluster, value,
                               format_args(extra_pos, extra_kw) if extra_pos or extra_kw else "", source)
         nid = node.id
-        by_id = graph._by_id
+        by_id = graph.node_index
         constant = True
         for src in sources:
             graph.add_edge(src, nid)
@@ -515,7 +515,7 @@ def _register_inputs(rec: _Recorder, pairs: list[tuple[str, Any]]) -> None:
 
 def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
            max_elements: int = DEFAULT_MAX_ELEMENTS, input_names: list[str] | None = None,
-           output_name: str | None = None, setup: Callable[[Any], None] | None = None) -> Recording:
+           output_name: str | None = None) -> Recording:
     """Run ``fn(*args, **kwargs)`` once under the recorder and return what it recorded.
 
     Nothing stays installed afterwards, also when ``fn`` raises (the user's exception
@@ -535,9 +535,7 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
     try:
         with gc_paused():
             module_root = fn if isinstance(fn, torch.nn.Module) else None
-            rec = _Recorder(max_elements, sys._getframe(), module_root)
-            if setup is not None:
-                setup(rec)
+            rec = _ACTIVE.rec = _Recorder(max_elements, sys._getframe(), module_root)
             pairs = list(zip(input_names, args)) if input_names is not None else _bind_inputs(fn, args, kwargs)
             _register_inputs(rec, pairs)
             rec.install()
@@ -560,7 +558,17 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
         if rec is not None:
             rec.close()
         _ACTIVE.on = False
+        _ACTIVE.rec = None
         _LOCK.release()
+
+
+def name_next_op(label: str, source: str) -> None:
+    """Name the next op the running trace records (``label``, and ``source`` for its tooltip): for
+    code that knows better names than the recorder can read, such as an expression's evaluator.
+    Outside a trace (in this thread) it does nothing."""
+    rec = getattr(_ACTIVE, "rec", None)
+    if rec is not None:
+        rec.hint = (label, source)
 
 
 def _output_name(fn: Callable[..., Any]) -> str:

@@ -126,7 +126,7 @@ class Snapshots:
                 self.flush()
         return v
 
-    def alias(self, t: torch.Tensor, source: HeldValue) -> HeldValue:
+    def alias(self, t: torch.Tensor, source: Value) -> HeldValue:
         """A summary of ``t`` that is ``source``'s: for a tensor holding the same numbers in another
         shape or order (a view's gradient). No tensor work; converted with ``source``."""
         v = HeldValue(tuple(t.shape), _dtype_name(t.dtype), _device_name(t.device))

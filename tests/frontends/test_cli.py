@@ -114,6 +114,7 @@ def test_version_and_help(run):
         assert res.exit_code == 0 and "Example" in res.output
 
 
+@pytest.mark.slow
 def test_python_dash_m_works(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     res = subprocess.run([sys.executable, "-m", "graphviz_ad", "render", "x*2", "--at", "x=1", "--format", "json"],

@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 
 import graphviz_ad as gad
-from graphviz_ad.frontends.notebook import GraphView, graph_html, trace_bundle
+from graphviz_ad.frontends.notebook import GraphView
+from graphviz_ad.render.display import graph_html
 from tests.browser_support import check_panel
 from tests.helpers import f, leaves, needs_dot
 
 __all__: list[str] = []
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 DATA_URL = re.compile(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"')
 
@@ -42,7 +43,7 @@ def _embedded_svg(fragment: str) -> str:
 
 def test_importing_graphviz_ad_does_not_import_ipython() -> None:
     code = ("import sys, graphviz_ad, graphviz_ad.frontends.notebook as nb; "
-            "nb.trace_bundle; print('IPython' in sys.modules)")
+            "nb.GraphView; print('IPython' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -51,7 +52,7 @@ def test_importing_graphviz_ad_does_not_import_ipython() -> None:
 def test_trace_bundle_offers_html_svg_and_text() -> None:
     t = _nested()
     bundle = t._repr_mimebundle_()
-    assert bundle == trace_bundle(t)
+    assert bundle == GraphView(t)._repr_mimebundle_()
     assert list(bundle) == ["text/html", "image/svg+xml", "text/plain"]
     svg = bundle["image/svg+xml"]
     assert svg == t.to_svg()
@@ -70,16 +71,17 @@ def test_trace_bundle_offers_html_svg_and_text() -> None:
     assert unprefixed == re.sub(r"<!--.*?-->\n?", "", svg[svg.find("<svg"):], flags=re.S)
     assert frag.count("<script>") == 1 and "max-width:100%" in frag
     assert not re.search(r'(?:src|href)="(?!data:)', frag)  # nothing to fetch
-    assert trace_bundle(t) == bundle  # the same trace, the same bytes
-    other = trace_bundle(gad.trace(f, *leaves(1.0, 2.0, 4.0)).backward())["text/html"]
+    assert t._repr_mimebundle_() == bundle  # the same trace, the same bytes
+    other = gad.trace(f, *leaves(1.0, 2.0, 4.0)).backward()._repr_mimebundle_()["text/html"]
     assert re.match(r'<div class="gad-nbgraph" id="([^"]+)"', other).group(1) != root.group(1)
 
 
 @needs_dot
 def test_include_and_exclude() -> None:
     t = _nested()
-    assert list(trace_bundle(t, include={"image/svg+xml"})) == ["image/svg+xml"]
-    assert list(trace_bundle(t, exclude={"text/html", "image/svg+xml"})) == ["text/plain"]
+    for shown in (t, GraphView(t)):
+        assert list(shown._repr_mimebundle_(include={"image/svg+xml"})) == ["image/svg+xml"]
+        assert list(shown._repr_mimebundle_(exclude={"text/html", "image/svg+xml"})) == ["text/plain"]
 
 
 def test_missing_dot_gives_the_summary_and_a_hint(monkeypatch, tmp_path) -> None:
@@ -90,7 +92,7 @@ def test_missing_dot_gives_the_summary_and_a_hint(monkeypatch, tmp_path) -> None
     summary, hint = bundle["text/plain"].split("\n")
     assert summary == repr(t)
     assert hint.startswith("(graph not drawn: Graphviz's") and "Install Graphviz" in hint
-    assert trace_bundle(t, include={"text/plain"}) == {"text/plain": repr(t)}  # dot not even tried
+    assert t._repr_mimebundle_(include={"text/plain"}) == {"text/plain": repr(t)}  # dot not even tried
     step_bundle = t.stepper()._repr_mimebundle_()
     assert list(step_bundle) == ["text/plain"] and "x.grad = 0.058131" in step_bundle["text/plain"]
     ipython = pytest.importorskip("IPython.core.formatters")
@@ -114,7 +116,7 @@ def test_show_traces_runs_the_backward_and_returns_the_stepper() -> None:
     x, y, z = leaves(1.0, 2.0, 3.0)
     s = gad.show(f, x, y, z)
     assert type(s).__name__ == "Stepper"
-    assert len(s) == len(s.trace.steps) + 2 == 12
+    assert len(s) == len(s.steps) + 2 == 12
     assert "x.grad = 0.058131" in s.text()
     assert x.grad is None  # the leaves' .grad is left as it was
     assert 'class="gad-stepper' in s._repr_mimebundle_()["text/html"]

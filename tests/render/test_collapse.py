@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 import graphviz_ad as gad
+from graphviz_ad.model.values import Value
 from graphviz_ad.render.collapse import auto_depth, collapse, resolve_view, view_for
 from graphviz_ad.render.fold import fold_chains, fold_constants, fold_to_fit
 from graphviz_ad.render.gradcolor import NONFINITE, SCALE, grad_fill
-from graphviz_ad.model.values import Value
 
 
 class Block(nn.Module):

@@ -11,10 +11,10 @@ import torch
 
 import graphviz_ad as gad
 from graphviz_ad.errors import ExecutableNotFound
+from graphviz_ad.model.values import Value
 from graphviz_ad.render.dot import _tooltip_text
 from graphviz_ad.render.format import _preview, clean_text, fmt_value, fmt_value_full, fmt_value_texts
 from graphviz_ad.render.quoting import _html_general, _quote_general, html_text, quote
-from graphviz_ad.model.values import Value
 from tests.helpers import leaves, needs_dot, nested_f
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from graphviz_ad.render.theme import get_theme
 from graphviz_ad.stepper.panel import MAX_TERMS, PanelPainter, StepPainter, line_width
 from graphviz_ad.stepper.stepinfo import StepView, Term
-from graphviz_ad.render.theme import get_theme
 
 __all__: list[str] = []
 

@@ -13,8 +13,8 @@ import graphviz_ad as gad
 import graphviz_ad.stepper.stepper as stepper_module
 from graphviz_ad.errors import OutputError
 from graphviz_ad.render.format import fmt_value
-from graphviz_ad.stepper.progress import Progress
 from graphviz_ad.render.theme import THEMES
+from graphviz_ad.stepper.progress import Progress
 from tests.helpers import f, needs_dot
 
 __all__: list[str] = []

@@ -14,7 +14,7 @@ from tests.helpers import needs_dot
 
 __all__: list[str] = []
 
-pytestmark = [pytest.mark.browser, needs_dot]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_dot]
 
 XSS = "<script>alert(1)</script>"
 def node_states(page, root: str) -> dict[str, str]:

@@ -1,0 +1,31 @@
+"""Graphviz's SVG made ready to inline in HTML: no XML prolog or comments, every id prefixed.
+
+One page (a notebook, a Sphinx build) can hold several graphs; prefixing each graph's ids with a
+hash of its own content keeps them apart and keeps the bytes the same for the same graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+__all__ = ["content_prefix", "svg_for_html"]
+
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
+_TAG_ID = re.compile(r'(<[a-zA-Z][^<>]*?\s)id="')
+_REF = re.compile(r'(url\(#|href="#)([^)"]*)')
+
+
+def content_prefix(stem: str, text: str, digits: int = 12) -> str:
+    """``stem`` followed by the first ``digits`` hex digits of the SHA-256 of ``text``."""
+    return stem + hashlib.sha256(text.encode("utf-8")).hexdigest()[:digits]
+
+
+def svg_for_html(svg: str, prefix: str, *, refs: bool = False) -> str:
+    """The ``<svg>`` element of ``svg`` without comments, each tag's id starting with ``prefix``
+    (``refs``: ``url(#…)`` and ``href="#…"`` references rewritten to match)."""
+    body = _COMMENT.sub("", svg[svg.find("<svg"):])
+    body = _TAG_ID.sub(lambda m: f'{m.group(1)}id="{prefix}', body)
+    if refs:
+        body = _REF.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", body)
+    return body
