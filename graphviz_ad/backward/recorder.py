@@ -332,10 +332,16 @@ def _write_locals(graph: Graph, sr: _StepRecorder) -> None:
                 else:
                     formula = formulas[key] = _formula(step, slot, node, labels, to, to_name, by_id)
             local.append(Local(to, to_name, formula, values[slot] if values is not None else None))
-        step.local = local
-        for c, (_, _, target) in zip(step.contributions, slots):
+        contributions = step.contributions
+        for c, (_, _, target) in zip(contributions, slots):
             if target is not None:
                 c.target = step_of.get(target)
+        # an input slot that leads nowhere and gets nothing (a constant: the 1 in 1 + z*c) is left out
+        # of the record, in JSON, the transcript and the panel alike
+        if any(loc.to is None and c.value is None for loc, c in zip(local, contributions)):
+            pairs = [(loc, c) for loc, c in zip(local, contributions) if not (loc.to is None and c.value is None)]
+            local, step.contributions = [p[0] for p in pairs], [p[1] for p in pairs]
+        step.local = local
 
 
 def _formula(step: Step, slot: int, node: Any, labels: tuple[str, ...], to: str, to_name: str | None,

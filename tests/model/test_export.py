@@ -52,3 +52,19 @@ def test_networkx_round_trip(nested_trace):
     assert g.nodes["n0"]["label"] == "x" and g.nodes["n0"]["grad"] == nested_trace.nodes[0].grad.scalar()
     assert nx.is_directed_acyclic_graph(g)
     assert list(nx.topological_sort(g))[-1] == nested_trace.graph.outputs[0]
+
+
+def test_the_step_record_names_every_input_it_lists(nested_trace):
+    """No `{"to": null, "value": null}` entries: the constant 1 of `1 + z*c` gets no gradient and is left
+    out of JSON, the transcript and the panel alike (the record lists as many terms as the views)."""
+    t = nested_trace
+    data = t.to_json()
+    s = t.stepper()
+    for step, view in zip(data["steps"], s.views):
+        for entry in step["local"] + step["contributions"]:
+            assert entry["to"] is not None or entry["value"] is not None, (step["grad_fn"], entry)
+        if not step["leaf"]:
+            assert len(step["contributions"]) == len(view.terms) == len(step["local"])
+    add = next(st for st in data["steps"] if st["grad_fn"] == "AddBackward0")
+    assert len(add["contributions"]) == len(add["local"]) == 1  # 1 + z*c: only z*c gets a gradient
+    assert t.graph.node(add["contributions"][0]["to"]).op == "mul"
