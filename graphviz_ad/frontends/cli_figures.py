@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..recipes.figures import FigureResult, FiguresFileError, build_figures
+from ..recipes.figures import FigureResult, FiguresFileError, build_figures, check_figures
 from .cli_common import UserError, handle
 
 __all__ = ["figures"]
@@ -18,8 +18,11 @@ __all__ = ["figures"]
               help="Figures built at once, each in its own process (default: one per core).")
 @click.option("--force", is_flag=True, help="Rebuild every figure, even those that are up to date.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
+@click.option("--check", is_flag=True,
+              help="Write nothing: build into a temporary folder and say which files in the out folder are stale "
+                   "(beyond float rounding noise); exit 1 if any.")
 @handle
-def figures(toml_file: str, out_dir: str | None, jobs: int | None, force: bool, quiet: bool) -> None:
+def figures(toml_file: str, out_dir: str | None, jobs: int | None, force: bool, quiet: bool, check: bool) -> None:
     """Build every figure FIGURES.toml describes, rebuilding only what changed.
 
     \b
@@ -50,7 +53,26 @@ def figures(toml_file: str, out_dir: str | None, jobs: int | None, force: bool, 
     Examples:
       graphviz-ad figures examples/figures.toml
       graphviz-ad figures examples/figures.toml --out /tmp/figures --jobs 2 -q
+      graphviz-ad figures examples/figures.toml --check    # in CI: are the committed figures current?
+
+    \b
+    --check compares numbers up to float32 rounding noise (another CPU's last bits), and an SVG
+    through the DOT committed beside it (outputs = ["svg", "dot"]): the DOT must match, and the
+    SVG must be exactly what this Graphviz draws from that DOT.
     """
+    if check:
+        try:
+            stale = check_figures(toml_file, out_dir, jobs=jobs)
+        except FiguresFileError as e:
+            raise click.UsageError(str(e)) from None
+        for line in stale:
+            click.echo(line, err=True)
+        if stale:
+            raise UserError(f"{len(stale)} stale file(s); rebuild with: graphviz-ad figures {toml_file}")
+        if not quiet:
+            click.echo("every figure is up to date (up to float rounding noise)", err=True)
+        return
+
     def report(done: int, total: int, r: FigureResult) -> None:
         if r.status == "failed":
             reason = r.reason.replace("\n", "\n    ")

@@ -10,6 +10,11 @@ __all__ = ["Value", "DEFAULT_MAX_ELEMENTS", "json_number"]
 
 DEFAULT_MAX_ELEMENTS = 64  # tensors larger than this are kept as summaries
 
+# Machine epsilon of the dtype a summary's sum is taken in (integers and bools are summed in float64,
+# complex numbers as their float magnitudes).
+_EPS = {"float64": 2.0 ** -52, "complex128": 2.0 ** -52, "float32": 2.0 ** -23, "complex64": 2.0 ** -23,
+        "float16": 2.0 ** -10, "complex32": 2.0 ** -10, "chalf": 2.0 ** -10, "bfloat16": 2.0 ** -7}
+
 
 @dataclass(slots=True)
 class Value:
@@ -34,6 +39,22 @@ class Value:
     def numel(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def mean_is_noise(self) -> bool:
+        """A summary's mean below the rounding noise of the tensor's own float sum (eps·max|x|·log2 n):
+        zero in exact arithmetic as far as the numbers can tell, with another sign on another CPU's
+        kernels. Shown as ``mean ≈ 0`` and written as 0.0; a tiny *exact* value is never touched."""
+        st = self.stats
+        if st is None:
+            return False
+        mean, mn, mx = st["mean"], st["min"], st["max"]
+        if not (math.isfinite(mean) and math.isfinite(mn) and math.isfinite(mx)):
+            return False
+        # an exact 0 counts too (its sum cancelled to 0 here, and to ±1e-12 on another CPU); an all-zero
+        # tensor (noise 0) has a true mean of 0
+        noise = _EPS.get(self.dtype, 2.0 ** -52) * max(abs(mn), abs(mx)) * max(1.0, math.log2(self.numel))
+        return abs(mean) <= noise and noise > 0
+
     def scalar(self) -> float | complex | None:
         """The single number this value holds, or None."""
         d = self.data
@@ -53,6 +74,8 @@ class Value:
         st = self.stats
         assert st is not None
         mn, mx, mean, norm = st["min"], st["max"], st["mean"], st["norm"]
+        if self.mean_is_noise:
+            mean = 0.0
         if type(mn) is float and type(mx) is float and type(mean) is float and type(norm) is float \
                 and mn - mn == 0 and mx - mx == 0 and mean - mean == 0 and norm - norm == 0:  # all finite
             return {"shape": list(self.shape), "min": mn, "max": mx, "mean": mean, "norm": norm}

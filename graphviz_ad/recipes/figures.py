@@ -28,7 +28,7 @@ from ..output.backend import normalise_pdf
 from .figspec import FigureError, FigureSpec, output_names, parse_entry
 
 __all__ = ["FiguresFileError", "Entry", "FigureResult", "BuildReport", "load_figures", "build_figures", "build_one",
-           "figure_key", "environment", "normalise_pdf", "MANIFEST"]
+           "check_figures", "figure_files", "figure_key", "environment", "normalise_pdf", "MANIFEST"]
 
 MANIFEST = ".graphviz_ad-figures.json"
 _SCHEMA = "graphviz_ad-figures/1"
@@ -349,6 +349,38 @@ def build_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | No
     order = {e.name: i for i, e in enumerate(entries)}
     results.sort(key=lambda r: order.get(r.name, len(order)))
     return BuildReport(folder, results, removed)
+
+
+def figure_files(folder: Path) -> list[str]:
+    """The files of a figures folder (relative paths, sorted), without the build's manifest."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def check_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
+                  jobs: int | None = None) -> list[str]:
+    """What is stale in the built figures of ``path`` (in ``out``, default: the file's ``out``): each
+    problem as one line, none when every file is what a fresh build makes up to float rounding noise
+    (:mod:`graphviz_ad.recipes.figcheck`); another CPU's last bits are not a change."""
+    import tempfile
+
+    from ..output.backend import run_dot
+    from .figcheck import compare_folders
+
+    entries, toml_out = load_figures(path)
+    target = out if out is not None else toml_out
+    if target is None:
+        raise FiguresFileError("which folder should be checked? give --out DIR, or out = \"DIR\" in the figures file")
+    committed = Path(target)
+    with tempfile.TemporaryDirectory(prefix="graphviz_ad-check-") as tmp:
+        fresh = Path(tmp)
+        report = build_figures(path, fresh, jobs=jobs, force=True)
+        problems = [f"{r.name}: failed to build: {r.reason}" for r in report.results if r.status == "failed"]
+        made, have = figure_files(fresh), figure_files(committed) if committed.is_dir() else []
+        problems += [f"{name}: missing (the build makes it)" for name in made if name not in have]
+        problems += [f"{name}: no figure makes it" for name in have if name not in made]
+        problems += compare_folders(committed, fresh, [n for n in made if n in have],
+                                    lambda dot: run_dot(dot, "svg"))
+    return problems
 
 
 def _remove_stale(out: Path, old: dict[str, Any], records: dict[str, Any]) -> list[str]:

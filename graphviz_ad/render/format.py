@@ -149,8 +149,9 @@ def fmt_value(v: Value | None, digits: int = 5, max_items: int = 4) -> str:
         return _preview(v.data, min(digits, 4) if max_items < 64 else digits, max_items)
     if v.stats is not None:
         st = v.stats
+        mean = "≈ 0" if v.mean_is_noise else fmt_number(st["mean"], 4)
         return (f"min {fmt_number(st['min'], 4)} max {fmt_number(st['max'], 4)}\n"
-                f"mean {fmt_number(st['mean'], 4)} ‖·‖ {fmt_number(st['norm'], 4)}")
+                f"mean {mean} ‖·‖ {fmt_number(st['norm'], 4)}")
     return "(no data)"
 
 

@@ -255,3 +255,26 @@ def test_an_output_that_feeds_on_keeps_its_edge_label(monkeypatch):
     s_edges = [m.group(0) for m in _EDGE_DOT.finditer(big) if m.group(1) == s_id]
     assert len(s_edges) == 1 and 'xlabel=<<FONT COLOR="#AA3377" POINT-SIZE="9">3<' in s_edges[0]  # s's box: ∇ 4
     assert "∇ 4<" in re.search(rf"\n  {s_id} \[[^\n]*", big).group(0)
+
+def test_a_mean_that_is_only_rounding_noise_reads_as_zero():
+    """A layer norm's output has mean 0 in exact arithmetic; float32 leaves ±1e-9 of noise that changes sign
+    between CPUs. Labels, tooltips and JSON show it as zero; a real small mean, and a tiny exact value, stay."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 256)
+    t = gad.trace(lambda x: torch.nn.functional.layer_norm(x, (256,)) * 3 + 1e-3, x)
+    norm = next(n for n in t.nodes if n.op == "layer_norm")
+    st = norm.value.stats
+    assert st["mean"] != 0 and abs(st["mean"]) < 1e-7  # the raw float32 sum left noise
+    assert norm.value.mean_is_noise
+    dot = t.to_dot()
+    assert "mean ≈ 0" in dot
+    assert f"mean {st['mean']:.4g}" not in dot
+    out = next(n for n in t.nodes if n.kind == "output")
+    assert not out.value.mean_is_noise  # 3·0 + 1e-3: a mean of 0.001 is real
+    assert "mean 0.001 " in dot
+    data = {n["id"]: n for n in t.to_json()["nodes"]}
+    assert data[norm.id]["value"]["mean"] == 0.0 and data[out.id]["value"]["mean"] == pytest.approx(1e-3, rel=1e-3)
+    zeros = gad.trace(lambda z: z * 2, torch.zeros(100)).nodes[-1].value
+    assert not zeros.mean_is_noise  # all zeros: the mean really is 0
+    tiny = gad.trace(lambda a: a * 1e-30, torch.full((100,), 3.0)).nodes[-1]
+    assert not tiny.value.mean_is_noise and "3e-30" in gad.trace(lambda a: a * 1e-30, torch.full((100,), 3.0)).to_dot()
