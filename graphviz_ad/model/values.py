@@ -47,13 +47,11 @@ class Value:
         st = self.stats
         if st is None:
             return False
-        mean, mn, mx = st["mean"], st["min"], st["max"]
-        if not (math.isfinite(mean) and math.isfinite(mn) and math.isfinite(mx)):
-            return False
         # an exact 0 counts too (its sum cancelled to 0 here, and to ±1e-12 on another CPU); an all-zero
-        # tensor (noise 0) has a true mean of 0
-        noise = _EPS.get(self.dtype, 2.0 ** -52) * max(abs(mn), abs(mx)) * max(1.0, math.log2(self.numel))
-        return abs(mean) <= noise and noise > 0
+        # tensor (noise 0) has a true mean of 0; log2 n as the bit length (no float log per value)
+        noise = (_EPS.get(self.dtype, 2.0 ** -52) * max(abs(st["min"]), abs(st["max"]))
+                 * max(1, math.prod(self.shape).bit_length()))
+        return 0 < noise < math.inf and abs(st["mean"]) <= noise  # a NaN mean or bound compares False
 
     def scalar(self) -> float | complex | None:
         """The single number this value holds, or None."""
