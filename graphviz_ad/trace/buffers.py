@@ -16,8 +16,9 @@ left, :class:`BufferStates` swaps the forward's numbers in for the duration of a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -71,7 +72,7 @@ class BufferStates:
 
     changed: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
-    def applied(self) -> "_Applied":
+    def applied(self) -> _Applied:
         return _Applied(self.changed)
 
 
