@@ -248,8 +248,8 @@ def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = Fal
 
 def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: list[Any],
          leaves: list[tuple[str, torch.Tensor]], accumulate: bool, retain_graph: bool) -> None:
-    """The real backward with a hook on every autograd node; every hook removed and ``.grad``
-    restored afterwards (unless ``accumulate``), also when it raises."""
+    """The real backward with a hook on every autograd node; every hook removed, ``.grad``
+    restored afterwards (unless ``accumulate``) and the modules' buffers as found, also when it raises."""
     handles: list[Any] = []
     saved: list[tuple[torch.Tensor, Any]] = []
     boundary = {id(t.grad_fn) for _, t in leaves if t.grad_fn is not None}
@@ -274,8 +274,10 @@ def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: 
                 if not accumulate:
                     t.grad = None
         try:
-            torch.autograd.backward(outputs, seeds, retain_graph=retain_graph,
-                                    inputs=[t for _, t in leaves])
+            # the buffers hold the numbers the forward left while autograd reads what it saved of them
+            with rec.buffer_states.applied():
+                torch.autograd.backward(outputs, seeds, retain_graph=retain_graph,
+                                        inputs=[t for _, t in leaves])
         except RuntimeError as e:
             msg = str(e)
             if "second time" in msg or "already been freed" in msg:

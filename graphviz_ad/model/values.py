@@ -22,7 +22,10 @@ class Value:
 
     ``data`` is a Python number (0-d) or a nested list (small tensors: ``kind == "exact"``);
     a large tensor's ``stats`` hold min/max/mean/norm (``kind == "stats"``); ``kind == "empty"``
-    when no numbers could be kept (a meta or sparse tensor, one changed before it was read).
+    when no numbers could be kept (a meta tensor, one changed before it was read).
+    A sparse tensor (``layout`` ``"sparse_coo"``, ``"sparse_csr"``, ...) keeps ``nnz``, its number of
+    stored entries, and a summary of its stored values (``kind == "stats"``; ``"empty"`` when it stores
+    none, or its layout's values could not be read).
     The tracer makes these (:mod:`graphviz_ad.trace.snapshots`, which fills them in batches);
     everything else only reads them.
     """
@@ -34,6 +37,8 @@ class Value:
     stats: dict[str, float] | None = None
     kind: str = "exact"  # exact | stats | empty
     finite: bool | None = None  # every number finite (None: not known, look)
+    layout: str = "strided"  # torch's layout name without "torch.": strided, sparse_coo, sparse_csr, ...
+    nnz: int | None = None  # a sparse tensor's stored entries (None: dense, or not known)
 
     @property
     def numel(self) -> int:
@@ -67,6 +72,8 @@ class Value:
             if self.finite and not isinstance(self.data, complex):
                 return self.data
             return _jsonify(self.data)
+        if self.layout != "strided":
+            return self._sparse_json()
         if self.kind == "empty":
             return {"shape": list(self.shape), "min": None, "max": None, "mean": None, "norm": None}
         st = self.stats
@@ -79,6 +86,12 @@ class Value:
             return {"shape": list(self.shape), "min": mn, "max": mx, "mean": mean, "norm": norm}
         return {"shape": list(self.shape), "min": json_number(mn), "max": json_number(mx),
                 "mean": json_number(mean), "norm": json_number(norm)}
+
+    def _sparse_json(self) -> dict[str, Any]:
+        """``{"shape", "layout", "nnz", "min", "max", "mean", "norm"}``: the summary of the stored values."""
+        st = self.stats or {}
+        return {"shape": list(self.shape), "layout": self.layout, "nnz": self.nnz,
+                **{k: json_number(st.get(k)) for k in ("min", "max", "mean", "norm")}}
 
 
 def json_number(v: Any) -> Any:

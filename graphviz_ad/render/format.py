@@ -147,12 +147,25 @@ def fmt_value(v: Value | None, digits: int = 5, max_items: int = 4) -> str:
         return fmt_number(s, digits)
     if v.data is not None:
         return _preview(v.data, min(digits, 4) if max_items < 64 else digits, max_items)
+    if v.layout != "strided":
+        return _fmt_sparse(v)
     if v.stats is not None:
         st = v.stats
         mean = "≈ 0" if v.mean_is_noise else fmt_number(st["mean"], 4)
         return (f"min {fmt_number(st['min'], 4)} max {fmt_number(st['max'], 4)}\n"
                 f"mean {mean} ‖·‖ {fmt_number(st['norm'], 4)}")
     return "(no data)"
+
+
+def _fmt_sparse(v: Value) -> str:
+    """``sparse 10×3, nnz 4`` (``sparse CSR …`` for another layout) and the summary of the stored values."""
+    kind = "sparse" if v.layout == "sparse_coo" else "sparse " + v.layout.removeprefix("sparse_").upper()
+    head = f"{kind} {fmt_shape(v.shape)}" + (f", nnz {v.nnz}" if v.nnz is not None else "")
+    st = v.stats
+    if st is None:
+        return head if v.nnz is not None else head + " (no data)"
+    return (f"{head}\nmin {fmt_number(st['min'], 4)} max {fmt_number(st['max'], 4)}\n"
+            f"mean {fmt_number(st['mean'], 4)} ‖·‖ {fmt_number(st['norm'], 4)}")
 
 
 def fmt_value_full(v: Value | None) -> str:

@@ -19,6 +19,7 @@ from ..gcpause import gc_paused
 from ..model.graph import Graph, Node
 from ..model.values import DEFAULT_MAX_ELEMENTS, Value
 from . import frames as fr
+from .buffers import BufferGuard, BufferStates
 from .ops import ARITHMETIC, format_args, op_name
 from .snapshots import Snapshots
 
@@ -72,6 +73,8 @@ class Recording:
     leaves: dict[str, torch.Tensor]  # graph node id -> leaf tensor that requires grad
     max_elements: int = DEFAULT_MAX_ELEMENTS
     root_modules: list[torch.nn.Module] = field(default_factory=list)
+    # the buffers the forward changed and the numbers it left there (restored since), for the backward
+    buffer_states: BufferStates = field(default_factory=BufferStates)
 
 
 class _Mode(TorchFunctionMode):
@@ -124,6 +127,7 @@ class _Recorder:
         self.autograd_nodes: list[tuple[Any, str]] = []
         self.leaves: dict[str, torch.Tensor] = {}
         self.snaps = Snapshots(max_elements)
+        self.buffers = BufferGuard()  # restored by record() when the trace ends
         self.param_names: dict[int, str] = {}
         self.module_names: dict[int, str] = {}
         self.roots: list[torch.nn.Module] = []
@@ -141,6 +145,7 @@ class _Recorder:
         self._last_located: tuple[types.FrameType | None, Any, bool, str | None] = (None, None, True, None)
         if module_root is not None:
             self._register_root(module_root)
+            self.buffers.watch(module_root)
 
     # -- module structure -------------------------------------------------
     def _register_root(self, module: torch.nn.Module) -> None:
@@ -186,6 +191,7 @@ class _Recorder:
     def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
         if threading.get_ident() != self.thread:
             return
+        self.buffers.watch(module)  # before its forward can change a buffer
         # The frame that calls the hooks also calls forward (``_call_impl``, or its ``inner``).
         f = sys._getframe(1)
         if f.f_code.co_filename != _MODULE_FILE:
@@ -518,8 +524,8 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
            output_name: str | None = None) -> Recording:
     """Run ``fn(*args, **kwargs)`` once under the recorder and return what it recorded.
 
-    Nothing stays installed afterwards, also when ``fn`` raises (the user's exception
-    propagates unchanged).
+    Nothing stays installed afterwards and the modules' buffers hold what they held before, also
+    when ``fn`` raises (the user's exception propagates unchanged).
     """
     kwargs = kwargs or {}
     if not callable(fn):
@@ -553,10 +559,11 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                                  "the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
             rec.snaps.flush()
             return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements,
-                             rec.roots)
+                             rec.roots, rec.buffers.states())
     finally:
         if rec is not None:
             rec.close()
+            rec.buffers.restore()  # after the values are read: the model's buffers as they were found
         _ACTIVE.on = False
         _ACTIVE.rec = None
         _LOCK.release()

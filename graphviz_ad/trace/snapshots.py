@@ -22,6 +22,7 @@ BATCH_BYTES = 2 << 20
 _STRIDED = torch.strided
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 _DEVICE_NAMES: dict[torch.device, str] = {}
+_LAYOUT_NAMES: dict[torch.layout, str] = {}
 
 
 @dataclass(slots=True)
@@ -50,6 +51,13 @@ def _device_name(dev: torch.device) -> str:
     return name
 
 
+def _layout_name(layout: torch.layout) -> str:
+    name = _LAYOUT_NAMES.get(layout)
+    if name is None:
+        name = _LAYOUT_NAMES[layout] = str(layout).replace("torch.", "")
+    return name
+
+
 def _summary_input(x: torch.Tensor) -> torch.Tensor:
     """What min/max/mean/norm are taken of: |z| for complex, float64 for integers and bools."""
     if x.is_complex():
@@ -71,7 +79,9 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold:
     n = t.numel()
     dev = t.device
     v = HeldValue(shape, _dtype_name(t.dtype), _device_name(dev))
-    if dev.type == "meta" or t.layout is not _STRIDED:
+    if t.layout is not _STRIDED:
+        return _sparse(v, t, hold)
+    if dev.type == "meta":
         v.kind = "empty"
         return v
     if n == 0:
@@ -100,6 +110,49 @@ def snapshot(t: torch.Tensor, max_elements: int = DEFAULT_MAX_ELEMENTS, *, hold:
     return v
 
 
+def _sparse(v: HeldValue, t: torch.Tensor, hold: bool) -> HeldValue:
+    """A sparse tensor's layout, its number of stored entries and a summary of its stored values:
+    held (the tensor, converted in :func:`finalize_values`) or taken now."""
+    v.layout = _layout_name(t.layout)
+    v.kind = "stats"
+    if t.device.type == "meta":
+        v.kind = "empty"
+        return v
+    if hold:
+        try:
+            v.version = t._version
+            v.pending = t
+            return v
+        except RuntimeError:  # no version counter (inference mode): taken now
+            pass
+    _sparse_summary(v, t)
+    return v
+
+
+@torch.no_grad()
+def _sparse_summary(v: HeldValue, t: torch.Tensor) -> None:
+    """``nnz`` and min/max/mean/norm of the stored values (after coalescing, for COO) of sparse ``t``;
+    ``kind`` "empty" when it stores none or its layout's values cannot be read."""
+    try:
+        t = t.detach()
+        if t.layout is torch.sparse_coo:
+            t = t.coalesce()  # duplicate indices summed: each stored entry once
+        nnz = t._nnz()
+        values = t.values()
+    except (RuntimeError, NotImplementedError, TypeError, AttributeError):
+        v.kind = "empty"
+        return
+    v.nnz = int(nnz)
+    n = values.numel()
+    if n == 0:
+        v.kind = "empty"
+        return
+    x = _summary_input(values.reshape(-1))
+    lo, hi = torch.aminmax(x)
+    mn, mx, total, norm = torch.stack([lo, hi, x.sum(), torch.linalg.vector_norm(x)]).to(torch.float64).cpu().tolist()
+    v.stats = {"min": mn, "max": mx, "mean": total / n, "norm": norm}
+
+
 class Snapshots:
     """The values taken during one recording, converted in batches.
 
@@ -120,7 +173,8 @@ class Snapshots:
         v = snapshot(t, self.max_elements, hold=hold)
         self.values.append(v)
         # held summaries, and held exact values when they may be big (max_elements raised), count
-        if v.version is not None and (v.kind == "stats" or self.max_elements > DEFAULT_MAX_ELEMENTS):
+        if v.version is not None and (v.kind == "stats" or self.max_elements > DEFAULT_MAX_ELEMENTS) \
+                and v.layout == "strided":  # a held sparse tensor is summarised alone: not counted
             self._held_bytes += t.numel() * t.element_size()
             if self._held_bytes > BATCH_BYTES:
                 self.flush()
@@ -129,6 +183,8 @@ class Snapshots:
     def alias(self, t: torch.Tensor, source: Value) -> HeldValue:
         """A summary of ``t`` that is ``source``'s: for a tensor holding the same numbers in another
         shape or order (a view's gradient). No tensor work; converted with ``source``."""
+        if source.layout != "strided" or t.layout is not _STRIDED:  # a summary of stored values only
+            return self.take(t)
         v = HeldValue(tuple(t.shape), _dtype_name(t.dtype), _device_name(t.device))
         v.kind = "stats"
         v.pending = source
@@ -170,6 +226,10 @@ def finalize_values(values: list[HeldValue]) -> None:
                 exact[key] = [v]
             else:
                 group.append(v)
+        elif v.layout != "strided":  # a held sparse tensor
+            _sparse_summary(v, p)
+            v.pending = None
+            v.version = None
         elif type(p) is tuple:
             stats.setdefault((str(p[0].dtype), v.device), []).append(v)
         elif isinstance(p, Value):
@@ -211,7 +271,11 @@ def _put_stats(group: list[HeldValue], rows: torch.Tensor) -> None:
 
 def pending_sum(prev: Value | None, g: torch.Tensor, snaps: Snapshots) -> HeldValue | None:
     """``prev + g`` as a new snapshot while ``prev``'s small tensor is still pending (an input that
-    feeds one op twice, x*x, carries the sum of both gradients); None when it is a summary."""
+    feeds one op twice, x*x, carries the sum of both gradients); None when it is a summary.
+    A held sparse gradient is summed as well (its sum is sparse too, summarised alike)."""
+    if isinstance(prev, HeldValue) and prev.layout != "strided" and isinstance(prev.pending, torch.Tensor) \
+            and prev.shape == tuple(g.shape):
+        return snaps.take(prev.pending + g.detach())
     if not isinstance(prev, HeldValue) or prev.pending is None or prev.kind != "exact" or prev.shape != tuple(g.shape):
         return None
     return snaps.take(prev.pending + g.detach())
