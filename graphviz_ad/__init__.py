@@ -25,12 +25,14 @@ from .errors import (
 )
 from .frontends.notebook import show
 from .render.options import RenderOptions
+from .training import compare, watch
 
 __version__ = "0.1.0"
 
 __all__ = [
     "trace", "trace_call", "Trace", "show", "RenderOptions", "GraphvizADError", "TraceError", "BackwardError",
     "ExpressionError", "RenderError", "ExecutableNotFound", "DotFailed", "OutputError", "__version__",
+    "watch", "compare",
 ]
 
 
