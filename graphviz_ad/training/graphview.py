@@ -28,14 +28,18 @@ class GraphView:
 
     svg: str
     param_labels: dict[str, str]
+    node_ids: frozenset[str]  # the trace's own nodes; any other box of the SVG is a collapsed module
 
     def boxes_for(self, names: list[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """(svg node id, indices into ``names`` of the parameters the box stands for), for each box."""
-        return node_groups(self.svg, self.param_labels, names)
+        return node_groups(self.svg, self.param_labels, names, self.node_ids)
 
 
-def node_groups(svg: str, param_labels: dict[str, str], names: list[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """Which recorded parameters each box of ``svg`` stands for (boxes standing for none are left out)."""
+def node_groups(svg: str, param_labels: dict[str, str], names: list[str],
+                node_ids: frozenset[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Which recorded parameters each box of ``svg`` stands for (boxes standing for none are left out): a
+    parameter node its own; a box that is none of the trace's nodes (a collapsed module, also one drawn
+    as the output) every parameter under the module its tooltip names."""
     index = {n: i for i, n in enumerate(names)}
     out = []
     for m in _NODE.finditer(svg):
@@ -44,7 +48,7 @@ def node_groups(svg: str, param_labels: dict[str, str], names: list[str]) -> tup
             i = index.get(param_labels[node_id])
             if i is not None:
                 out.append((node_id, (i,)))
-        elif "gad-module" in cls.split():
+        elif node_id not in node_ids:
             found = re.search(r"^module: (\S+)$", tip, re.M)
             if found:
                 prefix = found.group(1) + "."
@@ -65,5 +69,6 @@ def trace_graph(model: torch.nn.Module, sample: tuple[tuple[Any, ...], dict[str,
     with torch.random.fork_rng(devices=cuda):
         t = gad.trace(twin, *args, **kwargs)
     svg = t.to_svg(gad.RenderOptions(grads=False, legend=False, depth=depth))
-    labels = {n["id"]: n["label"] for n in t.to_json()["nodes"] if n["kind"] == "param"}
-    return GraphView(svg=svg, param_labels=labels)
+    nodes = t.to_json()["nodes"]
+    labels = {n["id"]: n["label"] for n in nodes if n["kind"] == "param"}
+    return GraphView(svg=svg, param_labels=labels, node_ids=frozenset(n["id"] for n in nodes))
