@@ -247,3 +247,4 @@ def main(argv: list[str] | None = None) -> None:
 
 from . import cli_model as _cli_model  # noqa: E402,F401  (registers the model command)
 from . import cli_figures as _cli_figures  # noqa: E402,F401  (registers the figures command)
+from . import cli_train as _cli_train  # noqa: E402,F401  (registers the train command)

@@ -55,7 +55,7 @@ class Comparison:
         return {"schema": "graphviz_ad/training-compare/1",
                 "runs": [dict(r.to_json(), label=lab) for r, lab in zip(self.runs, self.labels)]}
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, log_loss: bool = True) -> Path:
         """``.html`` (the page), ``.json`` (every run), ``.png``/``.svg`` (the figure); atomic."""
         fmt = format_from_path(path, ("html", "json", "png", "svg"))
         if fmt == "html":
@@ -65,7 +65,7 @@ class Comparison:
         else:
             from .plot import figure_bytes
 
-            data = figure_bytes(self.plot(), fmt)
+            data = figure_bytes(self.plot(log_loss=log_loss), fmt)
         return write_atomic(path, data)
 
     def _repr_html_(self) -> str:

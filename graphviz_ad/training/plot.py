@@ -51,7 +51,7 @@ def _loss_axes(ax: Any, runs: list[Run], labels: list[str], log_loss: bool) -> N
         for name, series in h.scalars.items():
             xs, ys = _finite_xy(h.log_steps, series, log_loss)
             if xs:
-                ax.plot(xs, ys, lw=1.2, label=label if name == "loss" and len(runs) > 1 else
+                ax.plot(xs, ys, lw=1.2, marker="o" if len(xs) <= 2 else None, label=label if name == "loss" and len(runs) > 1 else
                         (f"{label}: {name}" if len(runs) > 1 else name))
                 drawn += 1
         for name, step in h.nonfinite.items():
@@ -132,7 +132,7 @@ def compare_figure(runs: list[Run], labels: list[str], *, log_loss: bool = True)
     """Loss curves overlaid on top; one gradient-norm heatmap per run side by side below, titled by label."""
     _, Figure = _matplotlib()
     n = len(runs)
-    rows = max(3.0, min(10.0, 0.18 * max(len(r.names) for r in runs)))
+    rows = max(2.5, min(6.0, 0.12 * max(len(r.names) for r in runs)))
     fig = Figure(figsize=(max(9, 4 * n), 3.5 + rows + 1), layout="constrained")
     grid = fig.add_gridspec(2, n, height_ratios=[3, rows])
     _loss_axes(fig.add_subplot(grid[0, :]), runs, labels, log_loss)

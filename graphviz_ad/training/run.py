@@ -142,7 +142,7 @@ class Run:
 
         return run_page([self])
 
-    def save(self, path: str | os.PathLike[str]) -> Path | None:
+    def save(self, path: str | os.PathLike[str], *, log_loss: bool = True) -> Path | None:
         """Write ``.html`` (the page), ``.json``, ``.png`` or ``.svg`` (the figure); the format comes from
         the suffix; the file is written whole or not at all. On ranks that do not record: nothing, None."""
         fmt = format_from_path(path, ("html", "json", "png", "svg"))
@@ -155,7 +155,7 @@ class Run:
         else:
             from .plot import figure_bytes
 
-            data = figure_bytes(self.plot(), fmt)
+            data = figure_bytes(self.plot(log_loss=log_loss), fmt)
         return write_atomic(path, data)
 
     def _repr_html_(self) -> str:

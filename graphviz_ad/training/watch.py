@@ -81,6 +81,7 @@ class Recorder:
         self._pending: dict[str, list[torch.Tensor]] = {}
         self.paused = False  # set while the run traces its graph on a copy of the model
         self.sample: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._capture_handle: Any = None
 
     # -- life cycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -90,7 +91,8 @@ class Recorder:
             for name, m in self.modules:
                 self._handles.append(m.register_forward_hook(self._activation_hook(name, m)))
             if self.want_graph:
-                self._handles.append(self.model.register_forward_pre_hook(self._capture, with_kwargs=True))
+                self._capture_handle = self.model.register_forward_pre_hook(self._capture, with_kwargs=True)
+                self._handles.append(self._capture_handle)
         except BaseException:
             self.stop()
             raise
@@ -133,11 +135,11 @@ class Recorder:
         if not self._active:
             return
         with torch.no_grad():
-            grads = [p.grad if p.grad is not None else p.new_zeros(()) for p in self.params]
-            norms = self._norms(grads) + self._norms(self.params)
+            tensors = [p.grad if p.grad is not None else p.new_zeros(()) for p in self.params] + self.params
             if self.updates:
                 torch._foreach_sub_(self._before, self.params)  # before - after, in our own buffers
-                norms += self._norms(self._before)
+                tensors += self._before
+            norms = self._norms(tensors)  # one call for grads, parameters and updates
             try:
                 stacked = torch.stack(norms)
             except RuntimeError:  # parameters on several devices or dtypes
@@ -196,6 +198,8 @@ class Recorder:
                 return x.detach().clone() if isinstance(x, torch.Tensor) else x
 
             self.sample = (tuple(keep(a) for a in args), {k: keep(v) for k, v in kwargs.items()})
+        if self._capture_handle is not None:  # once is enough: a hook left on the model slows every forward
+            self._capture_handle.remove()
 
 
 def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, every: int = 1, activations: bool = False,
@@ -227,7 +231,7 @@ def _config_of(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     group = optimizer.param_groups[0] if optimizer.param_groups else {}
     config: dict[str, Any] = {"optimizer": type(optimizer).__name__}
     for key in ("lr", "momentum", "weight_decay", "betas"):
-        if key in group:
-            v = group[key]
+        v = group.get(key)
+        if v is not None and not (key in ("momentum", "weight_decay") and v == 0):  # defaults say nothing
             config[key] = list(v) if isinstance(v, tuple) else v
     return config
