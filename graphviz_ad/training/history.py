@@ -68,8 +68,7 @@ class History:
         self.steps.append(step)
         self.rows.extend(values)
         self._cache = None
-        total = math.fsum(values[: 2 * len(self.names)]) if values else 0.0
-        if not math.isfinite(total):  # rare: find which parameters went bad, keep their first step
+        if not math.isfinite(sum(values)):  # rare (or an overflowing sum): find which parameters went bad
             n = len(self.names)
             for i, name in enumerate(self.names):
                 if name not in self.nonfinite and not (math.isfinite(values[i]) and math.isfinite(values[n + i])):
@@ -84,14 +83,17 @@ class History:
         self._cache = None
 
     def add_scalars(self, step: int, scalars: dict[str, float]) -> None:
-        bad = sorted(set(scalars) & RESERVED)
-        if bad:
-            raise TrainingError(f"cannot log {', '.join(bad)}: the name is taken by the record itself; "
-                                "log it under another name (e.g. run.log(my_step=...))")
+        if not scalars.keys() <= self.scalars.keys():  # a new name: check it once
+            bad = sorted(set(scalars) & RESERVED)
+            if bad:
+                raise TrainingError(f"cannot log {', '.join(bad)}: the name is taken by the record itself; "
+                                    "log it under another name (e.g. run.log(my_step=...))")
         self.log_steps.append(step)
         n = len(self.log_steps)
         for name, value in scalars.items():
-            series = self.scalars.setdefault(name, [])
+            series = self.scalars.get(name)
+            if series is None:
+                series = self.scalars[name] = []
             if len(series) < n - 1:  # a scalar logged for the first time, or skipped: pad with None
                 series.extend([None] * (n - 1 - len(series)))  # type: ignore[list-item]
             series.append(value)

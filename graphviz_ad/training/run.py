@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from ..render.output import format_from_path, write_atomic
 from .history import SCHEMA, History, TrainingError
 
@@ -20,6 +22,8 @@ __all__ = ["Run", "load"]
 
 def _scalar(name: str, value: Any) -> float:
     """A logged value as a float: a number, or a one-element tensor (``.item()``)."""
+    if type(value) is torch.Tensor and value.numel() == 1:  # the common case, first
+        return float(value.item())
     if hasattr(value, "item") and callable(value.item):
         try:
             value = value.detach().item() if hasattr(value, "detach") else value.item()
@@ -74,6 +78,9 @@ class Run:
         """Keep scalars for this step: ``run.log(loss)`` or ``run.log(loss=..., acc=...)`` (numbers or
         one-element tensors, converted with ``.item()``). Does nothing on ranks that do not record."""
         if self._recorder is None:
+            return
+        if loss is not None and not scalars:  # run.log(loss): the loop's every step
+            self._history.add_scalars(self._recorder.steps_seen, {"loss": _scalar("loss", loss)})
             return
         values: dict[str, float] = {}
         if loss is not None:

@@ -23,7 +23,8 @@ __all__ = ["watch", "Recorder", "SATURATING", "ZEROING"]
 
 SATURATING = (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Hardtanh, torch.nn.Softsign)
 ZEROING = (torch.nn.ReLU, torch.nn.ReLU6)
-SATURATION = 0.99  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
+SATURATION = 0.99
+_set_grad_enabled = torch._C._set_grad_enabled  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -116,10 +117,14 @@ class Recorder:
         self._active = self._due()
         self._count += 1
         if self._active and self.updates:
-            with torch.no_grad():
+            prev = torch.is_grad_enabled()
+            _set_grad_enabled(False)  # torch.no_grad() without its Python objects: this runs every step
+            try:
                 if not self._before:
                     self._before = [torch.empty_like(p) for p in self.params]
                 torch._foreach_copy_(self._before, self.params)
+            finally:
+                _set_grad_enabled(prev)
 
     def _norms(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         if not tensors:
@@ -134,7 +139,9 @@ class Recorder:
     def _post(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if not self._active:
             return
-        with torch.no_grad():
+        prev = torch.is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
             tensors = [p.grad if p.grad is not None else p.new_zeros(()) for p in self.params] + self.params
             if self.updates:
                 torch._foreach_sub_(self._before, self.params)  # before - after, in our own buffers
@@ -150,6 +157,8 @@ class Recorder:
             self.history.add_step(self._count, values)
             if self.modules:
                 self._flush_activations()
+        finally:
+            _set_grad_enabled(prev)
 
     def _activation_hook(self, name: str, module: torch.nn.Module) -> Any:
         kind = _act_stats(module)[-1]
