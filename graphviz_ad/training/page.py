@@ -124,8 +124,11 @@ def run_page(runs: list[Run], labels: list[str] | None = None, *, embedded: bool
         f'<figure class="gadt-heatfig"><figcaption>gradient norm per parameter: {html.escape(lab)}</figcaption>'
         f'<div class="gadt-plot"><canvas class="gadt-heat" data-run="{k}"></canvas><div class="gadt-cursor"></div>'
         f'</div></figure>' for k, lab in enumerate(labels))
+    problem = next((r.graph_problem for r in runs if r.graph_problem), None)
+    why = (f"it could not be drawn: {problem}" if problem else
+           "the watch saw no forward call of the model (watch(..., graph=True))")
     graph = (f'<div class="gadt-graph">{_inline_svg(svg, prefix)}</div>' if view is not None else
-             '<p class="gadt-note">No graph: the watch saw no forward call of the model (watch(..., graph=True)).</p>')
+             f'<p class="gadt-note">No graph: {html.escape(why)}.</p>')
     body = (
         f'<div class="gadt" id="{prefix}" data-step="0">'
         f'<h2 class="gadt-title">{title}</h2>'

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..render.output import format_from_path, write_atomic
+from ..errors import GraphvizADError
 from .history import SCHEMA, History, TrainingError
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Run:
         self.config: dict[str, Any] = dict(config or {})
         self.every = recorder.every if recorder is not None else 1
         self._graph: GraphView | None = None
+        self.graph_problem: str | None = None  # why the page has no graph, when tracing or drawing it failed
         self._open = False
 
     # -- context manager ----------------------------------------------------------------
@@ -124,14 +126,19 @@ class Run:
 
     # -- graph ---------------------------------------------------------------------------
     def graph(self) -> GraphView | None:
-        """The model's graph for the page: traced once on the first batch, laid out once (None without one)."""
-        if self._graph is None and self._recorder is not None and self._recorder.sample is not None:
+        """The model's graph for the page: traced once on the first batch, laid out once. None without a
+        recorded batch, or when it cannot be traced or drawn (no ``dot``): ``graph_problem`` says why, and
+        the page shows everything else."""
+        if self._graph is None and self.graph_problem is None and self._recorder is not None \
+                and self._recorder.sample is not None:
             from .graphview import trace_graph
 
             rec = self._recorder
             rec.paused = True
             try:
                 self._graph = trace_graph(rec.model, rec.sample)
+            except GraphvizADError as e:
+                self.graph_problem = str(e)
             finally:
                 rec.paused = False
         return self._graph

@@ -167,3 +167,18 @@ def test_a_run_with_nothing_recorded_still_draws(tmp_path):
 def test_watch_data_shared_by_widenet_fixture_is_the_lessons():
     inputs, targets = widenet_data()
     assert inputs.shape == (32, 1) and targets.shape == (32, 1)
+
+
+def test_without_dot_the_page_says_why_and_shows_the_rest(small_run, monkeypatch, tmp_path):
+    """No Graphviz binary: the page has no graph, says so, and still carries the curves and heatmaps."""
+    import graphviz_ad.training.graphview as graphview
+    from graphviz_ad.errors import ExecutableNotFound
+
+    def no_dot(*args, **kwargs):
+        raise ExecutableNotFound()
+
+    monkeypatch.setattr(graphview, "trace_graph", no_dot)
+    small_run._graph = None
+    page = small_run.save(tmp_path / "run.html").read_text(encoding="utf-8")
+    assert "No graph: it could not be drawn: Graphviz&#x27;s &#x27;dot&#x27; executable was not found" in page
+    assert _page_runs(page)[0]["rows"] == 12
