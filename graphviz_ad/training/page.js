@@ -180,11 +180,11 @@ function redraw() {
     for (var t = 0; t < el.texts.length; t++) el.texts[t].setAttribute("fill", p[1]);
     el.g.setAttribute("data-bin", k === NAN_BIN ? "nan" : String(k));
   }
-  var hi = -1, lo = -1;
+  var hi = -1, lo = -1, top = -Infinity, bottom = Infinity;
   for (var q = 0; q < r.P; q++) {
-    var v = r.grad[i * r.P + q];
-    if (hi < 0 || !(v <= r.grad[i * r.P + hi])) hi = q;
-    if (lo < 0 || v < r.grad[i * r.P + lo]) lo = q;
+    var v = r.grad[i * r.P + q], key = v === v ? v : Infinity;  // nan counts as the largest
+    if (hi < 0 || key > top) { hi = q; top = key; }
+    if (lo < 0 || key < bottom) { lo = q; bottom = key; }
   }
   var text = "loss " + num(lossAt(r, step));
   if (hi >= 0) text += " \u00B7 largest gradient norm " + r.names[hi] + " " + num(r.grad[i * r.P + hi]) +

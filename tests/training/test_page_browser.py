@@ -31,6 +31,24 @@ def _fills(page) -> dict[str, str]:
                       "e.querySelector('polygon, path, ellipse').getAttribute('fill')]))")
 
 
+def _readout(run, k: int) -> str:
+    """The readout's gradient part, as the page must write it: the largest (nan counts as largest, the first of
+    ties) and the smallest norm at row k, to 4 significant digits."""
+    import math
+
+    def key(n: str) -> float:
+        v = float(torch.tensor(run.history["grad_norm"][n][k], dtype=torch.float32))
+        return math.inf if math.isnan(v) else v
+
+    def show(n: str) -> str:
+        v = float(torch.tensor(run.history["grad_norm"][n][k], dtype=torch.float32))
+        return "nan" if math.isnan(v) else ("inf" if math.isinf(v) else f"{float(f'{v:.4g}'):g}")
+
+    top = max(run.names, key=key)  # max/min return the first of ties
+    low = min(run.names, key=key)
+    return f"largest gradient norm {top} {show(top)} · smallest {low} {show(low)}"
+
+
 def _expected(run, k: int) -> dict[str, str]:
     node_of = {"0.weight": "n1", "0.bias": "n2", "2.weight": "n5", "2.bias": "n6"}
     colours = [c for c, _ in palette()]
@@ -45,6 +63,7 @@ def test_the_slider_recolours_the_parameter_boxes(exploding_run, watched, tmp_pa
     assert page.get_attribute(".gadt", "data-step") == "0"
     first = _fills(page)
     assert first == _expected(exploding_run, 0)
+    assert _readout(exploding_run, 0) in page.text_content(".gadt-readout")
     page.eval_on_selector(".gadt-slider", f"s => {{ s.value = {last}; s.dispatchEvent(new Event('input')); }}")
     assert page.get_attribute(".gadt", "data-step") == str(last)
     end = _fills(page)
@@ -52,6 +71,7 @@ def test_the_slider_recolours_the_parameter_boxes(exploding_run, watched, tmp_pa
     assert palette()[NONFINITE_BIN][0] in end.values()  # the run blew up: nan/inf boxes are black
     assert page.text_content(".gadt-counter") == f"step {last + 1} ({last + 1} of {last + 1})"
     assert "nan/inf since step" in page.text_content(".gadt-readout")
+    assert _readout(exploding_run, last) in page.text_content(".gadt-readout")
     assert float(page.get_attribute(".gadt", "data-redraw-ms")) >= 0
     # the keyboard moves the slider too
     page.focus(".gadt-slider")
