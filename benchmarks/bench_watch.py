@@ -23,8 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -184,8 +185,9 @@ def page_bench(steps: int, smoke: bool) -> dict[str, Any]:
 
 def machine() -> str:
     load = [round(x, 2) for x in os.getloadavg()]
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"torch {torch.__version__} (torch.set_num_threads(1)); load average at start {load}")
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+            f"Python {platform.python_version()}, torch {torch.__version__} (torch.set_num_threads(1)); "
+            f"load average at start {load}")
 
 
 def report(results: dict[str, Any], page: dict[str, Any], smoke: bool) -> str:

@@ -5,7 +5,8 @@ Each experiment is the user's own training loop inside ``with gad.watch(model, o
 
 Run: python examples/training_lesson.py [OUT_DIR] [--quick]   (--quick, or GRAPHVIZ_AD_QUICK=1: short runs)
 CLI: graphviz-ad train examples/training_lesson.py:widenet --epochs 1847 --lr 0.003 --momentum 0.9 -o widenet.html
-     graphviz-ad train examples/training_lesson.py:widenet --epochs 300 --momentum 0.9 --compare lr=0.0003,0.003,0.03 -o lr.png
+     graphviz-ad train examples/training_lesson.py:widenet --epochs 300 --momentum 0.9 \
+         --compare lr=0.0003,0.003,0.03 -o lr.png
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,10 +38,10 @@ def widenet() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
-        epochs: int, **watch_options: object) -> gad.training.Run:
+        epochs: int, **watch_options: Any) -> gad.training.Run:
     """The lesson's loop, as the lesson writes it, watched: zero_grad, forward, loss, backward, step, keep the loss."""
     loss_fun = nn.MSELoss()
-    with gad.watch(model, optimizer, **watch_options) as run:  # type: ignore[arg-type]
+    with gad.watch(model, optimizer, **watch_options) as run:
         for _ in range(epochs):
             optimizer.zero_grad()
             predictions = model(inputs)
@@ -78,10 +80,9 @@ def final_loss(run: gad.training.Run) -> float:
 
 def grid_figure(finals: dict[tuple[int, float], float]) -> object:
     """Depth x learning rate: the final loss of each run (log colour scale; black: diverged)."""
+    import numpy as np
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
-
-    import numpy as np
 
     depths = sorted({d for d, _ in finals})
     lrs = sorted({lr for _, lr in finals})
@@ -127,7 +128,7 @@ def main(out_dir: str = "examples_out", *flags: str) -> dict[str, object]:
     runs = [depth_run(d, 0.001, steps) for d in depths]
     gad.compare(*runs).save(out / "depth.png", log_loss=False)  # linear: the sudden drop shows as a cliff
     gad.compare(*runs).save(out / "depth.html")
-    for r, d in zip(runs, depths):
+    for r, d in zip(runs, depths, strict=True):
         losses = r.history["loss"]
         print(f"depth {d}: loss {losses[0]:.4g} -> {losses[len(losses) // 2]:.4g} (half way) -> {losses[-1]:.4g}")
     results["depth"] = runs
@@ -150,8 +151,8 @@ def main(out_dir: str = "examples_out", *flags: str) -> dict[str, object]:
     for d in ((1, 10, 50) if quick else DEPTHS):
         for lr in ((0.001, 0.01, 0.1) if quick else GRID_LRS):
             finals[(d, lr)] = final_loss(depth_run(d, lr, 60 if quick else 300))
-    from graphviz_ad.training.plot import figure_bytes
     from graphviz_ad.render.output import write_atomic
+    from graphviz_ad.training.plot import figure_bytes
 
     write_atomic(out / "depth_lr_grid.png", figure_bytes(grid_figure(finals), "png"))
     print("depth x lr final losses: " + ", ".join(f"{d}/{lr:g}: {v:.2g}" for (d, lr), v in finals.items()))

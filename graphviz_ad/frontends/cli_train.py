@@ -79,6 +79,28 @@ def _setup(target: str, input_shapes: tuple[str, ...], target_shape: str | None,
     return build, roots
 
 
+def _fit(model: torch.nn.Module, opt: torch.optim.Optimizer, xs: list[torch.Tensor], ys: torch.Tensor,
+         loss_fn: Any, epochs: int, run: Any, roots: list[str], label: str) -> float:
+    """The lesson's loop, full batch, under a progress bar on stderr; returns the last loss."""
+    last = math.nan
+
+    def show(_: Any) -> str:
+        return f"loss {last:.5g}"
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = loss_fn(model(*xs), ys)
+        loss.backward()
+        opt.step()
+        run.log(loss)
+        return loss.item()
+
+    with click.progressbar(range(epochs), label=label, file=sys.stderr, item_show_func=show) as bar:
+        for _ in bar:
+            last = run_user(step, roots, "training")
+    return last
+
+
 def _optimizer(name: str, params: Any, lr: float, momentum: float) -> torch.optim.Optimizer:
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
@@ -122,7 +144,7 @@ def train(target: str, epochs: int, lr: float, momentum: float, opt_name: str, l
 
     if out:
         format_from_path(out, ("html", "json", "png", "svg"))  # a bad suffix is refused before any training
-    settings = {"lr": lr, "momentum": momentum, "seed": seed, "epochs": epochs, "optimizer": opt_name}
+    settings: dict[str, Any] = {"lr": lr, "momentum": momentum, "seed": seed, "epochs": epochs, "optimizer": opt_name}
     key, values = parse_compare(compare_spec) if compare_spec else (None, [None])
     build, roots = _setup(target, input_shapes, target_shape, loss, seed)
     loss_fn = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
@@ -136,24 +158,8 @@ def train(target: str, epochs: int, lr: float, momentum: float, opt_name: str, l
         config = {k: cfg[k] for k in ("optimizer", "lr", "momentum", "seed", "epochs")
                   if not (k == "momentum" and cfg["optimizer"] == "adam")}
         label = f"{key}={value:g}" if isinstance(value, float) else (f"{key}={value}" if key else None)
-        last = math.nan
-
-        def show(_: Any) -> str:
-            return f"loss {last:.5g}"
-
         with gad.watch(model, opt, every=every, activations=activations, config=config, label=label) as run:
-            with click.progressbar(range(cfg["epochs"]), label=f"training {label or target}", file=sys.stderr,
-                                   item_show_func=show) as bar:
-                for _ in bar:
-                    def step() -> float:
-                        opt.zero_grad()
-                        value = loss_fn(model(*xs), ys)
-                        value.backward()
-                        opt.step()
-                        run.log(value)
-                        return float(run.record.scalars["loss"][-1])
-
-                    last = run_user(step, roots, "training")
+            last = _fit(model, opt, xs, ys, loss_fn, cfg["epochs"], run, roots, f"training {label or target}")
         runs.append(run)
         click.echo(f"{run.display_label}: final loss {last:.6g} after {cfg['epochs']} steps", err=True)
     result: Any = runs[0] if len(runs) == 1 else gad.compare(*runs)

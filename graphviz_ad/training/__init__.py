@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .compare import Comparison, compare
+from .comparison import Comparison, compare
 from .history import History, TrainingError
+from .recorder import watch
 from .run import Run, load
-from .watch import watch
 
 __all__ = ["watch", "Run", "History", "compare", "Comparison", "load", "TrainingError"]

@@ -41,7 +41,7 @@ def node_groups(svg: str, param_labels: dict[str, str], names: list[str],
     parameter node its own; a box that is none of the trace's nodes (a collapsed module, also one drawn
     as the output) every parameter under the module its tooltip names."""
     index = {n: i for i, n in enumerate(names)}
-    out = []
+    out: list[tuple[str, tuple[int, ...]]] = []
     for m in _NODE.finditer(svg):
         node_id, cls, tip = m.group(1), html.unescape(m.group(2)), html.unescape(m.group(3) or "")
         if "gad-param" in cls.split() and node_id in param_labels:

@@ -40,12 +40,6 @@ def from_json_number(x: Any) -> float | None:
     return float(x)
 
 
-def _ratio(u: float, p: float) -> float:
-    if p != 0:
-        return u / p
-    return 0.0 if u == 0 else math.inf
-
-
 class History:
     """What a run recorded. ``names``: the parameters, in the optimizer's order, as ``named_parameters()``
     names them (without DDP's ``module.``); ``steps``: the optimizer step numbers recorded (1-based)."""
@@ -54,7 +48,7 @@ class History:
         self.names = list(names)
         self.steps: array = array("q")
         self.rows: array = array("d")  # per recorded step: grad norms, param norms, update norms (3 * len(names))
-        self.scalars: dict[str, list[float]] = {}
+        self.scalars: dict[str, list[float | None]] = {}  # None: not logged at that call
         self.log_steps: list[int] = []  # the optimizer step count at each log() call
         self.activation_stats = dict(activation_stats or {})  # module -> the statistics kept for it
         self.activations: dict[str, dict[str, list[float | None]]] = {
@@ -95,7 +89,7 @@ class History:
             if series is None:
                 series = self.scalars[name] = []
             if len(series) < n - 1:  # a scalar logged for the first time, or skipped: pad with None
-                series.extend([None] * (n - 1 - len(series)))  # type: ignore[list-item]
+                series.extend([None] * (n - 1 - len(series)))
             series.append(value)
             if not math.isfinite(value) and name not in self.nonfinite:
                 self.nonfinite[name] = step
@@ -122,21 +116,14 @@ class History:
         k = METRICS.index(metric)
         return rows[:, k * n:(k + 1) * n]
 
-    def series(self, metric: str, name: str) -> list[float]:
-        n = len(self.names)
-        i = self.names.index(name)
-        k = METRICS.index(metric)
-        if metric == "update_ratio":
-            return [_ratio(self.rows[j * 3 * n + 2 * n + i], self.rows[j * 3 * n + n + i]) for j in range(len(self))]
-        return list(self.rows[k * n + i::3 * n]) if n else []
-
     def as_dict(self) -> dict[str, Any]:
         """The plain-Python history: ``step``, ``grad_norm[name]`` ... lists per recorded step, each logged
         scalar as a list per log call with ``log_step``, ``activations[module][stat]``, ``nonfinite``."""
         if self._cache is None:
             d: dict[str, Any] = {"step": list(self.steps)}
-            for metric in METRICS:
-                d[metric] = {name: self.series(metric, name) for name in self.names}
+            for metric in METRICS:  # columns of the numpy view: one tolist() per metric
+                columns = self.matrix(metric).T.tolist() if self.names else []
+                d[metric] = dict(zip(self.names, columns, strict=True))
             n = len(self.log_steps)
             for name, series in self.scalars.items():
                 d[name] = series + [None] * (n - len(series))
@@ -153,6 +140,11 @@ class History:
         d = self.as_dict()
 
         def conv(series: list[Any]) -> list[Any]:
+            try:
+                if math.isfinite(sum(series)):  # the usual case: nothing to convert (one pass in C)
+                    return series
+            except TypeError:  # None for a scalar not logged at some call
+                pass
             return [json_number(x) for x in series]
 
         out: dict[str, Any] = {"names": list(self.names), "step": list(self.steps)}
@@ -172,12 +164,12 @@ class History:
             acts = {m: tuple(stats) for m, stats in data.get("activations", {}).items()}
             h = cls(names, acts)
             steps = list(data["step"])
-            cols = [[from_json_number(x) for x in data[m][name]] for m in METRICS[:3] for name in names]
+            cols = [[float(x) for x in data[m][name]] for m in METRICS[:3] for name in names]  # "nan" too
             for j, step in enumerate(steps):
                 h.steps.append(int(step))
-                h.rows.extend(float(c[j]) for c in cols)  # type: ignore[arg-type]
+                h.rows.extend(c[j] for c in cols)
             h.log_steps = [int(s) for s in data.get("log_step", [])]
-            h.scalars = {k: [from_json_number(x) for x in v] for k, v in data.get("scalars", {}).items()}  # type: ignore[misc]
+            h.scalars = {k: [from_json_number(x) for x in v] for k, v in data.get("scalars", {}).items()}
             for m, stats in data.get("activations", {}).items():
                 h.activations[m] = {s: [from_json_number(x) for x in v] for s, v in stats.items()}
             h.nonfinite = {k: int(v) for k, v in data.get("nonfinite", {}).items()}

@@ -108,7 +108,7 @@ def run_page(runs: list[Run], labels: list[str] | None = None, *, embedded: bool
     labels = labels or [r.display_label for r in runs]
     view = next((g for g in (r.graph() for r in runs) if g is not None), None)
     datas = []
-    for run, label in zip(runs, labels):
+    for run, label in zip(runs, labels, strict=True):
         boxes = view.boxes_for(run.names) if view is not None else ()
         datas.append(page_data(run, label, boxes))
     payload = {"runs": datas, "palette": [list(p) for p in palette()]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GraphvizADError
@@ -35,9 +36,9 @@ def _matplotlib() -> Any:
     return matplotlib, Figure
 
 
-def _finite_xy(xs: list[int], ys: list[float | None], positive: bool) -> tuple[list[int], list[float]]:
+def _finite_xy(xs: Sequence[int], ys: Sequence[float | None], positive: bool) -> tuple[list[int], list[float]]:
     px, py = [], []
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         if y is not None and math.isfinite(y) and (y > 0 or not positive):
             px.append(x)
             py.append(y)
@@ -46,13 +47,13 @@ def _finite_xy(xs: list[int], ys: list[float | None], positive: bool) -> tuple[l
 
 def _loss_axes(ax: Any, runs: list[Run], labels: list[str], log_loss: bool) -> None:
     drawn = 0
-    for run, label in zip(runs, labels):
+    for run, label in zip(runs, labels, strict=True):
         h = run.record
         for name, series in h.scalars.items():
             xs, ys = _finite_xy(h.log_steps, series, log_loss)
             if xs:
-                ax.plot(xs, ys, lw=1.2, marker="o" if len(xs) <= 2 else None, label=label if name == "loss" and len(runs) > 1 else
-                        (f"{label}: {name}" if len(runs) > 1 else name))
+                legend = (label if name == "loss" else f"{label}: {name}") if len(runs) > 1 else name
+                ax.plot(xs, ys, lw=1.2, marker="o" if len(xs) <= 2 else None, label=legend)
                 drawn += 1
         for name, step in h.nonfinite.items():
             if name in h.scalars:
@@ -136,7 +137,7 @@ def compare_figure(runs: list[Run], labels: list[str], *, log_loss: bool = True)
     fig = Figure(figsize=(max(9, 4 * n), 3.5 + rows + 1), layout="constrained")
     grid = fig.add_gridspec(2, n, height_ratios=[3, rows])
     _loss_axes(fig.add_subplot(grid[0, :]), runs, labels, log_loss)
-    for k, (run, label) in enumerate(zip(runs, labels)):
+    for k, (run, label) in enumerate(zip(runs, labels, strict=True)):
         _heatmap_axes(fig, fig.add_subplot(grid[1, k]), run, f"gradient norm: {label}", k == n - 1)
     return fig
 

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..render.output import format_from_path, write_atomic
 from ..errors import GraphvizADError
+from ..render.output import format_from_path, write_atomic
 from .history import SCHEMA, History, TrainingError
 
 if TYPE_CHECKING:
     from .graphview import GraphView
-    from .watch import Recorder
+    from .recorder import Recorder
 
 __all__ = ["Run", "load"]
 
@@ -129,14 +129,14 @@ class Run:
         """The model's graph for the page: traced once on the first batch, laid out once. None without a
         recorded batch, or when it cannot be traced or drawn (no ``dot``): ``graph_problem`` says why, and
         the page shows everything else."""
-        if self._graph is None and self.graph_problem is None and self._recorder is not None \
-                and self._recorder.sample is not None:
+        rec = self._recorder
+        sample = rec.sample if rec is not None else None
+        if self._graph is None and self.graph_problem is None and rec is not None and sample is not None:
             from .graphview import trace_graph
 
-            rec = self._recorder
             rec.paused = True
             try:
-                self._graph = trace_graph(rec.model, rec.sample)
+                self._graph = trace_graph(rec.model, sample)
             except GraphvizADError as e:
                 self.graph_problem = str(e)
             finally:
@@ -191,7 +191,8 @@ class Run:
 
 
 def dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    """Compact JSON: a long run holds millions of numbers, and an indented dump is Python's slow encoder."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def load(path: str | os.PathLike[str]) -> Run:

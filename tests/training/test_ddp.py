@@ -78,7 +78,7 @@ def test_ddp_rank0_records_the_synchronized_gradients(tmp_path):
             model.zero_grad()
             nn.functional.mse_loss(model(x), y).backward()
             grads.append([p.grad.clone() for p in model.parameters()])
-        for p, g0, g1 in zip(model.parameters(), *grads):
+        for p, g0, g1 in zip(model.parameters(), *grads, strict=True):
             p.grad = (g0 + g1) / 2
         opt.step()
         for n, p in model.named_parameters():

@@ -71,8 +71,8 @@ def test_training_is_bit_identical_with_and_without_watch(make_opt, net, tmp_pat
     with gad.watch(watched, opt_watched, activations=True) as run:
         losses_watched = train(watched, opt_watched, 25, data, run, after_step=draw_midway)
     assert torch.equal(torch.get_rng_state(), rng_plain)
-    assert all(torch.equal(a, b) for a, b in zip(losses_plain, losses_watched))
-    for (na, a), (nb, b) in zip(plain.state_dict().items(), watched.state_dict().items()):
+    assert all(torch.equal(a, b) for a, b in zip(losses_plain, losses_watched, strict=True))
+    for (na, a), (nb, b) in zip(plain.state_dict().items(), watched.state_dict().items(), strict=True):
         assert na == nb and torch.equal(a, b), na  # parameters and buffers (BatchNorm's running stats)
     assert _state_equal(opt_plain.state_dict(), opt_watched.state_dict())
     assert len(run.history["step"]) == 25 and (tmp_path / "mid.html").exists()

@@ -53,7 +53,7 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": "graphviz_ad/training-compare/1",
-                "runs": [dict(r.to_json(), label=lab) for r, lab in zip(self.runs, self.labels)]}
+                "runs": [dict(r.to_json(), label=lab) for r, lab in zip(self.runs, self.labels, strict=True)]}
 
     def save(self, path: str | os.PathLike[str], *, log_loss: bool = True) -> Path:
         """``.html`` (the page), ``.json`` (every run), ``.png``/``.svg`` (the figure); atomic."""
