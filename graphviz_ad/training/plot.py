@@ -46,26 +46,37 @@ def _finite_xy(xs: Sequence[int], ys: Sequence[float | None], positive: bool) ->
 
 
 def _loss_axes(ax: Any, runs: list[Run], labels: list[str], log_loss: bool) -> None:
-    drawn = 0
+    """Every logged scalar of every run; a run that diverges (beyond 100x the largest starting value) runs
+    off the top of the chart, so that it does not flatten the others, and its legend says so."""
+    curves = []
     for run, label in zip(runs, labels, strict=True):
         h = run.record
         for name, series in h.scalars.items():
             xs, ys = _finite_xy(h.log_steps, series, log_loss)
             if xs:
                 legend = (label if name == "loss" else f"{label}: {name}") if len(runs) > 1 else name
-                ax.plot(xs, ys, lw=1.2, marker="o" if len(xs) <= 2 else None, label=legend)
-                drawn += 1
+                curves.append((xs, ys, legend))
         for name, step in h.nonfinite.items():
             if name in h.scalars:
                 ax.axvline(step, color="#000000", ls=":", lw=1)
-    if log_loss and drawn:
+    top = 100 * max((abs(ys[0]) for _, ys, _ in curves), default=0.0)
+    clipped = False
+    for xs, ys, legend in curves:
+        off = top > 0 and max(ys) > top
+        clipped |= off
+        ax.plot(xs, ys, lw=1.2, marker="o" if len(xs) <= 2 else None,
+                label=legend + (" (off the chart: diverged)" if off else ""))
+    if log_loss and curves:
         ax.set_yscale("log")
+    if clipped:
+        low = min(min(ys) for _, ys, _ in curves)
+        ax.set_ylim(low / 2 if log_loss else min(0.0, low), top)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("logged value" + (" (log scale)" if log_loss else ""))
     ax.set_title("loss")
-    if drawn > 1 or len(runs) > 1:
+    if len(curves) > 1 or len(runs) > 1:
         ax.legend(fontsize=8)
-    if not drawn:
+    if not curves:
         ax.text(0.5, 0.5, "nothing logged (run.log(loss))", ha="center", va="center", transform=ax.transAxes)
 
 

@@ -182,3 +182,18 @@ def test_without_dot_the_page_says_why_and_shows_the_rest(small_run, monkeypatch
     page = small_run.save(tmp_path / "run.html").read_text(encoding="utf-8")
     assert "No graph: it could not be drawn: Graphviz&#x27;s &#x27;dot&#x27; executable was not found" in page
     assert _page_runs(page)[0]["rows"] == 12
+
+
+def test_a_diverging_run_leaves_the_others_readable(data):
+    """The comparison's loss chart stops at 100x the largest starting loss; the diverged run says so."""
+    runs = []
+    for lr in (0.003, 0.05):
+        model = widenet(512)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        with gad.watch(model, opt, graph=False) as run:
+            train(model, opt, 12, data, run)
+        runs.append(run)
+    ax = gad.compare(*runs).plot().axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["lr=0.003", "lr=0.05 (off the chart: diverged)"]
+    assert ax.get_ylim()[1] == pytest.approx(100 * max(r.history["loss"][0] for r in runs))
