@@ -127,15 +127,38 @@ def _ratio_axes(ax: Any, run: Run) -> None:
     ax.set_title("update / parameter ratio per layer (dashed: 1e-3)")
 
 
+def _activation_axes(ax: Any, run: Run) -> None:
+    """Per watched module, the fraction of its outputs saturated (Tanh, Sigmoid) or zero (ReLU)."""
+    h = run.record
+    steps = list(h.steps)
+    for module, stats in h.activations.items():
+        for stat in ("saturated", "zero"):
+            if stat in stats:
+                xs, ys = _finite_xy(steps, stats[stat], False)
+                if xs:
+                    ax.plot(xs, ys, lw=1.0, label=f"{module}: {stat}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("fraction of outputs")
+    ax.set_title("activations: saturated (|y| > 0.99) or zero fraction per module")
+    if ax.lines and len(ax.lines) <= _MAX_LINES_WITH_LEGEND:
+        ax.legend(fontsize=7, ncol=2)
+
+
 def run_figure(run: Run, *, log_loss: bool = True) -> Any:
-    """Loss curve, gradient-norm heatmap (parameters x steps) and update ratios of one run."""
+    """Loss curve, gradient-norm heatmap (parameters x steps) and update ratios of one run; with
+    ``activations=True`` also the saturated/zero fraction of each module's outputs."""
     _, Figure = _matplotlib()
     rows = max(3.0, min(10.0, 0.18 * len(run.names)))
-    fig = Figure(figsize=(9, 4 + rows + 3.2), layout="constrained")
-    axes = fig.subplots(3, 1, height_ratios=[3, rows, 3.2])
+    acts = any(k in stats for stats in run.record.activations.values() for k in ("saturated", "zero"))
+    heights = [3, rows, 3.2] + ([2.6] if acts else [])
+    fig = Figure(figsize=(9, 1 + sum(heights)), layout="constrained")
+    axes = fig.subplots(len(heights), 1, height_ratios=heights)
     _loss_axes(axes[0], [run], [run.display_label], log_loss)
     _heatmap_axes(fig, axes[1], run, "gradient norm per parameter (grad_color's log palette)", True)
     _ratio_axes(axes[2], run)
+    if acts:
+        _activation_axes(axes[3], run)
     fig.suptitle(run.display_label)
     return fig
 

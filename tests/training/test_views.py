@@ -99,6 +99,11 @@ def test_plot_is_a_figure_with_loss_heatmap_and_ratios(small_run):
     assert titles[:3] == ["loss", "gradient norm per parameter (grad_color's log palette)",
                           "update / parameter ratio per layer (dashed: 1e-3)"]
     assert fig.axes[0].get_yscale() == "log" and small_run.plot(log_loss=False).axes[0].get_yscale() == "linear"
+    acts = fig.axes[3]  # small_run watched activations: the tanh's saturated fraction per step
+    assert acts.get_title().startswith("activations: saturated")
+    (line,) = acts.lines
+    assert line.get_label() == "1: saturated"
+    assert list(line.get_ydata()) == small_run.history["activations"]["1"]["saturated"]
     image = fig.axes[1].images[0].get_array()
     assert image.shape == (4, 12)  # parameters x steps
     assert image[0].tolist() == bins_of(small_run.history["grad_norm"]["0.weight"]).tolist()
