@@ -217,6 +217,29 @@ playBtn.addEventListener("click", function () {
     if (next >= last) stop();
   }, 40);
 });
+// the heatmaps: hover names the cell (parameter, step, gradient norm); a click moves the slider there
+root.querySelectorAll(".gadt-heat").forEach(function (c) {
+  var r = runs[+c.getAttribute("data-run")];
+  function cell(ev) {
+    var box = c.getBoundingClientRect();
+    var i = Math.floor((ev.clientX - box.left) / box.width * r.rows);
+    var p = Math.floor((ev.clientY - box.top) / box.height * r.P);
+    return (i >= 0 && i < r.rows && p >= 0 && p < r.P) ? [i, p] : null;
+  }
+  c.addEventListener("mousemove", function (ev) {
+    var at = cell(ev);
+    c.title = at ? r.names[at[1]] + " at step " + r.steps[at[0]] + ": gradient norm " +
+      num(r.grad[at[0] * r.P + at[1]]) : "";
+  });
+  c.addEventListener("click", function (ev) {
+    var at = cell(ev);
+    if (!at) return;
+    if (picker && +picker.value !== +c.getAttribute("data-run")) {
+      picker.value = c.getAttribute("data-run"); selectRun(+picker.value);
+    }
+    slider.value = String(at[0]); redraw();
+  });
+});
 slider.addEventListener("input", redraw);
 logy.addEventListener("change", drawLoss);
 if (picker) picker.addEventListener("change", function () { selectRun(+picker.value); });

@@ -13,6 +13,7 @@ DOM contract (tests and embedding pages rely on it): root ``div.gadt#<prefix>`` 
 ``canvas.gadt-loss``, ``canvas.gadt-heat`` (one per run), ``canvas.gadt-ratio``; in the graph, every
 box standing for recorded parameters has ``data-box`` (its node id) and ``data-bin`` (the colour bin
 shown; ``nan`` for non-finite); ``.gadt-readout`` lists the step's loss and extreme gradient norms.
+A heatmap cell's tooltip names its parameter, step and norm; a click on it moves the slider there.
 """
 
 from __future__ import annotations

@@ -73,6 +73,13 @@ def test_the_slider_recolours_the_parameter_boxes(exploding_run, watched, tmp_pa
     assert "nan/inf since step" in page.text_content(".gadt-readout")
     assert _readout(exploding_run, last) in page.text_content(".gadt-readout")
     assert float(page.get_attribute(".gadt", "data-redraw-ms")) >= 0
+    # a click on the heatmap moves the slider to that column; hovering names the cell
+    heat = page.query_selector("canvas.gadt-heat")
+    box = heat.bounding_box()
+    heat.click(position={"x": box["width"] * 4.5 / (last + 1), "y": box["height"] / 8})
+    assert page.get_attribute(".gadt", "data-step") == "4"
+    v = exploding_run.history["grad_norm"]["0.weight"][4]
+    assert heat.get_attribute("title") == f"0.weight at step 5: gradient norm {float(f'{v:.4g}'):g}"
     # the keyboard moves the slider too
     page.focus(".gadt-slider")
     page.keyboard.press("Home")
