@@ -74,7 +74,9 @@ class Recorder:
             self.modules = [(n, m) for n, m in self.model.named_modules() if n and not any(True for _ in m.children())]
         self.history = History(labels, {n: _act_stats(m) for n, m in self.modules})
         dtypes = {p.dtype for p in self.params}
-        self._norm_dtype = None if len(dtypes) <= 1 else torch.float32
+        # float32 norms for half precision (a float16 norm overflows at 65504) and for mixed dtypes (one stack)
+        low = bool(dtypes & {torch.float16, torch.bfloat16})
+        self._norm_dtype = torch.float32 if low or len(dtypes) > 1 else None
         self._before: list[torch.Tensor] = []
         self._handles: list[Any] = []
         self._count = 0  # optimizer steps seen

@@ -269,3 +269,30 @@ def test_memory_grows_by_scalars_only(data):
     assert size == 10 * 3 * 4
     assert run.record.rows.buffer_info()[1] == 20 * 3 * 4 and run.record.rows.itemsize == 8
     assert run._recorder._before == []  # the snapshot buffers are freed at the end of the with
+
+
+def test_half_precision_and_sparse_gradients_are_measured_in_float32():
+    """bfloat16 parameters: norms in float32 (a half-precision norm would round, or overflow); an Embedding
+    with sparse gradients: its norm still recorded (one norm per tensor where foreach cannot)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 1)).to(torch.bfloat16)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(8, 4, dtype=torch.bfloat16) * 300
+    with gad.watch(model, opt) as run:
+        opt.zero_grad()
+        (model(x).float().pow(2).sum() * 1e4).backward()
+        expected = {n: torch.linalg.vector_norm(p.grad.float()).item() for n, p in model.named_parameters()}
+        opt.step()
+    for n, v in expected.items():
+        assert run.history["grad_norm"][n] == [pytest.approx(v, rel=1e-6)], n
+    # beyond float16's range, and a bfloat16 norm (3 digits) would miss the 1e-6 above
+    assert max(expected.values()) > 65504 and run.history["nonfinite"] == {}
+
+    emb = nn.Embedding(10, 3, sparse=True)
+    opt = torch.optim.SGD(emb.parameters(), lr=0.1)
+    with gad.watch(emb, opt) as run:
+        opt.zero_grad()
+        emb(torch.tensor([1, 2, 2])).sum().backward()
+        dense = emb.weight.grad.to_dense()
+        opt.step()
+    assert run.history["grad_norm"]["weight"] == [pytest.approx(torch.linalg.vector_norm(dense).item())]
