@@ -26,10 +26,12 @@ from .errors import (
 )
 from .frontends.notebook import show
 from .render.options import RenderOptions
+from .training import compare, watch
 
 __all__ = [
     "trace", "trace_call", "Trace", "show", "RenderOptions", "GraphvizADError", "TraceError", "BackwardError",
     "ExpressionError", "RenderError", "ExecutableNotFound", "DotFailed", "OutputError", "__version__",
+    "watch", "compare",
 ]
 
 

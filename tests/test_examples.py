@@ -19,7 +19,8 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py"))
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(script: Path, tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # GRAPHVIZ_AD_QUICK: training examples run short (tests/training checks their numbers in full)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GRAPHVIZ_AD_QUICK="1")
     res = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -20,7 +20,7 @@ LAYERS = [
     {"render"},  # static drawing: DOT text, views, notebook display, bytes by format
     {"stepper"},  # the backward stepper: frames, page, transcript
     {"api"},  # the Trace facade
-    {"recipes"},  # expressions, model loading, the figures build: shared by front ends
+    {"recipes", "training"},  # expressions, model loading, the figures build; training over time (watch)
     {"frontends", "sphinx"},  # thin callers
     {"__init__", "__main__"},  # the package root
 ]
@@ -35,12 +35,27 @@ def _modules() -> dict[str, Path]:
     return out
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:`` (imports for type hints only run no code, as
+    torch.fx's node.py imports Graph)."""
+    out: list[ast.AST] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     """The package's own modules that ``name`` imports (``from .x import y`` counts ``x.y`` when that is a module)."""
     is_pkg = path.name == "__init__.py"
     here = name.split(".")[:-1] if not is_pkg else name.split(".")[:-1]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
@@ -57,7 +72,9 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                     found.add(target if target in known else f"{target}.__init__" if target else "__init__")
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("graphviz_ad."):
+                if alias.name == "graphviz_ad":
+                    found.add("__init__")  # the package root
+                elif alias.name.startswith("graphviz_ad."):
                     found.add(alias.name[len("graphviz_ad."):])
     found.discard(name)
     return found
@@ -123,3 +140,5 @@ def test_the_import_reader_finds_lazy_and_relative_imports():
     mods = set(_modules())
     found = _imports("api", _modules()["api"], mods)
     assert {"stepper.stepper", "model.graph", "render.formats"} <= found  # the stepper is imported in a method
+    notebook = _imports("frontends.notebook", _modules()["frontends.notebook"], mods)
+    assert "stepper.stepper" not in notebook  # imported for type hints only

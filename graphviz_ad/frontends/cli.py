@@ -22,6 +22,7 @@ from .cli_common import (
 )
 from .cli_figures import figures
 from .cli_model import model
+from .cli_train import train
 
 __all__ = ["main", "cli", "DEMO_EXPRESSION", "DEMO_VALUES"]
 
@@ -146,3 +147,4 @@ def main(argv: list[str] | None = None) -> None:
 
 cli.add_command(model)
 cli.add_command(figures)
+cli.add_command(train)

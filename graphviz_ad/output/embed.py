@@ -1,4 +1,5 @@
-"""Graphviz's SVG made ready to inline in HTML: no XML prolog or comments, every id prefixed.
+"""Graphviz's SVG made ready to inline in HTML (no XML prolog or comments, every id prefixed), and JSON
+safe inside a ``<script>``.
 
 One page (a notebook, a Sphinx build) can hold several graphs; prefixing each graph's ids with a
 hash of its own content keeps them apart and keeps the bytes the same for the same graph.
@@ -7,9 +8,11 @@ hash of its own content keeps them apart and keeps the bytes the same for the sa
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from typing import Any
 
-__all__ = ["content_prefix", "svg_for_html"]
+__all__ = ["content_prefix", "svg_for_html", "script_json"]
 
 _COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
 _TAG_ID = re.compile(r'(<[a-zA-Z][^<>]*?\s)id="')
@@ -29,3 +32,9 @@ def svg_for_html(svg: str, prefix: str, *, refs: bool = False) -> str:
     if refs:
         body = _REF.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", body)
     return body
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` as \\u escapes."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

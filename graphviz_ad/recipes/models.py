@@ -150,7 +150,7 @@ def trace_model(module_attr: str, inputs: tuple[str, ...] | list[str], *, input_
                 optimizer: tuple[str, float, float] | None = None, backward: bool = True) -> Any:
     """What ``graphviz-ad model`` traces: the module ``module_attr`` (MODULE:ATTR) on seeded random inputs of
     the given shapes, with an optional loss (and target shape), backward and one recorded optimizer step."""
-    import graphviz_ad as gad
+    from ..api import trace_call
 
     obj, roots = load_attr(module_attr)
     net = build_model(obj, roots)
@@ -169,10 +169,10 @@ def trace_model(module_attr: str, inputs: tuple[str, ...] | list[str], *, input_
         def with_loss(*tensors: torch.Tensor) -> torch.Tensor:
             return loss_fn(net(*tensors[:-1]), tensors[-1])
 
-        t = run_user(lambda: gad.trace_call(with_loss, (*xs, y), input_names=names + ["target"], output_name="loss"),
+        t = run_user(lambda: trace_call(with_loss, (*xs, y), input_names=names + ["target"], output_name="loss"),
                      roots, "the forward pass")
     else:
-        t = run_user(lambda: gad.trace_call(net, tuple(xs), input_names=names), roots, "the forward pass")
+        t = run_user(lambda: trace_call(net, tuple(xs), input_names=names), roots, "the forward pass")
     if backward:
         outs = t.output_tensors
         seed_grad = None if all(o.numel() == 1 for o in outs) else [torch.ones_like(o) for o in outs]

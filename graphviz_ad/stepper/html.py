@@ -36,17 +36,16 @@ DOM contract (what tests and embedding pages may rely on):
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..output.embed import content_prefix, svg_for_html
+from ..output.embed import content_prefix, script_json, svg_for_html
 from ..render.theme import Theme
 from .progress import Progress
 from .stepinfo import StepView
 from .svgparts import SvgTemplate, strip_grad_tip, tag_grad
 from .updateinfo import UpdateView
 
-__all__ = ["stepper_html", "stepper_page", "inline_svg", "script_json", "MAX_HTML_TERMS", "MAX_HTML_LEAVES",
+__all__ = ["stepper_html", "stepper_page", "inline_svg", "MAX_HTML_TERMS", "MAX_HTML_LEAVES",
            "MAX_HTML_STATE"]
 
 MAX_HTML_TERMS = 50  # chain-rule terms sent to the page per step; the rest are counted
@@ -71,12 +70,6 @@ def inline_svg(template: SvgTemplate, prefix: str) -> str:
         elif slot.kind == "svg":
             values[slot.index] = slot.text + ' class="gad-svg"'
     return svg_for_html(template.fill(values), prefix + "-")
-
-
-def script_json(data: Any) -> str:
-    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` as \\u escapes."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _step_data(v: StepView) -> dict[str, Any]:
