@@ -72,6 +72,7 @@ class Recording:
     leaves: dict[str, torch.Tensor]  # graph node id -> leaf tensor that requires grad
     max_elements: int = DEFAULT_MAX_ELEMENTS
     root_modules: list[torch.nn.Module] = field(default_factory=list)
+    output_labels: list[str] = field(default_factory=list)  # one per output tensor: ``output['loss']``
 
 
 class _Mode(TorchFunctionMode):
@@ -447,8 +448,9 @@ class _Recorder:
         else:
             extra.append(a)
 
-    def mark_outputs(self, result: Any, name: str) -> list[torch.Tensor]:
-        """Mark the nodes that produced the traced function's return value as outputs."""
+    def mark_outputs(self, result: Any, name: str) -> list[tuple[str, torch.Tensor]]:
+        """Mark the nodes that produced the traced function's return value as outputs; returns
+        (label, tensor) for each of them, in reading order."""
         tensors = []
         for label, t in _labelled_tensors([(name, result)]):
             nid = self._known(t)
@@ -465,7 +467,7 @@ class _Recorder:
                     node.label = label
             if node.id not in self.graph.outputs:
                 self.graph.outputs.append(node.id)
-            tensors.append(t)
+            tensors.append((label, t))
         return tensors
 
 
@@ -547,13 +549,13 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
             if rec.error is not None:
                 raise TraceError(f"graphviz_ad failed while recording an op: {rec.error!r}; "
                                  "please report this with the code you traced") from rec.error
-            out_tensors = rec.mark_outputs(result, output_name or _output_name(fn))
-            if not out_tensors:
+            marked = rec.mark_outputs(result, output_name or _output_name(fn))
+            if not marked:
                 raise TraceError(f"the traced function returned {type(result).__name__}, not a tensor; return "
                                  "the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
             rec.snaps.flush()
-            return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements,
-                             rec.roots)
+            return Recording(rec.graph, result, [t for _, t in marked], rec.autograd_nodes, rec.leaves,
+                             max_elements, rec.roots, [label for label, _ in marked])
     finally:
         if rec is not None:
             rec.close()
