@@ -38,6 +38,9 @@ _INPLACE_FUNCS = {"__set__", "__setitem__"} | {
 _KINDS: dict[Any, tuple[str, bool, bool]] = {}  # torch callable -> (op name, recorded, changes an argument in place)
 
 
+_NO_GRAD = ("no_grad",)  # the flag of a node whose tensor does not require grad (views fold such plumbing)
+
+
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -273,11 +276,27 @@ class _Recorder:
                 continue
             entry = self.func_frames.get(id(item))
             if entry is None or entry[0] is not item:
-                cluster = self.graph.add_cluster("function", fr.code_info(item.f_code).label, parent)
+                info = fr.code_info(item.f_code)
+                origin = "library" if info.library else "forward" if self._is_forward(item) else "user"
+                cluster = self.graph.add_cluster("function", info.label, parent, origin=origin)
                 entry = (item, cluster.id)
                 self.func_frames[id(item)] = entry
             parent = entry[1]
         return user_frame, user_info, direct, parent
+
+    def _is_forward(self, f: types.FrameType) -> bool:
+        """Whether ``f`` is a module's own forward called through wrappers (a library's decorators): only
+        library or torch frames lie between it and the module call."""
+        b = f.f_back
+        stop, module_frames = self.stop, self.module_frames
+        while b is not None and b is not stop:
+            if id(b) in module_frames:
+                return True
+            info = fr.code_info(b.f_code)
+            if info.user and not info.library:
+                return False
+            b = b.f_back
+        return False
 
     # -- tensors --------------------------------------------------------------
     def _entry(self, t: torch.Tensor) -> tuple[weakref.ref, str, bool] | None:
@@ -322,6 +341,8 @@ class _Recorder:
         # else is copied now: a buffer that batch_norm updates in C++, a tensor the caller may change
         held = self._snap(t, isinstance(t, torch.nn.Parameter))
         node = self.graph.add_node(kind, label, op, module, cluster, held)
+        if not t.requires_grad:
+            node.flags = _NO_GRAD
         self.bind(t, node.id)
         if t.requires_grad:
             self.leaves[node.id] = t
@@ -428,6 +449,8 @@ class _Recorder:
             self.bind(t, nid)
         if len(outs) > 1:
             node.flags = ("outputs=%d" % len(outs),)
+        if not out0.requires_grad:
+            node.flags += _NO_GRAD
         if grad_fn is not None or len(outs) > 1:
             self._walk_autograd(node, outs)
         if node.kind == "input" and grad_fn is None:
@@ -441,6 +464,7 @@ class _Recorder:
         elif arith and isinstance(a, (int, float, complex, bool)):
             c = self.graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const", None, cluster,
                                     Value((), type(a).__name__, "python", a))
+            c.flags = _NO_GRAD
             sources.append(c.id)
         elif isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
             for x in a:
