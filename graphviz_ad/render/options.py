@@ -20,7 +20,7 @@ class RenderOptions:
     legend: draw the legend; grads: show gradients once the backward ran;
     depth: module nesting drawn expanded below the traced root: 1 draws the root's children
     as single boxes, None expands everything, "auto" (the default) collapses modules until
-    at most about 150 boxes are visible;
+    at most about 150 boxes are visible (about 60 for a model from an installed library);
     grad_color: colour nodes and edges by gradient magnitude on a log scale;
     digits: significant digits of numbers in labels (4-6);
     show_all: draw everything as recorded: the frames of installed libraries (a Hugging Face model's

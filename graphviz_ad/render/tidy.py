@@ -120,6 +120,9 @@ def tidy(graph: Graph) -> Tidied:
     """The default view of ``graph`` (see the module docstring); ``graph`` itself where nothing changes."""
     drawn_of, clusters, hidden = _drawn_clusters(graph)
     by_id = graph.node_index
+    if not hidden and not any((_indexish(n) and _no_grad(n)) or n.op in CASTS for n in graph.nodes):
+        # no plumbing can start and no cast be dropped (a 5,000-op loop pays one pass): only empty clusters
+        return _without_empty(graph)
     ins: dict[str, list[str]] = {}
     outs: dict[str, list[str]] = {}
     for e in graph.edges:
@@ -202,6 +205,22 @@ def tidy(graph: Graph) -> Tidied:
     if not (hidden or folded or empty or renamed or len(nodes) != len(graph.nodes)):
         return Tidied(graph, mapping, False)
     return Tidied(rebuild_view(graph, nodes, mapping, clusters), mapping, library)
+
+
+def _without_empty(graph: Graph) -> Tidied:
+    """``graph`` without its empty clusters (``graph`` itself where it has none)."""
+    parent_of = {c.id: c.parent for c in graph.clusters}
+    used: set[str] = set()
+    for cid in {n.cluster for n in graph.nodes}:
+        while cid is not None and cid not in used:
+            used.add(cid)
+            cid = parent_of.get(cid)
+    mapping = {n.id: n.id for n in graph.nodes}
+    if len(used) == len(graph.clusters):
+        return Tidied(graph, mapping, False)
+    clusters = [c for c in graph.clusters if c.id in used]
+    return Tidied(Graph.assemble(list(graph.nodes), list(graph.edges), clusters, list(graph.outputs),
+                                 dict(graph.meta)), mapping, False)
 
 
 def _copy(n: Node, **kw: object) -> Node:
