@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 import weakref
+from collections.abc import Mapping
 from functools import partial
 from typing import Any, Sequence
 
@@ -18,7 +20,7 @@ from ..trace.recorder import Recording
 from ..trace.snapshots import Snapshots, pending_sum
 from .formulas import local_formula, paren
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "loss_of"]
 
 _AccumulateGrad = torch._C._functions.AccumulateGrad
 _BackwardCFunction = torch.autograd.function.BackwardCFunction
@@ -50,8 +52,30 @@ def _grad_fn_name(gf: Any) -> str:
     return name
 
 
-def _seed_gradients(outputs: list[torch.Tensor], gradient: Any) -> list[torch.Tensor | None]:
+def loss_of(output: Any) -> torch.Tensor | None:
+    """The scalar ``loss`` of a mapping or dataclass output (a Hugging Face ``ModelOutput``, a dict), if
+    it has one that requires grad: what a training loop (and Hugging Face's Trainer) differentiates."""
+    if isinstance(output, Mapping):
+        loss = output.get("loss")
+    elif dataclasses.is_dataclass(output) and not isinstance(output, type):
+        loss = getattr(output, "loss", None)
+    else:
+        return None
+    if isinstance(loss, torch.Tensor) and loss.numel() == 1 and loss.requires_grad:
+        return loss
+    return None
+
+
+def _seed_gradients(outputs: list[torch.Tensor], gradient: Any,
+                    labels: list[str] | None = None) -> list[torch.Tensor | None]:
     if gradient is None:
+        if len(outputs) > 1 and labels is not None and any(t.numel() != 1 for t in outputs):
+            named = ", ".join(f"{name} {tuple(t.shape)}" for name, t in zip(labels, outputs))
+            raise BackwardError(
+                f"the trace has {len(outputs)} outputs that require grad ({named}), not all single numbers, so "
+                "backward does not know where to start: trace the one to differentiate (e.g. "
+                "gad.trace(lambda **kw: model(**kw).loss, **inputs), or return a dict or ModelOutput with a "
+                "scalar 'loss'), or pass gradient= (one tensor per output, of its shape)")
         for t in outputs:
             if t.numel() != 1:
                 raise BackwardError(
@@ -231,11 +255,15 @@ def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = Fal
     get their gradients (node.grad, edge.grad).
     """
     graph = rec.graph
-    outputs = [t for t in rec.output_tensors if t.requires_grad]
+    pairs = [(label, t) for label, t in zip(_labels(rec), rec.output_tensors) if t.requires_grad]
+    loss = loss_of(rec.output) if gradient is None else None
+    if loss is not None:  # a model output with a loss (Hugging Face): backward starts from the loss
+        pairs = [(label, t) for label, t in pairs if t is loss]
+    outputs = [t for _, t in pairs]
     if not outputs:
         raise BackwardError("nothing in this trace requires grad, so there is no backward pass to record: "
                             "create the inputs with requires_grad=True (the CLI does this for --at values)")
-    seeds = _seed_gradients(outputs, gradient)
+    seeds = _seed_gradients(outputs, gradient, [label for label, _ in pairs])
     leaves = list(rec.leaves.items())
     if not leaves:
         raise BackwardError("no input or parameter of this trace requires grad; nothing to differentiate")
@@ -244,6 +272,13 @@ def run_backward(rec: Recording, gradient: Any = None, *, accumulate: bool = Fal
         _run(sr, rec, outputs, seeds, leaves, accumulate, retain_graph)
         _attach(graph, sr)
     return sr.steps
+
+
+def _labels(rec: Recording) -> list[str]:
+    """The output tensors' labels (``output['logits']``), or ``output[k]`` where none were kept."""
+    if len(rec.output_labels) == len(rec.output_tensors):
+        return rec.output_labels
+    return [f"output[{k}]" for k in range(len(rec.output_tensors))]
 
 
 def _run(sr: _StepRecorder, rec: Recording, outputs: list[torch.Tensor], seeds: list[Any],

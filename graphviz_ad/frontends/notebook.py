@@ -108,6 +108,8 @@ def _parser() -> _Parser:
                    help="layout direction")
     p.add_argument("--depth", type=_depth, default="auto", help="module nesting drawn: a number, 'auto' or 'all'")
     p.add_argument("--grad-color", action="store_true", help="colour nodes by gradient magnitude (log scale)")
+    p.add_argument("--show-all", action="store_true",
+                   help="draw installed libraries' frames, mask and position plumbing and no-op casts as recorded")
     p.add_argument("--no-backward", action="store_true", help="draw the forward pass only")
     return p
 
@@ -148,7 +150,8 @@ def autograd_cell(shell: Any, line: str, cell: str) -> "GraphView | Stepper":
 
     try:
         opts = _parser().parse_args(shlex.split(line))
-        options = RenderOptions(theme=opts.theme, rankdir=opts.rankdir, depth=opts.depth, grad_color=opts.grad_color)
+        options = RenderOptions(theme=opts.theme, rankdir=opts.rankdir, depth=opts.depth, grad_color=opts.grad_color,
+                                show_all=opts.show_all)
         source = shell.transform_cell(cell)
         filename = shell.compile.cache(source, shell.execution_count)  # tracebacks show the cell's lines
         body, expr = _split_cell(source, filename)

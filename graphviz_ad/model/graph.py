@@ -60,6 +60,9 @@ class Cluster:
     parent: str | None = None
     qualname: str | None = None  # modules: the qualified name (``layers.0``)
     type_name: str | None = None  # modules: the class name
+    # functions: "user" (the user's own code), "library" (an installed library's: site-packages) or
+    # "forward" (a module's own forward, called through a library's wrapper); views draw only "user" ones
+    origin: str = "user"
 
 
 @dataclass

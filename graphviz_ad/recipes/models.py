@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 import traceback
@@ -13,12 +14,13 @@ from typing import Any
 
 import torch
 
+from ..backward.recorder import loss_of
 from ..errors import GraphvizADError
 
 __all__ = ["UserCodeError", "load_attr", "build_model", "parse_shape", "make_inputs", "make_target", "LOSSES",
            "run_user", "trace_model"]
 
-LOSSES = ("mse", "cross_entropy")
+LOSSES = ("mse", "cross_entropy", "labels")  # labels: the model's own loss from labels= (Hugging Face)
 
 
 class UserCodeError(GraphvizADError):
@@ -159,7 +161,9 @@ def trace_model(module_attr: str, inputs: tuple[str, ...] | list[str], *, input_
     torch.manual_seed(seed)
     xs = [make_inputs(net, s, seed=seed + i, dtype=input_dtype) for i, s in enumerate(shapes)]
     names = ["input"] if len(xs) == 1 else [f"input{i}" for i in range(len(xs))]
-    if loss:
+    if loss == "labels":
+        t = _trace_with_labels(net, xs, tshape, seed, roots)
+    elif loss:
         sample = run_user(lambda: net(*xs), roots, "the forward pass")
         if not isinstance(sample, torch.Tensor):
             raise GraphvizADError(f"--loss needs the model to return a tensor, it returned {type(sample).__name__}")
@@ -175,7 +179,8 @@ def trace_model(module_attr: str, inputs: tuple[str, ...] | list[str], *, input_
         t = run_user(lambda: trace_call(net, tuple(xs), input_names=names), roots, "the forward pass")
     if backward:
         outs = t.output_tensors
-        seed_grad = None if all(o.numel() == 1 for o in outs) else [torch.ones_like(o) for o in outs]
+        seed_grad = (None if loss == "labels" or all(o.numel() == 1 for o in outs)
+                     else [torch.ones_like(o) for o in outs])
         if optimizer:
             name, lr, momentum = optimizer
             params = [p for p in net.parameters() if p.requires_grad]
@@ -186,4 +191,32 @@ def trace_model(module_attr: str, inputs: tuple[str, ...] | list[str], *, input_
             t.optimizer_step(opt)
         else:
             run_user(lambda: t.backward(seed_grad), roots, "the backward pass")
+    return t
+
+
+def _trace_with_labels(net: torch.nn.Module, xs: list[torch.Tensor], tshape: tuple[int, ...] | None,
+                       seed: int, roots: list[str]) -> Any:
+    """``net(*xs, labels=y)`` traced, for a model that computes its own loss (a Hugging Face model): the
+    labels are the first input (a causal language model's convention), or random class indices of
+    ``tshape`` below ``net.config.num_labels``."""
+    try:
+        params = inspect.signature(net.forward).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "labels" not in params and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        raise GraphvizADError(f"--loss labels needs a model that computes its own loss from labels= (a Hugging Face "
+                              f"model); {type(net).__name__}.forward takes no labels: use --loss mse or --loss "
+                              "cross_entropy")
+    if tshape is None:
+        y = xs[0]
+    else:
+        classes = int(getattr(getattr(net, "config", None), "num_labels", 2) or 2)
+        y = torch.randint(0, classes, tshape, generator=torch.Generator().manual_seed(seed + 100)).to(xs[0].device)
+    from ..api import trace_call
+
+    t = run_user(lambda: trace_call(net, tuple(xs), {"labels": y}), roots, "the forward pass")
+    if loss_of(t.output) is None:
+        raise GraphvizADError(f"--loss labels needs a model that computes its own loss from labels= and returns it "
+                              f"as 'loss' (a Hugging Face model); this one returned {type(t.output).__name__} "
+                              "without one: use --loss mse or --loss cross_entropy")
     return t

@@ -6,10 +6,13 @@ import math
 
 from ..model.graph import Graph, Node
 from .fold import fold_to_fit, rebuild_view
+from .tidy import PLUMBING_OP, tidy
 
-__all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "view_for", "AUTO_MAX_NODES"]
+__all__ = ["collapse", "auto_depth", "module_level", "resolve_view", "view_for", "AUTO_MAX_NODES",
+           "LIBRARY_MAX_NODES"]
 
 AUTO_MAX_NODES = 150
+LIBRARY_MAX_NODES = 60  # a library's model (its frames or plumbing hidden): a first picture that fits a page
 
 
 def module_level(qualname: str | None) -> int:
@@ -83,7 +86,9 @@ def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
     for e in graph.edges:
         gs = group_of[e.source]
         if gs is not None and gs != group_of[e.target]:
-            leaving[gs] = graph.node(e.source)
+            src = graph.node(e.source)
+            if src.op != PLUMBING_OP or gs not in leaving:  # a mask leaving is not the module's value
+                leaving[gs] = src
     nodes: list[Node] = []
     for n in graph.nodes:
         g = group_of[n.id]
@@ -108,25 +113,45 @@ def collapse(graph: Graph, depth: int) -> tuple[Graph, dict[str, str]]:
     return rebuild_view(graph, nodes, mapping, clusters), mapping
 
 
-def resolve_view(graph: Graph, depth: int | str | None,
-                 max_nodes: int = AUTO_MAX_NODES) -> tuple[Graph, dict[str, str]]:
+def resolve_view(graph: Graph, depth: int | str | None, max_nodes: int = AUTO_MAX_NODES, *,
+                 show_all: bool = False) -> tuple[Graph, dict[str, str]]:
     """The graph to draw for a ``depth`` option, and where each original node is drawn.
 
-    ``"auto"`` collapses modules first; if the picture is still too big (or has no modules)
-    it folds scalar constants into their ops' labels, then long chains of ops into one box.
+    Unless ``show_all``, library frames are unframed and gradient-free plumbing folded first
+    (:mod:`.tidy`). ``"auto"`` collapses modules then (to at most ``max_nodes`` boxes, or
+    ``LIBRARY_MAX_NODES`` for a library's model); if the picture is still too big (or has no
+    modules) it folds scalar constants into their ops' labels, then long chains of ops into one box.
     """
-    view, mapping = _resolve(graph, depth, max_nodes, True)
+    view, mapping = _resolve(graph, depth, max_nodes, True, show_all)
     assert mapping is not None
     return view, mapping
 
 
-def view_for(graph: Graph, depth: int | str | None, max_nodes: int = AUTO_MAX_NODES) -> Graph:
+def view_for(graph: Graph, depth: int | str | None, max_nodes: int = AUTO_MAX_NODES, *,
+             show_all: bool = False) -> Graph:
     """The graph :func:`resolve_view` draws, without the map of where each node went (DOT text needs none)."""
-    return _resolve(graph, depth, max_nodes, False)[0]
+    return _resolve(graph, depth, max_nodes, False, show_all)[0]
 
 
-def _resolve(graph: Graph, depth: int | str | None, max_nodes: int,
-             want_mapping: bool) -> tuple[Graph, dict[str, str] | None]:
+def _resolve(graph: Graph, depth: int | str | None, max_nodes: int, want_mapping: bool,
+             show_all: bool) -> tuple[Graph, dict[str, str] | None]:
+    """The view for ``depth``, and (if ``want_mapping``; else None) where each original node is drawn."""
+    if show_all:
+        return _resolve_depth(graph, depth, max_nodes, want_mapping)
+    tidied = tidy(graph)
+    if tidied.graph is graph:
+        return _resolve_depth(graph, depth, max_nodes, want_mapping)
+    if tidied.library:
+        max_nodes = min(max_nodes, LIBRARY_MAX_NODES)
+    view, inner = _resolve_depth(tidied.graph, depth, max_nodes, True)
+    assert inner is not None
+    if not want_mapping:
+        return view, None
+    return view, {k: inner[v] for k, v in tidied.mapping.items() if v in inner}
+
+
+def _resolve_depth(graph: Graph, depth: int | str | None, max_nodes: int,
+                   want_mapping: bool) -> tuple[Graph, dict[str, str] | None]:
     """The view for ``depth``, and (if ``want_mapping``; else None) where each original node is drawn."""
     if depth is None:
         return graph, ({n.id: n.id for n in graph.nodes} if want_mapping else None)

@@ -287,7 +287,7 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
     """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
     opts = RenderOptions.make(options, **kw)
     theme = get_theme(opts.theme)
-    graph = view_for(graph, opts.depth)
+    graph = view_for(graph, opts.depth, show_all=opts.show_all)
     w = _Writer(theme, opts)
     lines: list[str] = [
         "digraph graphviz_ad {",

@@ -20,9 +20,12 @@ class RenderOptions:
     legend: draw the legend; grads: show gradients once the backward ran;
     depth: module nesting drawn expanded below the traced root: 1 draws the root's children
     as single boxes, None expands everything, "auto" (the default) collapses modules until
-    at most about 150 boxes are visible;
+    at most about 150 boxes are visible (about 60 for a model from an installed library);
     grad_color: colour nodes and edges by gradient magnitude on a log scale;
-    digits: significant digits of numbers in labels (4-6).
+    digits: significant digits of numbers in labels (4-6);
+    show_all: draw everything as recorded: the frames of installed libraries (a Hugging Face model's
+    decorators and helpers), the mask and position plumbing that carries no gradient, no-op casts
+    (by default those are unframed, folded into one box per module, dropped).
     """
 
     theme: str = "light"
@@ -32,6 +35,7 @@ class RenderOptions:
     depth: int | str | None = "auto"
     grad_color: bool = False
     digits: int = 5
+    show_all: bool = False
 
     def __post_init__(self) -> None:
         if self.theme not in THEMES:

@@ -59,7 +59,7 @@ class Stepper:
         self.options = RenderOptions.make(options)
         self.theme = get_theme(self.options.theme)
         self._text = ValueTexts(self.options.digits)
-        self._view, self._drawn = resolve_view(graph, self.options.depth)
+        self._view, self._drawn = resolve_view(graph, self.options.depth, show_all=self.options.show_all)
         record = update
         self.updates: list[UpdateView] = update_views(record, self.options.digits)
         self.titles = {"forward": forward_title(graph, record is not None, self.options.digits),
@@ -98,7 +98,7 @@ class Stepper:
         """Run ``dot`` and cut its SVG into parts; ``meanwhile`` runs while dot works."""
         # the view is resolved already; gradients drawn (room for them), never as colours (that
         # would show a pending gradient's size)
-        dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None))
+        dot = to_dot(self._view, replace(self.options, grads=True, grad_color=False, depth=None, show_all=True))
         run = DotProcess(dot, "svg")
         try:
             meanwhile()

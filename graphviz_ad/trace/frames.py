@@ -17,6 +17,7 @@ _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _STDLIB_DIRS = tuple(
     {os.path.realpath(p) + os.sep for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])}
 )
+_LIBRARY_DIRS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL", "STORE_ATTR"}
 _RETURN_OPS = {"RETURN_VALUE"}
 _SKIP_OPS = {"CACHE", "EXTENDED_ARG", "NOP", "PRECALL", "TO_BOOL"}
@@ -25,7 +26,7 @@ _SKIP_OPS = {"CACHE", "EXTENDED_ARG", "NOP", "PRECALL", "TO_BOOL"}
 class CodeInfo:
     """What we need to know about one code object, computed once and cached."""
 
-    __slots__ = ("user", "next_store", "returns_after", "label")
+    __slots__ = ("user", "library", "next_store", "returns_after", "label")
 
     def __init__(self, code: types.CodeType) -> None:
         fn = code.co_filename
@@ -35,6 +36,8 @@ class CodeInfo:
             or real.startswith(_OWN_DIR)
             or (real.startswith(_STDLIB_DIRS) and "site-packages" not in real)
         )
+        # an installed library's code: read for names (``hidden_states``), not drawn as the user's helper
+        self.library = self.user and any(d in real for d in _LIBRARY_DIRS)
         self.next_store: dict[int, str] = {}
         self.returns_after: set[int] = set()
         self.label = ""

@@ -39,6 +39,9 @@ _INPLACE_FUNCS = {"__set__", "__setitem__"} | {
 _KINDS: dict[Any, tuple[str, bool, bool]] = {}  # torch callable -> (op name, recorded, changes an argument in place)
 
 
+_NO_GRAD = ("no_grad",)  # the flag of a node whose tensor does not require grad (views fold such plumbing)
+
+
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -75,6 +78,7 @@ class Recording:
     root_modules: list[torch.nn.Module] = field(default_factory=list)
     # the buffers the forward changed and the numbers it left there (restored since), for the backward
     buffer_states: BufferStates = field(default_factory=BufferStates)
+    output_labels: list[str] = field(default_factory=list)  # one per output tensor: ``output['loss']``
 
 
 class _Mode(TorchFunctionMode):
@@ -278,11 +282,27 @@ class _Recorder:
                 continue
             entry = self.func_frames.get(id(item))
             if entry is None or entry[0] is not item:
-                cluster = self.graph.add_cluster("function", fr.code_info(item.f_code).label, parent)
+                info = fr.code_info(item.f_code)
+                origin = "library" if info.library else "forward" if self._is_forward(item) else "user"
+                cluster = self.graph.add_cluster("function", info.label, parent, origin=origin)
                 entry = (item, cluster.id)
                 self.func_frames[id(item)] = entry
             parent = entry[1]
         return user_frame, user_info, direct, parent
+
+    def _is_forward(self, f: types.FrameType) -> bool:
+        """Whether ``f`` is a module's own forward called through wrappers (a library's decorators): only
+        library or torch frames lie between it and the module call."""
+        b = f.f_back
+        stop, module_frames = self.stop, self.module_frames
+        while b is not None and b is not stop:
+            if id(b) in module_frames:
+                return True
+            info = fr.code_info(b.f_code)
+            if info.user and not info.library:
+                return False
+            b = b.f_back
+        return False
 
     # -- tensors --------------------------------------------------------------
     def _entry(self, t: torch.Tensor) -> tuple[weakref.ref, str, bool] | None:
@@ -327,6 +347,8 @@ class _Recorder:
         # else is copied now: a buffer that batch_norm updates in C++, a tensor the caller may change
         held = self._snap(t, isinstance(t, torch.nn.Parameter))
         node = self.graph.add_node(kind, label, op, module, cluster, held)
+        if not t.requires_grad:
+            node.flags = _NO_GRAD
         self.bind(t, node.id)
         if t.requires_grad:
             self.leaves[node.id] = t
@@ -433,6 +455,8 @@ class _Recorder:
             self.bind(t, nid)
         if len(outs) > 1:
             node.flags = ("outputs=%d" % len(outs),)
+        if not out0.requires_grad:
+            node.flags += _NO_GRAD
         if grad_fn is not None or len(outs) > 1:
             self._walk_autograd(node, outs)
         if node.kind == "input" and grad_fn is None:
@@ -446,6 +470,7 @@ class _Recorder:
         elif arith and isinstance(a, (int, float, complex, bool)):
             c = self.graph.add_node("const", f"{a:g}" if isinstance(a, float) else str(a), "const", None, cluster,
                                     Value((), type(a).__name__, "python", a))
+            c.flags = _NO_GRAD
             sources.append(c.id)
         elif isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
             for x in a:
@@ -453,8 +478,9 @@ class _Recorder:
         else:
             extra.append(a)
 
-    def mark_outputs(self, result: Any, name: str) -> list[torch.Tensor]:
-        """Mark the nodes that produced the traced function's return value as outputs."""
+    def mark_outputs(self, result: Any, name: str) -> list[tuple[str, torch.Tensor]]:
+        """Mark the nodes that produced the traced function's return value as outputs; returns
+        (label, tensor) for each of them, in reading order."""
         tensors = []
         for label, t in _labelled_tensors([(name, result)]):
             nid = self._known(t)
@@ -471,7 +497,7 @@ class _Recorder:
                     node.label = label
             if node.id not in self.graph.outputs:
                 self.graph.outputs.append(node.id)
-            tensors.append(t)
+            tensors.append((label, t))
         return tensors
 
 
@@ -553,13 +579,13 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
             if rec.error is not None:
                 raise TraceError(f"graphviz_ad failed while recording an op: {rec.error!r}; "
                                  "please report this with the code you traced") from rec.error
-            out_tensors = rec.mark_outputs(result, output_name or _output_name(fn))
-            if not out_tensors:
+            marked = rec.mark_outputs(result, output_name or _output_name(fn))
+            if not marked:
                 raise TraceError(f"the traced function returned {type(result).__name__}, not a tensor; return "
                                  "the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
             rec.snaps.flush()
-            return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements,
-                             rec.roots, rec.buffers.states())
+            return Recording(rec.graph, result, [t for _, t in marked], rec.autograd_nodes, rec.leaves,
+                             max_elements, rec.roots, rec.buffers.states(), [label for label, _ in marked])
     finally:
         if rec is not None:
             rec.close()

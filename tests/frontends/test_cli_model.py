@@ -93,3 +93,23 @@ def test_errors_in_user_code_show_only_their_frames(run, tmp_path):
     assert "boom in user code" in res.output and "bad.py" in res.output and "line 7" in res.output
     assert "torch/nn" not in res.output and "graphviz_ad" not in res.output
     bad.unlink()
+
+
+def test_a_hugging_face_model_with_its_own_loss_and_show_all(run, tmp_path):
+    pytest.importorskip("transformers")
+    res = run("model", f"{EXAMPLES}/tiny_gpt2.py:build", "--input", "1x8", "--loss", "labels", "-o", "g.dot")
+    assert res.exit_code == 0, res.output
+    default = (tmp_path / "g.dot").read_text()
+    assert "mask and position plumbing" in default and "gad-cluster-function" not in default
+    assert "cross_entropy" in default  # the model's own loss, differentiated
+    res = run("model", f"{EXAMPLES}/tiny_gpt2.py:build", "--input", "1x8", "--loss", "labels", "--show-all",
+              "-o", "all.dot")
+    assert res.exit_code == 0, res.output
+    full = (tmp_path / "all.dot").read_text()
+    assert "gad-cluster-function" in full and "mask and position plumbing" not in full
+
+
+def test_loss_labels_on_a_model_without_its_own_loss_is_a_clear_error(run):
+    res = run("model", f"{EXAMPLES}/widenet.py:build", "--input", "4x1", "--loss", "labels")
+    assert res.exit_code == 1
+    assert "--loss labels needs a model that computes its own loss from labels=" in res.output
