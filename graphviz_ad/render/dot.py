@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..gcpause import gc_paused
-from ..model.graph import Graph, Node
+from ..model.graph import Cluster, Graph, Node
 from ..model.values import Value
 from .collapse import view_for
 from .format import clean_text, fmt_number, fmt_shape, fmt_value_texts
@@ -16,7 +16,7 @@ from .options import RenderOptions
 from .quoting import QUOTE_NOT_NEWLINE, html_text, quote
 from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
 
-__all__ = ["to_dot", "node_label", "has_nonfinite"]
+__all__ = ["to_dot", "node_label", "has_nonfinite", "DotPieces"]
 
 _QUOTE_OR_NEWLINE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')  # a text that is "plain": nothing to escape
 TOOLTIP_LIMIT = 2000
@@ -282,14 +282,9 @@ def _single_consumers(graph: Graph, consumers: dict[str, int]) -> set[str]:
             if n.grad is not None and consumers.get(n.id) == 1 and n.kind != "module" and n.id not in outputs}
 
 
-@gc_paused()
-def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str:
-    """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
-    opts = RenderOptions.make(options, **kw)
-    theme = get_theme(opts.theme)
-    graph = view_for(graph, opts.depth)
-    w = _Writer(theme, opts)
-    lines: list[str] = [
+def _header(theme: Theme, opts: RenderOptions) -> list[str]:
+    """The first lines of a drawing: the graph's, nodes' and edges' default attributes."""
+    return [
         "digraph graphviz_ad {",
         f'  graph [rankdir={opts.rankdir}, bgcolor="{theme.background}", fontname="Helvetica", '
         f'fontsize=11, fontcolor="{theme.text}", nodesep=0.25, ranksep=0.35, newrank=true, '
@@ -297,6 +292,60 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         f'  node [fontname="Helvetica", fontsize=11, fontcolor="{theme.text}", margin="0.08,0.04", penwidth=1.2];',
         f'  edge [fontname="Helvetica", fontsize=9, color="{theme.edge}", fontcolor="{theme.grad}", arrowsize=0.7];',
     ]
+
+
+def _cluster_attrs(c: Cluster, theme: Theme) -> str:
+    """The attribute line of a cluster's subgraph: id, class, colours, label."""
+    fill = theme.cluster_mod if c.kind == "module" else theme.cluster_fn
+    return (f'id="cluster_{c.id}"; class="gad-cluster gad-cluster-{c.kind}"; '
+            f'style="rounded,filled"; fillcolor="{fill}"; color="{theme.cluster_border}"; '
+            f'fontcolor="{theme.muted}"; fontsize=10; labeljust=l; '
+            f"label=<{html_text(clean_text(c.label, 60))}>;")
+
+
+def _legend_line(theme: Theme, kinds: set[str], opts: RenderOptions) -> str:
+    return (f'legend [id="legend", class="gad-legend", shape=plain, '
+            f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
+
+
+class DotPieces:
+    """The statements of one drawing style, one at a time, for callers that compose their own views
+    (the interactive page lays out whatever is open): the same text :func:`to_dot` writes."""
+
+    def __init__(self, options: RenderOptions | None = None, **kw: Any) -> None:
+        self.options = RenderOptions.make(options, **kw)
+        self.theme = get_theme(self.options.theme)
+        self._w = _Writer(self.theme, self.options)
+
+    def header(self) -> list[str]:
+        """``digraph graphviz_ad {`` and the default attributes (the caller closes the brace)."""
+        return _header(self.theme, self.options)
+
+    def node(self, node: Node) -> str:
+        """A node's statement (no indent)."""
+        return self._w.node_line(node, "")
+
+    def cluster(self, cluster: Cluster) -> str:
+        """The attribute line inside ``subgraph cluster_<id> {``."""
+        return _cluster_attrs(cluster, self.theme)
+
+    def edge_attrs(self, grad: Value | None) -> str:
+        """What follows an edge's id and class: its gradient label and colour (``""`` without a gradient)."""
+        return self._w.edge_attrs(grad) if grad is not None and self.options.grads else ""
+
+    def legend(self, kinds: set[str]) -> str:
+        """The legend's statement for these node kinds, or ``""`` without ``legend``."""
+        return _legend_line(self.theme, kinds, self.options) if self.options.legend else ""
+
+
+@gc_paused()
+def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str:
+    """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
+    opts = RenderOptions.make(options, **kw)
+    theme = get_theme(opts.theme)
+    graph = view_for(graph, opts.depth)
+    w = _Writer(theme, opts)
+    lines: list[str] = _header(theme, opts)
     by_cluster: dict[str | None, list[Node]] = {}
     for n in graph.nodes:
         by_cluster.setdefault(n.cluster, []).append(n)
@@ -314,13 +363,8 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
             lines.append(f"{'  ' * depth}}}")
             continue
         if cid is not None:
-            c = cluster_of[cid]
-            fill = theme.cluster_mod if c.kind == "module" else theme.cluster_fn
             lines.append(f"{'  ' * depth}subgraph cluster_{cid} {{")
-            lines.append(f'{indent}id="cluster_{cid}"; class="gad-cluster gad-cluster-{c.kind}"; '
-                         f'style="rounded,filled"; fillcolor="{fill}"; color="{theme.cluster_border}"; '
-                         f'fontcolor="{theme.muted}"; fontsize=10; labeljust=l; '
-                         f"label=<{html_text(clean_text(c.label, 60))}>;")
+            lines.append(indent + _cluster_attrs(cluster_of[cid], theme))
             stack.append(("close", cid, depth))
         lines.extend([w.node_line(n, indent) for n in by_cluster.get(cid, ())])
         for child in reversed(children.get(cid, [])):
@@ -336,8 +380,6 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         grad = w.edge_attrs(e.grad, s not in shown_at_source) if show_grads and e.grad is not None else ""
         lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}];')
     if opts.legend:
-        kinds = {n.kind for n in graph.nodes}
-        lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, '
-                     f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
+        lines.append("  " + _legend_line(theme, {n.kind for n in graph.nodes}, opts))
     lines.append("}\n")
     return "\n".join(lines)

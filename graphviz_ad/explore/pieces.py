@@ -1,0 +1,82 @@
+"""What the explorer page needs of a trace: its JSON (schema graphviz_ad/1) and each part's DOT text.
+
+The page composes the DOT of the view that is open from these pieces (a node's statement, a collapsed
+module's box, a cluster's attributes, an edge's gradient label), so it draws exactly what the static
+figures draw (:class:`graphviz_ad.render.dot.DotPieces`), and lays out only what is open.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..model.export import to_json
+from ..model.graph import Graph
+from ..model.steps import Step
+from ..render.collapse import collapse, module_level, resolve_view
+from ..render.dot import DotPieces
+from ..render.options import RenderOptions
+
+__all__ = ["page_data"]
+
+
+def _collapsed_clusters(view: Graph) -> set[str]:
+    """The clusters the opening view draws as one box (their boxes are ``m<cluster id>``)."""
+    return {n.id[1:] for n in view.nodes if "collapsed" in n.flags and "chain" not in n.flags and n.id.startswith("m")}
+
+
+def _params(graph: Graph) -> dict[str, int]:
+    """cluster id -> number of parameter elements inside it (nested clusters included)."""
+    parent = {c.id: c.parent for c in graph.clusters}
+    out: dict[str, int] = {}
+    for n in graph.nodes:
+        if n.kind != "param" or n.value is None or n.cluster is None:
+            continue
+        size = math.prod(n.value.shape)
+        c: str | None = n.cluster
+        while c is not None:
+            out[c] = out.get(c, 0) + size
+            c = parent[c]
+    return out
+
+
+def _module_boxes(graph: Graph, pieces: DotPieces, opening: Graph) -> dict[str, str]:
+    """cluster id -> the DOT statement of its collapsed box (the opening view's own box where it has one)."""
+    boxes = {n.id[1:]: pieces.node(n) for n in opening.nodes if n.id[1:] in _collapsed_clusters(opening)}
+    levels = sorted({module_level(c.qualname) for c in graph.clusters if c.kind == "module"})
+    wanted = {c.id for c in graph.clusters if c.kind == "module"} - set(boxes)
+    for level in levels:
+        if not wanted:
+            break
+        view, _ = collapse(graph, level)
+        for n in view.nodes:
+            cid = n.id[1:]
+            if "collapsed" in n.flags and cid in wanted:
+                boxes[cid] = pieces.node(n)
+                wanted.discard(cid)
+    return boxes
+
+
+def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> dict[str, Any]:
+    """The page's data: ``graph`` (``to_json``), the DOT pieces, the modules and the opening view."""
+    pieces = DotPieces(options)
+    opening, _ = resolve_view(graph, options.depth)
+    closed = _collapsed_clusters(opening)
+    boxes = _module_boxes(graph, pieces, opening)
+    params = _params(graph)
+    modules = {c.id: {"qualname": c.qualname or "", "type": c.type_name or "", "level": module_level(c.qualname),
+                      "params": params.get(c.id, 0), "box": boxes.get(c.id, "")}
+               for c in graph.clusters if c.kind == "module"}
+    kinds = {n.kind for n in graph.nodes} | ({"module"} if modules else set())
+    return {
+        "graph": to_json(graph, steps),
+        "header": pieces.header(),
+        "legend": pieces.legend(kinds),
+        "nodes": [pieces.node(n) for n in graph.nodes],
+        "sources": [n.source for n in graph.nodes],
+        "edges": [pieces.edge_attrs(e.grad) for e in graph.edges],
+        "clusters": [pieces.cluster(c) for c in graph.clusters],
+        "modules": modules,
+        "closed": sorted(closed, key=lambda cid: int(cid[1:]) if cid[1:].isdigit() else 0),
+        "digits": options.digits,
+    }
