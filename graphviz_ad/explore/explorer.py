@@ -37,7 +37,7 @@ class Explorer:
     def _data_json(self) -> str:
         with gc_paused():
             data = page_data(self.graph, self.steps, self.options)
-            return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return json.dumps(data, separators=(",", ":"), allow_nan=False)  # ASCII: a lone surrogate stays an escape
 
     def fragment(self) -> str:
         """The explorer as an HTML fragment (a ``div``; several may share a page)."""

@@ -176,6 +176,7 @@
           root.setAttribute("data-boxes", String(boxes));
           root.setAttribute("data-layout-ms", String(Date.now() - p.t0));
           status.textContent = boxes + " boxes, laid out in " + (Date.now() - p.t0) + " ms";
+          root.setAttribute("data-layouts", String(m.id));
           root.setAttribute("data-state", "ready");
           showStep();
           if (p.then) { p.then(); }
