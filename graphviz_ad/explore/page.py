@@ -1,8 +1,8 @@
 """The explorer's HTML: a fragment (for notebooks and Sphinx) and a whole offline page around it.
 
 Every id starts with the explorer's prefix (``gad-x-`` and a hash of its data), so several explorers
-share a page and the same input gives the same bytes. The page's data travels as JSON in a
-``<script type="application/json">``; the vendored Graphviz (WebAssembly) as the text of a
+share a page and the same input gives the same bytes. The page's data travels as gzip-compressed JSON (base64) in a
+``<script type="application/octet-stream">``; the vendored Graphviz (WebAssembly) as the text of a
 ``<script type="text/plain">`` that the page's script turns into a Web Worker through a Blob URL.
 
 DOM contract (what tests and embedding pages may rely on): root ``div.gad-explorer`` with
@@ -17,6 +17,8 @@ every box ``g[data-id]`` (its node id in ``to_json``; a collapsed module ``m<clu
 
 from __future__ import annotations
 
+import base64
+import gzip
 import html
 
 from ..output.embed import content_prefix
@@ -29,9 +31,9 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline
        "worker-src blob:; img-src data: blob:")
 
 
-def _script_json(text: str) -> str:
-    """JSON text safe inside a ``<script>``: ``<``, ``>``, ``&`` as \\u escapes."""
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+def _packed(text: str) -> str:
+    """``text`` gzip-compressed (no timestamp: the same text gives the same bytes), in base64."""
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=1, mtime=0)).decode("ascii")
 
 
 def _theme_vars(theme: Theme) -> str:
@@ -77,7 +79,7 @@ def _side(prefix: str) -> str:
 
 def explorer_html(data_json: str, theme: Theme) -> str:
     """The explorer as an HTML fragment; ``data_json`` is :func:`graphviz_ad.explore.pieces.page_data` as JSON."""
-    data = _script_json(data_json)
+    data = _packed(data_json)
     prefix = content_prefix("gad-x-", "\0".join((data, theme.name)))
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" '
             f'data-lm-suppress-shortcuts="true" style="{_theme_vars(theme)}">\n'
@@ -87,7 +89,8 @@ def explorer_html(data_json: str, theme: Theme) -> str:
             f'<div class="gad-x-view" id="{prefix}-view"></div>\n'
             + _side(prefix)
             + "</div>\n"
-            f'<script type="application/json" class="gad-x-data" id="{prefix}-data">{data}</script>\n'
+            f'<script type="application/octet-stream" class="gad-x-data" data-encoding="gzip-base64" '
+            f'id="{prefix}-data">{data}</script>\n'
             f'<script type="text/plain" class="gad-x-viz" id="{prefix}-viz">{_raw_script(VIZ_FILE)}</script>\n'
             f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'
             "</script>\n"
