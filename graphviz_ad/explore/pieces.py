@@ -57,9 +57,19 @@ def _module_boxes(graph: Graph, pieces: DotPieces, opening: Graph) -> dict[str, 
     return boxes
 
 
+def _for_page(data: dict[str, Any]) -> dict[str, Any]:
+    """``to_json``'s dict without what the page never reads and holds elsewhere: a step's ``incoming``
+    (the earlier steps' contributions again) and its local derivatives' values (their formulas stay)."""
+    for s in data["steps"]:
+        del s["incoming"]
+        for loc in s["local"]:
+            del loc["value"]
+    return data
+
+
 def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> dict[str, Any]:
     """The page's data: ``graph`` (``to_json``), the DOT pieces, the modules and the opening view."""
-    pieces = DotPieces(options)
+    pieces = DotPieces(options, tooltips=False)  # the details panel shows every digit
     opening, _ = resolve_view(graph, options.depth)
     closed = _collapsed_clusters(opening)
     boxes = _module_boxes(graph, pieces, opening)
@@ -69,7 +79,7 @@ def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> dict[s
                for c in graph.clusters if c.kind == "module"}
     kinds = {n.kind for n in graph.nodes} | ({"module"} if modules else set())
     return {
-        "graph": to_json(graph, steps),
+        "graph": _for_page(to_json(graph, steps)),
         "header": pieces.header(),
         "legend": pieces.legend(kinds),
         "nodes": [pieces.node(n) for n in graph.nodes],

@@ -92,6 +92,7 @@ class _Writer:
         self._mags: dict[int, tuple[Value, float | None]] = {}
         self._edge_labels: dict[str, str] = {}
         self.edge_label_attr = "label"  # or "xlabel" for big graphs
+        self.tooltips = True  # node tooltips with every digit (a page with its own details panel needs none)
 
     def texts(self, v: Value | None) -> _Texts:
         """``(v, fmt_value(v, digits), fmt_value_full(v), plain)``, once per Value; ``plain``: the full
@@ -218,7 +219,10 @@ class _Writer:
         label = self.label(n, muted, grad_colour, bad_value, bad_grad, value_texts[1], grad_texts[1])
         return (f'{indent}{n.id} [id="{n.id}", class="gad-node gad-{kind}{" gad-nonfinite" if bad else ""}", '
                 f'shape={SHAPES[kind]}, style="{STYLES[kind]}", fillcolor="{fill}", color="{theme.border[kind]}", '
-                f"label={label}, tooltip={self.tooltip(n, value_texts, grad_texts)}{extra}];")
+                f"label={label}{self._tip(n, value_texts, grad_texts)}{extra}];")
+
+    def _tip(self, node: Node, value: _Texts, grad: _Texts) -> str:
+        return f", tooltip={self.tooltip(node, value, grad)}" if self.tooltips else ""
 
     def edge_attrs(self, g: Value, labelled: bool = True) -> str:
         """The gradient attributes of an edge (after its id and class): its label and the label's
@@ -312,10 +316,11 @@ class DotPieces:
     """The statements of one drawing style, one at a time, for callers that compose their own views
     (the interactive page lays out whatever is open): the same text :func:`to_dot` writes."""
 
-    def __init__(self, options: RenderOptions | None = None, **kw: Any) -> None:
+    def __init__(self, options: RenderOptions | None = None, *, tooltips: bool = True, **kw: Any) -> None:
         self.options = RenderOptions.make(options, **kw)
         self.theme = get_theme(self.options.theme)
         self._w = _Writer(self.theme, self.options)
+        self._w.tooltips = tooltips
 
     def header(self) -> list[str]:
         """``digraph graphviz_ad {`` and the default attributes (the caller closes the brace)."""

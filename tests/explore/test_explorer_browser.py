@@ -299,3 +299,13 @@ def test_two_explorers_on_one_page_stay_independent(browser, trace, tmp_path):
     assert len(ids) == len(set(ids))
     assert w.errors == [] and local_requests(w) == []
     w.page.close()
+
+
+def test_the_svg_of_the_current_view_can_be_downloaded(opened, trace):
+    page = opened.page
+    with page.expect_download() as info:
+        page.click(".gad-x-download")
+    download = info.value
+    assert download.suggested_filename == "graph.svg"
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert text.startswith("<svg") and text.count("data-id=") == len(drawn(page))
