@@ -95,6 +95,26 @@ class Stress(nn.Module):
         return self.blocks(x).sum()
 
 
+class _LastHidden(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(input_ids=ids).last_hidden_state.pow(2).mean()
+
+
+def hf_gpt2(layers: int) -> tuple[nn.Module, torch.Tensor] | None:
+    """Hugging Face's GPT2Model built from a config (no weights downloaded), if transformers is installed."""
+    try:
+        from transformers import GPT2Config, GPT2Model
+    except ImportError:
+        return None
+    cfg = GPT2Config(n_layer=layers, n_embd=64, n_head=4, vocab_size=100, n_positions=32, bos_token_id=0,
+                     eos_token_id=0)
+    return _LastHidden(GPT2Model(cfg).eval()), torch.randint(0, 100, (1, 16))
+
+
 def measure(name: str, model: nn.Module, x: torch.Tensor, browser, out: Path, expand: str) -> dict:
     t0 = time.perf_counter()
     t = gad.trace(model, x).backward()
@@ -139,14 +159,20 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one run")
     ap.add_argument("--skip-stress", action="store_true", help="leave out the 100,000-op case")
     ap.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    ap.add_argument("--only", metavar="NAMES", help="comma-separated cases: gpt2_48, hf_gpt2_48, stress")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
     cases = [("gpt2_48", GPT(4 if args.smoke else 48), torch.randn(1, 16, 32), "h.1")]
+    hf = hf_gpt2(4 if args.smoke else 48)
+    if hf is not None:
+        cases.append(("hf_gpt2_48", *hf, "model.h.1"))
     if not args.skip_stress:
         cases.append(("stress", Stress(20 if args.smoke else 5000), torch.randn(1, 4), "blocks.1"))
+    if args.only:
+        cases = [c for c in cases if c[0] in args.only.split(",")]
     rows = []
     exe = os.environ.get("GRAPHVIZ_AD_CHROMIUM", "/usr/bin/chromium")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
