@@ -206,6 +206,31 @@ def test_a_collapsed_modules_panel_has_its_parameters_and_the_gradient_norms_in_
     assert layouts(page) == n  # a search result that is drawn already needs no new layout
 
 
+def test_a_collapsed_modules_step_shows_autograds_gradient_norms(opened, trace, net):
+    model, x = net
+    page = opened.page
+    a = model.blocks[2](model.blocks[1](model.blocks[0](x)))
+    out = model.blocks[3](a)
+    a.retain_grad()
+    out.retain_grad()
+    (out ** 2).sum().backward()
+    mod = box(trace, "blocks.3")
+    while page.get_attribute(ROOT, "data-step-box") != mod:
+        page.click(".gad-x-next")
+    panel = ".gad-x-steps"
+    upstream = float(page.text_content(f'{panel} [data-field="step.upstream"]'))
+    assert math.isclose(upstream, out.grad.norm().item(), rel_tol=1e-6)
+    add_in = next(n for n in trace.nodes if n.module == "blocks.2" and n.op == "add")
+    parts = [float(v) for v in page.text_content(f'{panel} [data-field="step.to.{add_in.id}"]').split(" + ")]
+    assert len(parts) == 2  # the residual and the path through fc: autograd sums them into a.grad
+    for name in ("fc.weight", "fc.bias", "fc2.weight", "fc2.bias"):
+        p = dict(model.blocks[3].named_parameters())[name]
+        node = next(n for n in trace.nodes if n.label == f"blocks.3.{name}")
+        shown = float(page.text_content(f'{panel} [data-field="step.param.{node.id}"]'))
+        assert math.isclose(shown, p.grad.norm().item(), rel_tol=1e-6)
+    model.zero_grad(set_to_none=True)
+
+
 def test_the_backward_steps_through_a_collapsed_module_as_one_step_and_inside_it_once_expanded(opened, trace):
     page = opened.page
     nodes = {n.id: n for n in trace.nodes}

@@ -531,6 +531,10 @@
           var n = nodes[idx[to]];
           srow("step.to." + to, "\u2192 " + (n ? n.label : to), leaving[to].map(function (x) { return numText(normOf(x)); }).join(" + "));
         });
+        v.steps.forEach(function (i) {  // the parameters' gradients, accumulated inside the module
+          var st = steps[i], p = nodes[idx[st.node]];
+          if (st.leaf && p && p.kind === "param") { srow("step.param." + p.id, "\u2016\u2207\u2016 " + p.label, numText(normOf(st.upstream))); }
+        });
         stepBody.appendChild(el("div", "gad-x-note", "expand the module to see its " + v.steps.length +
                                 " steps in autograd's order (last: " + lastS.grad_fn + ")"));
       } else {
