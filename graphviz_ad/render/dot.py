@@ -15,6 +15,7 @@ from .gradcolor import LIGHT, colour_bar, fill_of, magnitude
 from .options import RenderOptions
 from .quoting import QUOTE_NOT_NEWLINE, html_text, quote
 from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
+from .wrap import row_breaks
 
 __all__ = ["to_dot", "node_label", "has_nonfinite", "DotPieces"]
 
@@ -380,10 +381,12 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
     if sum(consumers.values()) >= EXTERNAL_LABELS_FROM:
         w.edge_label_attr = "xlabel"
         shown_at_source = _single_consumers(graph, consumers)
+    breaks = row_breaks(graph)  # a long chain wraps into rows
     for k, e in enumerate(graph.edges):
         s, t = e.source, e.target
         grad = w.edge_attrs(e.grad, s not in shown_at_source) if show_grads and e.grad is not None else ""
-        lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}];')
+        wrap = ", constraint=false" if breaks and (s, t) in breaks else ""
+        lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}{wrap}];')
     if opts.legend:
         lines.append("  " + _legend_line(theme, {n.kind for n in graph.nodes}, opts))
     lines.append("}\n")
