@@ -57,6 +57,19 @@ def _module_boxes(graph: Graph, pieces: DotPieces, opening: Graph) -> dict[str, 
     return boxes
 
 
+def _folds(opening: Graph, mapping: dict[str, str], pieces: DotPieces) -> dict[str, Any]:
+    """The long chains of ops the opening view folds into one box (a graph too big even collapsed):
+    fold id -> its box's statement and its members' ids. The page opens them like modules."""
+    chains = {n.id: n for n in opening.nodes if "chain" in n.flags}
+    if not chains:
+        return {}
+    members: dict[str, list[str]] = {fid: [] for fid in chains}
+    for nid, drawn in mapping.items():
+        if drawn in members:
+            members[drawn].append(nid)
+    return {fid: {"box": pieces.node(n), "members": members[fid]} for fid, n in chains.items()}
+
+
 def _for_page(data: dict[str, Any]) -> dict[str, Any]:
     """``to_json``'s dict without what the page never reads and holds elsewhere: a step's ``incoming``
     (the earlier steps' contributions again) and its local derivatives' values (their formulas stay)."""
@@ -70,7 +83,7 @@ def _for_page(data: dict[str, Any]) -> dict[str, Any]:
 def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> dict[str, Any]:
     """The page's data: ``graph`` (``to_json``), the DOT pieces, the modules and the opening view."""
     pieces = DotPieces(options, tooltips=False)  # the details panel shows every digit
-    opening, _ = resolve_view(graph, options.depth)
+    opening, mapping = resolve_view(graph, options.depth)
     closed = _collapsed_clusters(opening)
     boxes = _module_boxes(graph, pieces, opening)
     params = _params(graph)
@@ -87,6 +100,7 @@ def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> dict[s
         "edges": [pieces.edge_attrs(e.grad) for e in graph.edges],
         "clusters": [pieces.cluster(c) for c in graph.clusters],
         "modules": modules,
+        "folds": _folds(opening, mapping, pieces),
         "closed": sorted(closed, key=lambda cid: int(cid[1:]) if cid[1:].isdigit() else 0),
         "digits": options.digits,
     }

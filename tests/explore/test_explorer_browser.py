@@ -334,3 +334,30 @@ def test_the_svg_of_the_current_view_can_be_downloaded(opened, trace):
     assert download.suggested_filename == "graph.svg"
     text = Path(download.path()).read_text(encoding="utf-8")
     assert text.startswith("<svg") and text.count("data-id=") == len(drawn(page))
+
+
+def test_a_graph_too_big_without_modules_opens_on_its_folded_chains_and_a_click_unfolds_one(browser, tmp_path):
+    def loop(x):
+        for _ in range(200):
+            x = torch.sin(x)
+        return x
+
+    t = gad.trace(loop, torch.tensor([0.5], requires_grad=True)).backward()
+    view, _ = resolve_view(t.graph, "auto")
+    folded = [n.id for n in view.nodes if "chain" in n.flags]
+    assert folded and len(view.nodes) < 10
+    path = t.explore().save(tmp_path / "loop.html")
+    w = Watched(browser)
+    w.open(path)
+    ready(w.page)
+    page = w.page
+    assert sorted(drawn(page)) == sorted(n.id for n in view.nodes)
+    steps_folded = int(page.text_content(".gad-x-step-title").split("(")[1].split()[0])
+    assert steps_folded < len(t.steps)
+    n = layouts(page)
+    page.click(f'g[data-id="{folded[0]}"]')
+    ready(page, after=n)
+    assert sorted(drawn(page)) == sorted(x.id for x in t.nodes)
+    assert int(page.text_content(".gad-x-step-title").split("(")[1].split()[0]) == len(t.steps)
+    assert w.errors == [] and local_requests(w) == []
+    w.page.close()

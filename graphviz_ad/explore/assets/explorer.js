@@ -100,6 +100,12 @@
     nodes.forEach(function (n, i) { idx[n.id] = i; });
     clusters.forEach(function (c, i) { cidx[c.id] = i; });
     data.closed.forEach(function (c) { closed[c] = true; });
+    var folds = data.folds || {}, foldOf = {}, foldClosed = {};  // long op chains folded into one box
+    Object.keys(folds).forEach(function (f) {
+      foldClosed[f] = true;
+      folds[f].members.forEach(function (id) { foldOf[id] = f; });
+    });
+    function foldAt(id) { var f = foldOf[id]; return f && foldClosed[f] ? f : null; }
     var view = first(root, "gad-x-view"), status = first(root, "gad-x-status");
     var search = first(root, "gad-x-search"), results = first(root, "gad-x-results");
     var title = first(root, "gad-x-title"), body = first(root, "gad-x-panel-body");
@@ -115,14 +121,19 @@
       return rep;
     }
     function drawnIds(rep) {
-      return nodes.map(function (n) { var r = n.cluster ? rep[n.cluster] : null; return r ? "m" + r : n.id; });
+      return nodes.map(function (n) {
+        var r = n.cluster ? rep[n.cluster] : null;
+        return r ? "m" + r : foldAt(n.id) || n.id;
+      });
     }
     function buildDot() {
       var rep = reps(), drawn = drawnIds(rep), inside = {}, kids = {}, boxDone = {}, out = data.header.slice();
       function put(c, s) { var key = c || ""; (inside[key] = inside[key] || []).push(s); }
       nodes.forEach(function (n, i) {
         var r = n.cluster ? rep[n.cluster] : null;
-        if (!r) { put(n.cluster, data.nodes[i]); }
+        var f = r ? null : foldAt(n.id);
+        if (f) { if (!boxDone[f]) { boxDone[f] = true; put(n.cluster, folds[f].box); } }
+        else if (!r) { put(n.cluster, data.nodes[i]); }
         else if (!boxDone[r]) { boxDone[r] = true; put(clusters[cidx[r]].parent, mods[r].box); }
       });
       clusters.forEach(function (c) {
@@ -221,6 +232,7 @@
           gn.setAttribute("data-module", mods[cid].qualname);
           gn.setAttribute("data-cluster", cid);
         }
+        if (folds[id]) { gn.setAttribute("data-fold", String(folds[id].members.length)); }
       });
       Array.prototype.forEach.call(s.querySelectorAll("g.cluster"), function (gc) {
         gc.setAttribute("data-cluster", gc.getAttribute("id").replace(/^cluster_/, ""));
@@ -284,7 +296,8 @@
       var n = nodes[idx[target]];
       if (!n) { return null; }
       var r = n.cluster ? reps()[n.cluster] : null;
-      return r ? svg.querySelector('g[data-id="m' + r + '"]') : null;
+      var f = r ? null : foldAt(target);
+      return r ? svg.querySelector('g[data-id="m' + r + '"]') : f ? svg.querySelector('g[data-id="' + f + '"]') : null;
     }
     function restyle() {
       if (!svg) { return; }
@@ -445,6 +458,7 @@
         var n = nodes[idx[target]];
         if (!n) { return; }
         cluster = n.cluster;
+        if (foldAt(target)) { delete foldClosed[foldAt(target)]; openAround(cluster); if (cluster) { delete closed[cluster]; } layoutThen(); return; }
         if (cluster && closed[cluster]) { delete closed[cluster]; openAround(cluster); layoutThen(); return; }
       }
       if (cluster && openAround(cluster)) { layoutThen(); return; }
@@ -474,9 +488,10 @@
     function viewSteps() {  // consecutive steps inside one closed module are one step of the view
       var rep = reps(), out = [];
       steps.forEach(function (s, i) {
-        var n = nodes[idx[s.node]], r = n && n.cluster ? rep[n.cluster] : null, box = r ? "m" + r : s.node;
-        var last = out[out.length - 1];
-        if (last && r && last.box === box) { last.steps.push(i); } else { out.push({box: box, steps: [i], module: r}); }
+        var n = nodes[idx[s.node]], r = n && n.cluster ? rep[n.cluster] : null, f = r ? null : foldAt(s.node);
+        var box = r ? "m" + r : f || s.node, last = out[out.length - 1];
+        if (last && (r || f) && last.box === box) { last.steps.push(i); }
+        else { out.push({box: box, steps: [i], module: r, fold: f}); }
       });
       return out;
     }
@@ -518,9 +533,10 @@
         stepBody.appendChild(r);
       }
       var counter = "step " + (stepAt + 1) + " of " + view_steps.length + ": ";
-      if (v.module) {
-        var m = mods[v.module], firstS = steps[v.steps[0]], lastS = steps[v.steps[v.steps.length - 1]];
-        stepTitle.textContent = counter + (m.qualname || "(root)") + " (" + m.type + ", " + v.steps.length + " op steps)";
+      if (v.module || v.fold) {
+        var m = v.module ? mods[v.module] : null, firstS = steps[v.steps[0]], lastS = steps[v.steps[v.steps.length - 1]];
+        stepTitle.textContent = counter + (m ? (m.qualname || "(root)") + " (" + m.type + ", " : "a folded chain (") +
+          v.steps.length + " op steps)";
         srow("step.upstream", "\u2016upstream\u2016 at its output", numText(normOf(firstS.upstream)));
         var leaving = {}, inside = {};
         v.steps.forEach(function (i) { inside[steps[i].node] = true; });
@@ -535,7 +551,7 @@
           var st = steps[i], p = nodes[idx[st.node]];
           if (st.leaf && p && p.kind === "param") { srow("step.param." + p.id, "\u2016\u2207\u2016 " + p.label, numText(normOf(st.upstream))); }
         });
-        stepBody.appendChild(el("div", "gad-x-note", "expand the module to see its " + v.steps.length +
+        stepBody.appendChild(el("div", "gad-x-note", "expand the " + (m ? "module" : "chain") + " to see its " + v.steps.length +
                                 " steps in autograd's order (last: " + lastS.grad_fn + ")"));
       } else {
         var s = steps[v.steps[0]], n = nodes[idx[s.node]];
@@ -568,6 +584,7 @@
       var t = ev.target, box = t.closest ? t.closest("g[data-id]") : null;
       if (box) {
         var id = box.getAttribute("data-id"), cid = box.getAttribute("data-cluster");
+        if (folds[id]) { delete foldClosed[id]; layout(); return; }
         if (cid) { selected = id; setClosed(cid, false); select(id); return; }
         select(id);
         return;
@@ -579,7 +596,7 @@
         if (mods[ccid]) { select("m" + ccid); }
       }
     });
-    first(root, "gad-x-expand-all").addEventListener("click", function () { closed = {}; layout(); });
+    first(root, "gad-x-expand-all").addEventListener("click", function () { closed = {}; foldClosed = {}; layout(); });
     first(root, "gad-x-collapse-all").addEventListener("click", function () { toDepth(1); });
     var depthIn = first(root, "gad-x-depth");
     first(root, "gad-x-depth-go").addEventListener("click", function () { toDepth(Math.max(0, Number(depthIn.value) || 0)); });
