@@ -76,25 +76,27 @@
   }
   function normOf(v) { var s = summary(v); return s ? s.norm : null; }
 
-  /* The data travels gzip-compressed in base64 (a tenth of the JSON's size); the browser's own
-     DecompressionStream inflates it, nothing is fetched. */
-  function loadData(script) {
+  /* The data and the vendored Graphviz travel gzip-compressed in base64 (a tenth of the JSON's size,
+     half of Graphviz's); the browser's own DecompressionStream inflates them, nothing is fetched. */
+  function unpack(script) {
     var text = script.textContent;
-    if (script.getAttribute("data-encoding") !== "gzip-base64") { return Promise.resolve(JSON.parse(text)); }
+    if (script.getAttribute("data-encoding") !== "gzip-base64") { return Promise.resolve(text); }
     var bin = atob(text), bytes = new Uint8Array(bin.length);
     for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Response(stream).text().then(JSON.parse);
+    return new Response(stream).text();
   }
   function setup(root) {
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
-    loadData(first(root, "gad-x-data")).then(function (data) { start(root, data); }, function (e) {
+    Promise.all([unpack(first(root, "gad-x-data")), unpack(first(root, "gad-x-viz"))]).then(function (texts) {
+      start(root, JSON.parse(texts[0]), texts[1]);
+    }, function (e) {
       first(root, "gad-x-status").textContent = "cannot read the page's data: " + e;
       root.setAttribute("data-state", "error");
     });
   }
-  function start(root, data) {
+  function start(root, data, vizSource) {
     var g = data.graph, nodes = g.nodes, edges = g.edges, clusters = g.clusters, mods = data.modules;
     var prefix = root.id, idx = {}, cidx = {}, closed = {}, selected = null, hit = null, current = null;
     nodes.forEach(function (n, i) { idx[n.id] = i; });
@@ -173,7 +175,7 @@
     /* ---- layout in the worker ------------------------------------------------------------- */
     var worker = null;
     try {
-      var src = first(root, "gad-x-viz").textContent + "\n" + first(root, "gad-x-worker").textContent;
+      var src = vizSource + "\n" + first(root, "gad-x-worker").textContent;
       worker = new Worker(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
     } catch (e) {
       status.textContent = "cannot start the layout worker: " + e;
