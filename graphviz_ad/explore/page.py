@@ -12,7 +12,8 @@ every box ``g[data-id]`` (its node id in ``to_json``; a collapsed module ``m<clu
 (click its label to collapse it); ``input[type=search].gad-x-search`` and its results
 ``button.gad-x-result[data-target]``; the details panel's values ``[data-field]`` (``name``, ``op``,
 ``module``, ``source``, ``shape``, ``value.min``, ``grad.norm``, ...); the backward stepper's
-``button.gad-x-prev``, ``.gad-x-next``, ``.gad-x-to-selected`` and the root's ``data-step``.
+``button.gad-x-prev``, ``.gad-x-next``, ``.gad-x-to-selected`` (or ArrowLeft/ArrowRight/Home while the
+explorer has focus) and the root's ``data-step``.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def explorer_html(data_json: str, theme: Theme) -> str:
     """The explorer as an HTML fragment; ``data_json`` is :func:`graphviz_ad.explore.pieces.page_data` as JSON."""
     data = _packed(data_json)
     prefix = content_prefix("gad-x-", "\0".join((data, theme.name)))
-    return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" '
+    return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
             f'data-lm-suppress-shortcuts="true" style="{_theme_vars(theme)}">\n'
             f"<style>\n{asset('explorer.css')}</style>\n"
             + _controls(prefix)

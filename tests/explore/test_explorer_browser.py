@@ -253,6 +253,10 @@ def test_the_backward_steps_through_a_collapsed_module_as_one_step_and_inside_it
     assert page.is_disabled(".gad-x-next")
     page.click(".gad-x-prev")
     assert page.get_attribute(ROOT, "data-step") == str(len(view_steps) - 2)
+    page.keyboard.press("ArrowLeft")  # focus is on the back button, inside the explorer
+    assert page.get_attribute(ROOT, "data-step") == str(len(view_steps) - 3)
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute(ROOT, "data-step") == str(len(view_steps) - 2)
     # expanding blocks.3 makes its op steps appear, in autograd's order
     n = layouts(page)
     page.click('g[data-module="blocks.3"]')

@@ -580,6 +580,14 @@
       for (var k = 0; k < vs.length; k++) { if (vs[k].box === id) { step(k); return; } }
     });
     if (!steps.length) { prevB.disabled = nextB.disabled = toSel.disabled = true; }
+    root.addEventListener("keydown", function (ev) {  // arrows step the backward pass (not while typing)
+      var t = ev.target;
+      if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)) { return; }
+      var to = {ArrowRight: stepAt + 1, ArrowLeft: stepAt - 1, Home: -1}[ev.key];
+      if (to === undefined) { return; }
+      ev.preventDefault();
+      step(to);
+    });
 
     /* ---- clicks and controls -------------------------------------------------------------- */
     view.addEventListener("click", function (ev) {
