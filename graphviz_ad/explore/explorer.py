@@ -34,14 +34,16 @@ class Explorer:
         self.options = options
 
     @cached_property
-    def _data_json(self) -> str:
+    def _texts(self) -> tuple[str, str]:
+        """The page's data as JSON and its DOT pieces as lines."""
         with gc_paused():
-            data = page_data(self.graph, self.steps, self.options)
-            return json.dumps(data, separators=(",", ":"), allow_nan=False)  # ASCII: a lone surrogate stays an escape
+            data, dot = page_data(self.graph, self.steps, self.options)
+            # ASCII: a lone surrogate stays an escape (UTF-8 has no way to write it)
+            return json.dumps(data, separators=(",", ":"), allow_nan=False), dot.encode("utf-8", "replace").decode()
 
     def fragment(self) -> str:
         """The explorer as an HTML fragment (a ``div``; several may share a page)."""
-        return explorer_html(self._data_json, get_theme(self.options.theme))
+        return explorer_html(*self._texts, get_theme(self.options.theme))
 
     def to_html(self) -> str:
         """A whole offline HTML page."""

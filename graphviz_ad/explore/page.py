@@ -85,10 +85,11 @@ def _side(prefix: str) -> str:
             "</div>\n")
 
 
-def explorer_html(data_json: str, theme: Theme) -> str:
-    """The explorer as an HTML fragment; ``data_json`` is :func:`graphviz_ad.explore.pieces.page_data` as JSON."""
-    data = _packed(data_json)
-    prefix = content_prefix("gad-x-", "\0".join((data, theme.name)))
+def explorer_html(data_json: str, dot_lines: str, theme: Theme) -> str:
+    """The explorer as an HTML fragment: ``data_json`` and ``dot_lines`` are
+    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements."""
+    data, dot = _packed(data_json), _packed(dot_lines)
+    prefix = content_prefix("gad-x-", "\0".join((data, dot, theme.name)))
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
             f'data-lm-suppress-shortcuts="true" style="{_theme_vars(theme)}">\n'
             f"<style>\n{asset('explorer.css')}</style>\n"
@@ -99,6 +100,8 @@ def explorer_html(data_json: str, theme: Theme) -> str:
             + "</div>\n"
             f'<script type="application/octet-stream" class="gad-x-data" data-encoding="gzip-base64" '
             f'id="{prefix}-data">{data}</script>\n'
+            f'<script type="application/octet-stream" class="gad-x-dot" data-encoding="gzip-base64" '
+            f'id="{prefix}-dot">{dot}</script>\n'
             f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
             f'id="{prefix}-viz">{_packed_viz()}</script>\n'
             f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'

@@ -80,27 +80,35 @@ def _for_page(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> dict[str, Any]:
-    """The page's data: ``graph`` (``to_json``), the DOT pieces, the modules and the opening view."""
+def _lines(statements: list[str]) -> str:
+    """Statements one per line. Labels hold no control characters (``html_text``, ``clean_text``); a line
+    break elsewhere would sit in a quoted string, where DOT reads ``\\n`` the same."""
+    return "\n".join([x.replace("\n", "\\n") if "\n" in x else x for x in statements])
+
+
+def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[dict[str, Any], str]:
+    """The page's data: ``graph`` (``to_json``), the modules and the opening view; and the DOT pieces as
+    text, one statement a line: every node's, every edge's gradient label, every cluster's attributes,
+    every module's collapsed box (in the order of the data's ``modules``). Plain lines cost no JSON
+    escapes (DOT is full of quotes)."""
     pieces = DotPieces(options, tooltips=False)  # the details panel shows every digit
     opening, mapping = resolve_view(graph, options.depth)
     closed = _collapsed_clusters(opening)
     boxes = _module_boxes(graph, pieces, opening)
     params = _params(graph)
     modules = {c.id: {"qualname": c.qualname or "", "type": c.type_name or "", "level": module_level(c.qualname),
-                      "params": params.get(c.id, 0), "box": boxes.get(c.id, "")}
+                      "params": params.get(c.id, 0)}
                for c in graph.clusters if c.kind == "module"}
     kinds = {n.kind for n in graph.nodes} | ({"module"} if modules else set())
+    dot = _lines([pieces.node(n) for n in graph.nodes] + [pieces.edge_attrs(e.grad) for e in graph.edges]
+                 + [pieces.cluster(c) for c in graph.clusters] + [boxes.get(cid, "") for cid in modules])
     return {
         "graph": _for_page(to_json(graph, steps)),
         "header": pieces.header(),
         "legend": pieces.legend(kinds),
-        "nodes": [pieces.node(n) for n in graph.nodes],
         "sources": [n.source for n in graph.nodes],
-        "edges": [pieces.edge_attrs(e.grad) for e in graph.edges],
-        "clusters": [pieces.cluster(c) for c in graph.clusters],
         "modules": modules,
         "folds": _folds(opening, mapping, pieces),
         "closed": sorted(closed, key=lambda cid: int(cid[1:]) if cid[1:].isdigit() else 0),
         "digits": options.digits,
-    }
+    }, dot

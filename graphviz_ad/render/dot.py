@@ -93,7 +93,7 @@ class _Writer:
         self._mags: dict[int, tuple[Value, float | None]] = {}
         self._edge_labels: dict[str, str] = {}
         self.edge_label_attr = "label"  # or "xlabel" for big graphs
-        self.tooltips = True  # node tooltips with every digit (a page with its own details panel needs none)
+        self.tooltips = True  # node and edge tooltips with every digit (a page with a details panel needs none)
 
     def texts(self, v: Value | None) -> _Texts:
         """``(v, fmt_value(v, digits), fmt_value_full(v), plain)``, once per Value; ``plain``: the full
@@ -236,11 +236,15 @@ class _Writer:
 
     def _edge_label(self, g: Value) -> str:
         theme, digits = self.theme, self.opts.digits
-        _, short, full, plain = self.texts(g)
-        text = short if g.numel == 1 else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
+        one = g.numel == 1
+        if one or self.tooltips:
+            _, short, full, plain = self.texts(g)
+        text = short if one else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
         label = self._edge_labels.get(text)
         if label is None:  # few distinct texts: "‖g‖ 0", "1", ...
             label = self._edge_labels[text] = f", {self.edge_label_attr}=<{_font(html_text(text), theme.grad, 9)}>"
+        if not self.tooltips:
+            return label
         tip = f'"gradient: {full}"' if plain else quote("gradient: " + full)
         return f"{label}, labeltooltip={tip}"
 

@@ -28,10 +28,14 @@ def trace() -> gad.Trace:
     return gad.trace(lambda x: net(x).sum(), torch.randn(4, 2)).backward()
 
 
-def page_data(html: str) -> dict:
-    packed = re.search(r'class="gad-x-data" data-encoding="gzip-base64" id="[^"]+">([A-Za-z0-9+/=]+)</script>', html)
+def unpacked(html: str, cls: str) -> str:
+    packed = re.search(rf'class="{cls}" data-encoding="gzip-base64" id="[^"]+">([A-Za-z0-9+/=]+)</script>', html)
     assert packed
-    return json.loads(gzip.decompress(base64.b64decode(packed.group(1))))
+    return gzip.decompress(base64.b64decode(packed.group(1))).decode("utf-8")
+
+
+def page_data(html: str) -> dict:
+    return json.loads(unpacked(html, "gad-x-data"))
 
 
 def test_the_page_is_the_same_bytes_for_the_same_trace_and_forbids_every_fetch(trace, tmp_path):
@@ -44,14 +48,18 @@ def test_the_page_is_the_same_bytes_for_the_same_trace_and_forbids_every_fetch(t
 
 
 def test_the_page_data_is_to_json_and_opens_on_the_collapsed_view(trace):
-    data = page_data(trace.explore(depth=1).to_html())
+    html = trace.explore(depth=1).to_html()
+    data = page_data(html)
     full = trace.to_json()
     assert [n["id"] for n in data["graph"]["nodes"]] == [n["id"] for n in full["nodes"]]
     assert data["graph"]["nodes"] == full["nodes"] and data["graph"]["edges"] == full["edges"]
     assert [s["node"] for s in data["graph"]["steps"]] == [s["node"] for s in full["steps"]]
     view, _ = resolve_view(trace.graph, 1)
     assert {"m" + c for c in data["closed"]} == {n.id for n in view.nodes if n.kind == "module" or n.id.startswith("m")}
-    assert len(data["nodes"]) == len(full["nodes"]) and all("tooltip=" not in s for s in data["nodes"])
+    lines = unpacked(html, "gad-x-dot").split("\n")
+    assert len(lines) == len(full["nodes"]) + len(full["edges"]) + len(full["clusters"]) + len(data["modules"])
+    assert [x.split(" ", 1)[0] for x in lines[:len(full["nodes"])]] == [n["id"] for n in full["nodes"]]
+    assert all("tooltip=" not in x for x in lines)
 
 
 def test_the_notebook_bundle_is_the_fragment_and_its_summary(trace):

@@ -89,8 +89,16 @@
   function setup(root) {
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
-    Promise.all([unpack(first(root, "gad-x-data")), unpack(first(root, "gad-x-viz"))]).then(function (texts) {
-      start(root, JSON.parse(texts[0]), texts[1]);
+    Promise.all([unpack(first(root, "gad-x-data")), unpack(first(root, "gad-x-dot")),
+                 unpack(first(root, "gad-x-viz"))]).then(function (texts) {
+      var data = JSON.parse(texts[0]), lines = texts[1].split("\n"), g = data.graph, k = 0;
+      function take(n) { var out = lines.slice(k, k + n); k += n; return out; }
+      data.nodes = take(g.nodes.length);
+      data.edges = take(g.edges.length);
+      data.clusters = take(g.clusters.length);
+      var ids = Object.keys(data.modules);
+      take(ids.length).forEach(function (box, i) { data.modules[ids[i]].box = box; });
+      start(root, data, texts[2]);
     }, function (e) {
       first(root, "gad-x-status").textContent = "cannot read the page's data: " + e;
       root.setAttribute("data-state", "error");
