@@ -115,6 +115,17 @@ def hf_gpt2(layers: int) -> tuple[nn.Module, torch.Tensor] | None:
     return _LastHidden(GPT2Model(cfg).eval()), torch.randint(0, 100, (1, 16))
 
 
+def torchview_full_depth(model: nn.Module, x: torch.Tensor) -> float | None:
+    """Seconds for torchview's full-depth drawing (capture and dot's SVG), or None without torchview."""
+    try:
+        from torchview import draw_graph
+    except ImportError:
+        return None
+    t0 = time.perf_counter()
+    draw_graph(model, input_data=x, depth=10**6, expand_nested=True).visual_graph.pipe(format="svg")
+    return time.perf_counter() - t0
+
+
 def measure(name: str, model: nn.Module, x: torch.Tensor, browser, out: Path, expand: str) -> dict:
     t0 = time.perf_counter()
     t = gad.trace(model, x).backward()
@@ -189,6 +200,11 @@ def main() -> None:
         expand = f"{r['expand_s']:.2f} s ({r['boxes_expanded']})" if "expand_s" in r else "-"
         print(f"| {r['name']} | {r['nodes']:,} ({r['ops']:,}) | {r['written_s']:.2f} s | {r['page_mb']:.1f} MB "
               f"| {r['first_picture_s']:.2f} s ({r['boxes_first']}) | {expand} | {r['search_ms']} ms |")
+    for name, model, x, _ in cases:
+        if name.startswith("gpt2"):
+            took = torchview_full_depth(model, x)
+            print(f"\ntorchview, full depth, {name}: " + (f"{took:.2f} s to its SVG (forward only, no values)"
+                                                        if took is not None else "not installed"))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
 
