@@ -365,3 +365,22 @@ def test_a_graph_too_big_without_modules_opens_on_its_folded_chains_and_a_click_
     assert int(page.text_content(".gad-x-step-title").split("(")[1].split()[0]) == len(t.steps)
     assert w.errors == [] and local_requests(w) == []
     w.page.close()
+
+
+def test_nan_and_inf_are_counted_and_a_vector_steps_gradient_is_shown_as_its_norm(browser, tmp_path):
+    x = torch.tensor([0.0, -1.0, 2.0], requires_grad=True)
+    t = gad.trace(lambda x: torch.log(x) * 3, x).backward(torch.tensor([1.0, 2.0, 2.0]))
+    w = Watched(browser)
+    w.open(t.explore().save(tmp_path / "nan.html"))
+    ready(w.page)
+    page = w.page
+    log = next(n for n in t.nodes if n.op == "log")
+    page.click(f'g[data-id="{log.id}"]')
+    assert field(page, "value.nan") == "1" and field(page, "value.inf") == "1"
+    values = field(page, "value.values").split(", ")
+    assert values[:2] == ["-Infinity", "NaN"] and math.isclose(float(values[2]), torch.log(x[2]).item(), rel_tol=1e-7)
+    page.click(".gad-x-next")
+    assert page.text_content('.gad-x-steps .gad-x-row .gad-x-key').startswith("\u2016upstream\u2016")
+    assert float(page.text_content('.gad-x-steps [data-field="step.upstream"]')) == 3.0  # |(1, 2, 2)|
+    assert w.errors == [] and local_requests(w) == []
+    w.page.close()

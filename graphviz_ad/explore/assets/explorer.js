@@ -566,14 +566,14 @@
       } else {
         var s = steps[v.steps[0]], n = nodes[idx[s.node]];
         stepTitle.textContent = counter + "[" + s.index + "] " + (s.grad_fn || "") + " (" + (n ? n.label : s.node) + ")";
-        srow("step.upstream", "upstream", numText(summary(s.upstream) && summary(s.upstream).exact && summary(s.upstream).n === 1
-          ? summary(s.upstream).values[0] : normOf(s.upstream)));
+        var one = function (v) { var x = summary(v); return x && x.exact && x.n === 1; };
+        var shown = function (v) { var x = summary(v); return numText(x ? (one(v) ? x.values[0] : x.norm) : null); };
+        srow("step.upstream", one(s.upstream) ? "upstream" : "\u2016upstream\u2016", shown(s.upstream));
         s.contributions.forEach(function (c, j) {
           if (!c.to) { return; }
           var t = nodes[idx[c.to]], loc = s.local[j];
-          srow("step.to." + c.to, "\u2192 " + (t ? t.label : c.to) + (loc && loc.formula ? " (" + loc.formula + ")" : ""),
-               numText(summary(c.value) && summary(c.value).exact && summary(c.value).n === 1 ? summary(c.value).values[0]
-                 : normOf(c.value)));
+          srow("step.to." + c.to, (one(c.value) ? "\u2192 " : "\u2016\u2192\u2016 ") + (t ? t.label : c.to) +
+               (loc && loc.formula ? " (" + loc.formula + ")" : ""), shown(c.value));
         });
       }
       restyle();
