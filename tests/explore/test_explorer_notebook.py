@@ -91,3 +91,36 @@ def test_the_nbconvert_export_runs_both_explorers_independently(executed, browse
     assert w.page.eval_on_selector_all(f"{roots[1]} g[data-id]", "els => els.length") > count[1]
     assert w.page.eval_on_selector_all(f"{roots[0]} g[data-id]", "els => els.length") == count[0]
     assert w.errors == [] and local_requests(w) == []
+
+
+@pytest.mark.parametrize("mode", ["jupyterlab", "jupyterlab-attached", "vscode", "classic"])
+def test_two_explorers_in_each_front_ends_output_areas(browser, tmp_path, mode):
+    """The output areas of tests/frontends/test_notebook.py: how JupyterLab, VS Code and the classic
+    Notebook insert a text/html output and run its scripts."""
+    import torch
+    from torch import nn
+
+    import graphviz_ad as gad
+    from tests.frontends.test_notebook import _host_page
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Sequential(nn.Linear(3, 3), nn.Tanh()), nn.Linear(3, 1))
+    t = gad.trace(lambda x: net(x).sum(), torch.randn(4, 2)).backward()
+    outputs = [t.explore(depth=1)._repr_mimebundle_()["text/html"],
+               t.explore(depth=1, theme="dark")._repr_mimebundle_()["text/html"]]
+    path = _host_page(tmp_path, outputs)
+    w = Watched(browser)
+    w.page.goto(path.as_uri() + "#" + mode)
+    roots = w.page.eval_on_selector_all(".gad-explorer", "els => els.map(e => '#' + e.id)")
+    assert len(roots) == 2
+    for r in roots:
+        ready(w.page, r)
+    count = [w.page.eval_on_selector_all(f"{r} g[data-id]", "els => els.length") for r in roots]
+    n = layouts(w.page, roots[0])
+    w.page.click(f'{roots[0]} g[data-module="2"]')
+    ready(w.page, roots[0], after=n)
+    assert w.page.eval_on_selector_all(f"{roots[0]} g[data-id]", "els => els.length") > count[0]
+    assert w.page.eval_on_selector_all(f"{roots[1]} g[data-id]", "els => els.length") == count[1]
+    assert layouts(w.page, roots[1]) == 1  # each set up once
+    assert w.errors == [] and local_requests(w) == []
+    w.page.close()
