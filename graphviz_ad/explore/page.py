@@ -66,7 +66,8 @@ def _controls(prefix: str) -> str:
             f'<label>depth <input type="number" class="gad-x-depth" id="{prefix}-depth" min="0" value="1"></label>'
             f'<button type="button" class="gad-x-depth-go" id="{prefix}-depth-go">show to depth</button>'
             f'<button type="button" class="gad-x-download" id="{prefix}-download">download SVG</button>'
-            f'<span class="gad-x-status" id="{prefix}-status" aria-live="polite">loading\u2026</span></div>\n')
+            f'<span class="gad-x-status" id="{prefix}-status" aria-live="polite">the explorer needs its script to run '
+            f'(an untrusted notebook runs none: trust it, or run the cell)</span></div>\n')
 
 
 def _side(prefix: str) -> str:

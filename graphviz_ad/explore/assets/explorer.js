@@ -89,6 +89,7 @@
   function setup(root) {
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
+    first(root, "gad-x-status").textContent = "loading\u2026";
     Promise.all([unpack(first(root, "gad-x-data")), unpack(first(root, "gad-x-dot")),
                  unpack(first(root, "gad-x-viz"))]).then(function (texts) {
       var data = JSON.parse(texts[0]), lines = texts[1].split("\n"), g = data.graph, k = 0;
