@@ -13,4 +13,4 @@ VIZ_FILE = "viz-standalone.js"  # @viz-js/viz's dist/viz-global.js (Graphviz com
 @cache
 def asset(name: str) -> str:
     """The text of ``graphviz_ad/explore/assets/<name>``."""
-    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("assets").joinpath(name).read_text(encoding="utf-8")

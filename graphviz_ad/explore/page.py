@@ -59,7 +59,8 @@ def _raw_script(name: str) -> str:
 
 def _controls(prefix: str) -> str:
     return (f'<div class="gad-x-controls" id="{prefix}-controls">'
-            f'<input type="search" class="gad-x-search" id="{prefix}-search" placeholder="search: name, op, module, class" '
+            f'<input type="search" class="gad-x-search" id="{prefix}-search" '
+            'placeholder="search: name, op, module, class" '
             f'aria-label="search the graph">'
             f'<button type="button" class="gad-x-expand-all" id="{prefix}-expand-all">expand all</button>'
             f'<button type="button" class="gad-x-collapse-all" id="{prefix}-collapse-all">collapse all</button>'
@@ -77,7 +78,8 @@ def _side(prefix: str) -> str:
             f'<div class="gad-x-title" id="{prefix}-title">click a box</div>'
             f'<div class="gad-x-panel-body" id="{prefix}-panel-body"></div></div>'
             f'<div class="gad-x-steps" id="{prefix}-steps">'
-            f'<div class="gad-x-controls"><button type="button" class="gad-x-prev" id="{prefix}-prev">\u25c0 back</button>'
+            f'<div class="gad-x-controls">'
+            f'<button type="button" class="gad-x-prev" id="{prefix}-prev">\u25c0 back</button>'
             f'<button type="button" class="gad-x-next" id="{prefix}-next">backward step \u25b6</button>'
             f'<button type="button" class="gad-x-to-selected" id="{prefix}-to-selected">step to the selected box'
             f'</button></div>'

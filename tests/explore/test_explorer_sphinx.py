@@ -37,7 +37,8 @@ def test_sphinx_explore_option_puts_a_working_explorer_in_the_page(browser, tmp_
     w.open(out / "index.html")
     ready(w.page)
     page = w.page
-    assert page.eval_on_selector_all("g[data-module]", "els => els.map(e => e.getAttribute('data-module'))") == ["0", "1", "2"]
+    modules = page.eval_on_selector_all("g[data-module]", "els => els.map(e => e.getAttribute('data-module'))")
+    assert modules == ["0", "1", "2"]
     before = page.eval_on_selector_all("g[data-id]", "els => els.length")
     n = layouts(page)
     page.click('g[data-module="0"]')
