@@ -113,8 +113,14 @@ def test_clicking_a_module_expands_it_in_place_and_its_label_collapses_it_again(
     page = opened.page
     before = sorted(drawn(page))
     n = layouts(page)
+    where = page.eval_on_selector('g[data-module="blocks.1"]', "e => [e.getBoundingClientRect().x, "
+                                  "e.getBoundingClientRect().y]")
     page.click('g[data-module="blocks.1"]')
     ready(page, after=n)
+    cid = box(trace, "blocks.1")[1:]
+    now = page.eval_on_selector(f'g.cluster[data-cluster="{cid}"]', "e => [e.getBoundingClientRect().x, "
+                                "e.getBoundingClientRect().y]")
+    assert [round(b - a) for a, b in zip(where, now)] == [0, 0]  # the opened module stays where its box was
     inside = {x.id for x in trace.nodes if x.module and (x.module == "blocks.1" or x.module.startswith("blocks.1."))}
     after = drawn(page)
     assert len(after) > len(before)

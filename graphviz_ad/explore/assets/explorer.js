@@ -273,8 +273,12 @@
       var e = svg.querySelector('[data-cluster="' + a.cid + '"]');
       if (!e) { return; }
       var r = e.getBoundingClientRect(), v = view.getBoundingClientRect();
-      view.scrollLeft += (r.left - v.left) - a.x;
-      view.scrollTop += (r.top - v.top) - a.y;
+      var left = view.scrollLeft + (r.left - v.left) - a.x, top = view.scrollTop + (r.top - v.top) - a.y;
+      // where the view cannot scroll that far back, a margin keeps the clicked module where it was
+      svg.style.marginLeft = left < 0 ? -left + "px" : "";
+      svg.style.marginTop = top < 0 ? -top + "px" : "";
+      view.scrollLeft = Math.max(0, left);
+      view.scrollTop = Math.max(0, top);
     }
 
     /* ---- expand, collapse, depth ---------------------------------------------------------- */
