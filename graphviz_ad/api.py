@@ -120,6 +120,13 @@ class Trace:
             raise BackwardError("the stepper walks the backward pass: call t.backward() first")
         return Stepper(self.graph, self.steps, self.update, RenderOptions.make(options, **kw))
 
+    def explore(self, options: RenderOptions | None = None, **kw: Any) -> Any:
+        """The interactive explorer (:class:`graphviz_ad.explore.explorer.Explorer`): ``to_html()``,
+        ``save(path)``, notebook display. It opens on the view ``depth`` draws (``"auto"``: collapsed)."""
+        from .explore.explorer import Explorer
+
+        return Explorer(self.graph, self.steps, RenderOptions.make(options, **kw))
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The graph for a notebook (:mod:`graphviz_ad.render.display`): HTML with zoom, SVG and text."""
         return graph_bundle(self.to_svg, repr(self), include=include, exclude=exclude)

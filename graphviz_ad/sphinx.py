@@ -12,7 +12,8 @@ Add ``"graphviz_ad.sphinx"`` to ``extensions`` in ``conf.py`` (``pip install gra
        :loss: mse
 
 Options: ``:at:`` (``name=value`` pairs, values numbers or nested lists), ``:steps:`` (the
-interactive backward stepper instead of the still graph), ``:theme:``, ``:rankdir:``, ``:depth:``
+interactive backward stepper instead of the still graph), ``:explore:`` (the interactive explorer:
+expand and collapse modules in place, search, details, backward at any level), ``:theme:``, ``:rankdir:``, ``:depth:``
 (a number, ``auto`` or ``all``), ``:grad-color:``, ``:no-backward:``, ``:dtype:``; for a model
 (``PATH.py:ATTR``, relative to the document like ``literalinclude``, or ``pkg.module:ATTR``):
 ``:input:`` (shapes separated by spaces), ``:input-dtype:``, ``:target:``, ``:loss:``, ``:seed:``.
@@ -104,6 +105,7 @@ class AutogradGraph(SphinxDirective):
     option_spec = {
         "at": directives.unchanged,
         "steps": directives.flag,
+        "explore": directives.flag,
         "theme": lambda a: directives.choice(a, ("light", "dark")),
         "rankdir": lambda a: directives.choice(a, ("tb", "lr", "bt", "rl")).upper(),
         "depth": directives.unchanged_required,
@@ -142,7 +144,8 @@ class AutogradGraph(SphinxDirective):
 
     def _entry(self, arg: str) -> dict[str, Any]:
         o = self.options
-        entry: dict[str, Any] = {"name": "sphinx", "outputs": ["html" if "steps" in o else "svg"]}
+        entry: dict[str, Any] = {"name": "sphinx",
+                                 "outputs": ["explore" if "explore" in o else "html" if "steps" in o else "svg"]}
         for opt, key in (("theme", "theme"), ("rankdir", "rankdir"), ("dtype", "dtype"), ("input-dtype", "input_dtype"),
                          ("target", "target"), ("loss", "loss"), ("seed", "seed")):
             if opt in o:
@@ -173,6 +176,8 @@ class AutogradGraph(SphinxDirective):
 
         spec = parse_entry(entry, self.env.srcdir)
         t = trace_spec(spec)
+        if "explore" in spec.outputs:
+            return t.explore(spec.options).fragment()
         if "html" in spec.outputs:
             return _STYLE + "\n" + t.stepper(spec.options).fragment()
         label = f"autograd graph of {entry.get('expr') or entry.get('model')}"

@@ -19,6 +19,7 @@ LAYERS = [
     {"output"},  # the dot subprocess, atomic files, SVG for HTML
     {"render"},  # static drawing: DOT text, views, notebook display, bytes by format
     {"stepper"},  # the backward stepper: frames, page, transcript
+    {"explore"},  # the interactive page: expand/collapse in place, search, details, stepping
     {"api"},  # the Trace facade
     {"recipes", "training"},  # expressions, model loading, the figures build; training over time (watch)
     {"frontends", "sphinx"},  # thin callers

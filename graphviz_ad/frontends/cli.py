@@ -61,7 +61,7 @@ _EXPR_CONTEXT = {"ignore_unknown_options": True}
 @cli.command(context_settings=_EXPR_CONTEXT)
 @click.argument("expr")
 @expression_options
-@click.option("-o", "--output", "out", metavar="FILE", help="Output file (.svg .png .pdf .dot .json); stdout if omitted.")
+@click.option("-o", "--output", "out", metavar="FILE", help="Output file (.svg .png .pdf .dot .json, or .html for the interactive explorer); stdout if omitted.")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json"]),
               help="Output format (default: from the file suffix, svg on stdout).")
 @click.option("--no-backward", is_flag=True, help="Draw the forward pass only (no gradients).")

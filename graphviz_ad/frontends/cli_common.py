@@ -84,7 +84,10 @@ def emit(data: bytes | str, out: str | None) -> None:
 
 
 def render_trace(t: Any, out: str | None, fmt: str | None, opts: RenderOptions) -> None:
-    """Write a trace as dot/svg/png/pdf/json to ``out`` (or stdout)."""
+    """Write a trace as dot/svg/png/pdf/json to ``out`` (or stdout); an ``.html`` file gets the explorer."""
+    if fmt is None and out and out.lower().endswith((".html", ".htm")):
+        t.explore(opts).save(out)
+        return
     if fmt is None:
         fmt = format_from_path(out, GRAPH_FORMATS) if out and out != "-" else "svg"
     if fmt in ("png", "pdf") and (out is None or out == "-"):

@@ -6,7 +6,7 @@ import click
 
 from ..recipes.models import LOSSES, trace_model
 from ..render.options import RenderOptions
-from .cli_common import common_render_options, handle, render_trace, write_stepper
+from .cli_common import common_render_options, handle, render_trace
 
 __all__ = ["model", "parse_depth"]
 
@@ -48,7 +48,7 @@ def parse_depth(text: str | None) -> int | str | None:
 @click.option("--show-all", is_flag=True,
               help="Draw everything as recorded: installed libraries' frames, mask and position plumbing, no-op casts.")
 @click.option("-o", "--output", "out", metavar="FILE",
-              help="Output: .svg .png .pdf .dot .json, or .html for the backward stepper; SVG on stdout if omitted.")
+              help="Output: .svg .png .pdf .dot .json, or .html for the interactive explorer; SVG on stdout if omitted.")
 @common_render_options
 @handle
 def model(target: str, input_shapes: tuple[str, ...], input_dtype: str, target_shape: str | None, loss: str | None,
@@ -65,13 +65,8 @@ def model(target: str, input_shapes: tuple[str, ...], input_dtype: str, target_s
     """
     opts = RenderOptions(theme=theme, rankdir=rankdir, depth=parse_depth(depth), grad_color=grad_color,
                          show_all=show_all)
-    if out and out.lower().endswith((".html", ".htm")) and no_backward:
-        raise click.UsageError("the .html stepper walks the backward pass: drop --no-backward")
     if optimizer and (no_backward or not loss):
         raise click.UsageError("--optimizer needs a loss to minimise: add --loss (and keep the backward)")
     t = trace_model(target, input_shapes, input_dtype=input_dtype, target_shape=target_shape, loss=loss, seed=seed,
                     optimizer=(optimizer, lr, momentum) if optimizer else None, backward=not no_backward)
-    if out and out.lower().endswith((".html", ".htm")):
-        write_stepper(t, out, None, False, opts)
-    else:
-        render_trace(t, out, None, opts)
+    render_trace(t, out, None, opts)

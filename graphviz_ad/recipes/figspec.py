@@ -24,7 +24,7 @@ from ..render.options import RenderOptions
 __all__ = ["FigureSpec", "FigureError", "parse_entry", "trace_spec", "OUTPUTS", "KEYS",
            "output_names"]
 
-OUTPUTS = ("svg", "png", "pdf", "dot", "json", "frames", "html")
+OUTPUTS = ("svg", "png", "pdf", "dot", "json", "frames", "html", "explore")
 _COMMON = ("name", "outputs", "backward", "theme", "rankdir", "depth", "legend", "grads", "grad_color", "digits")
 _EXPR = ("expr", "at", "dtype")
 _MODEL = ("model", "input", "input_dtype", "target", "loss", "seed", "optimizer")
@@ -65,6 +65,8 @@ def output_names(name: str, fmt: str) -> str:
         return f"{name}_frames"
     if fmt == "html":
         return f"{name}_steps.html"
+    if fmt == "explore":
+        return f"{name}_explore.html"
     return f"{name}.{fmt}"
 
 

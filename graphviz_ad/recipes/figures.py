@@ -223,6 +223,8 @@ def _write_outputs(t: Any, spec: FigureSpec, out: Path) -> tuple[dict[str, str],
         rel = output_names(spec.name, fmt)
         if fmt in ("json", "dot", "svg", "png", "pdf"):
             written += _put(out, rel, graph_bytes(t.graph, fmt, spec.options, t.steps, t.update), files)
+        elif fmt == "explore":
+            written += _put(out, rel, t.explore(spec.options).to_html(), files)
         elif fmt == "html":
             stepper = stepper or t.stepper(spec.options)
             written += _put(out, rel, stepper.to_html(), files)

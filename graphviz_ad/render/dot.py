@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..gcpause import gc_paused
-from ..model.graph import Graph, Node
+from ..model.graph import Cluster, Graph, Node
 from ..model.values import Value
 from .collapse import view_for
 from .format import clean_text, fmt_number, fmt_shape, fmt_value_texts
@@ -15,8 +15,9 @@ from .gradcolor import LIGHT, colour_bar, fill_of, magnitude
 from .options import RenderOptions
 from .quoting import QUOTE_NOT_NEWLINE, html_text, quote
 from .theme import KIND_NAMES, SHAPES, STYLES, Theme, get_theme
+from .wrap import row_breaks
 
-__all__ = ["to_dot", "node_label", "has_nonfinite"]
+__all__ = ["to_dot", "node_label", "has_nonfinite", "DotPieces"]
 
 _QUOTE_OR_NEWLINE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')  # a text that is "plain": nothing to escape
 TOOLTIP_LIMIT = 2000
@@ -92,6 +93,7 @@ class _Writer:
         self._mags: dict[int, tuple[Value, float | None]] = {}
         self._edge_labels: dict[str, str] = {}
         self.edge_label_attr = "label"  # or "xlabel" for big graphs
+        self.tooltips = True  # node and edge tooltips with every digit (a page with a details panel needs none)
 
     def texts(self, v: Value | None) -> _Texts:
         """``(v, fmt_value(v, digits), fmt_value_full(v), plain)``, once per Value; ``plain``: the full
@@ -218,7 +220,10 @@ class _Writer:
         label = self.label(n, muted, grad_colour, bad_value, bad_grad, value_texts[1], grad_texts[1])
         return (f'{indent}{n.id} [id="{n.id}", class="gad-node gad-{kind}{" gad-nonfinite" if bad else ""}", '
                 f'shape={SHAPES[kind]}, style="{STYLES[kind]}", fillcolor="{fill}", color="{theme.border[kind]}", '
-                f"label={label}, tooltip={self.tooltip(n, value_texts, grad_texts)}{extra}];")
+                f"label={label}{self._tip(n, value_texts, grad_texts)}{extra}];")
+
+    def _tip(self, node: Node, value: _Texts, grad: _Texts) -> str:
+        return f", tooltip={self.tooltip(node, value, grad)}" if self.tooltips else ""
 
     def edge_attrs(self, g: Value, labelled: bool = True) -> str:
         """The gradient attributes of an edge (after its id and class): its label and the label's
@@ -231,11 +236,15 @@ class _Writer:
 
     def _edge_label(self, g: Value) -> str:
         theme, digits = self.theme, self.opts.digits
-        _, short, full, plain = self.texts(g)
-        text = short if g.numel == 1 else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
+        one = g.numel == 1
+        if one or self.tooltips:
+            _, short, full, plain = self.texts(g)
+        text = short if one else f"‖g‖ {fmt_number(self.magnitude(g), digits)}"
         label = self._edge_labels.get(text)
         if label is None:  # few distinct texts: "‖g‖ 0", "1", ...
             label = self._edge_labels[text] = f", {self.edge_label_attr}=<{_font(html_text(text), theme.grad, 9)}>"
+        if not self.tooltips:
+            return label
         tip = f'"gradient: {full}"' if plain else quote("gradient: " + full)
         return f"{label}, labeltooltip={tip}"
 
@@ -282,14 +291,9 @@ def _single_consumers(graph: Graph, consumers: dict[str, int]) -> set[str]:
             if n.grad is not None and consumers.get(n.id) == 1 and n.kind != "module" and n.id not in outputs}
 
 
-@gc_paused()
-def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str:
-    """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
-    opts = RenderOptions.make(options, **kw)
-    theme = get_theme(opts.theme)
-    graph = view_for(graph, opts.depth, show_all=opts.show_all)
-    w = _Writer(theme, opts)
-    lines: list[str] = [
+def _header(theme: Theme, opts: RenderOptions) -> list[str]:
+    """The first lines of a drawing: the graph's, nodes' and edges' default attributes."""
+    return [
         "digraph graphviz_ad {",
         f'  graph [rankdir={opts.rankdir}, bgcolor="{theme.background}", fontname="Helvetica", '
         f'fontsize=11, fontcolor="{theme.text}", nodesep=0.25, ranksep=0.35, newrank=true, '
@@ -297,6 +301,61 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         f'  node [fontname="Helvetica", fontsize=11, fontcolor="{theme.text}", margin="0.08,0.04", penwidth=1.2];',
         f'  edge [fontname="Helvetica", fontsize=9, color="{theme.edge}", fontcolor="{theme.grad}", arrowsize=0.7];',
     ]
+
+
+def _cluster_attrs(c: Cluster, theme: Theme) -> str:
+    """The attribute line of a cluster's subgraph: id, class, colours, label."""
+    fill = theme.cluster_mod if c.kind == "module" else theme.cluster_fn
+    return (f'id="cluster_{c.id}"; class="gad-cluster gad-cluster-{c.kind}"; '
+            f'style="rounded,filled"; fillcolor="{fill}"; color="{theme.cluster_border}"; '
+            f'fontcolor="{theme.muted}"; fontsize=10; labeljust=l; '
+            f"label=<{html_text(clean_text(c.label, 60))}>;")
+
+
+def _legend_line(theme: Theme, kinds: set[str], opts: RenderOptions) -> str:
+    return (f'legend [id="legend", class="gad-legend", shape=plain, '
+            f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
+
+
+class DotPieces:
+    """The statements of one drawing style, one at a time, for callers that compose their own views
+    (the interactive page lays out whatever is open): the same text :func:`to_dot` writes."""
+
+    def __init__(self, options: RenderOptions | None = None, *, tooltips: bool = True, **kw: Any) -> None:
+        self.options = RenderOptions.make(options, **kw)
+        self.theme = get_theme(self.options.theme)
+        self._w = _Writer(self.theme, self.options)
+        self._w.tooltips = tooltips
+
+    def header(self) -> list[str]:
+        """``digraph graphviz_ad {`` and the default attributes (the caller closes the brace)."""
+        return _header(self.theme, self.options)
+
+    def node(self, node: Node) -> str:
+        """A node's statement (no indent)."""
+        return self._w.node_line(node, "")
+
+    def cluster(self, cluster: Cluster) -> str:
+        """The attribute line inside ``subgraph cluster_<id> {``."""
+        return _cluster_attrs(cluster, self.theme)
+
+    def edge_attrs(self, grad: Value | None) -> str:
+        """What follows an edge's id and class: its gradient label and colour (``""`` without a gradient)."""
+        return self._w.edge_attrs(grad) if grad is not None and self.options.grads else ""
+
+    def legend(self, kinds: set[str]) -> str:
+        """The legend's statement for these node kinds, or ``""`` without ``legend``."""
+        return _legend_line(self.theme, kinds, self.options) if self.options.legend else ""
+
+
+@gc_paused()
+def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str:
+    """The graph as DOT text. Ids: nodes ``n<k>``, edges ``e<k>``, clusters ``cluster_c<k>``."""
+    opts = RenderOptions.make(options, **kw)
+    theme = get_theme(opts.theme)
+    graph = view_for(graph, opts.depth, show_all=opts.show_all)
+    w = _Writer(theme, opts)
+    lines: list[str] = _header(theme, opts)
     by_cluster: dict[str | None, list[Node]] = {}
     for n in graph.nodes:
         by_cluster.setdefault(n.cluster, []).append(n)
@@ -314,13 +373,8 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
             lines.append(f"{'  ' * depth}}}")
             continue
         if cid is not None:
-            c = cluster_of[cid]
-            fill = theme.cluster_mod if c.kind == "module" else theme.cluster_fn
             lines.append(f"{'  ' * depth}subgraph cluster_{cid} {{")
-            lines.append(f'{indent}id="cluster_{cid}"; class="gad-cluster gad-cluster-{c.kind}"; '
-                         f'style="rounded,filled"; fillcolor="{fill}"; color="{theme.cluster_border}"; '
-                         f'fontcolor="{theme.muted}"; fontsize=10; labeljust=l; '
-                         f"label=<{html_text(clean_text(c.label, 60))}>;")
+            lines.append(indent + _cluster_attrs(cluster_of[cid], theme))
             stack.append(("close", cid, depth))
         lines.extend([w.node_line(n, indent) for n in by_cluster.get(cid, ())])
         for child in reversed(children.get(cid, [])):
@@ -331,13 +385,13 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
     if sum(consumers.values()) >= EXTERNAL_LABELS_FROM:
         w.edge_label_attr = "xlabel"
         shown_at_source = _single_consumers(graph, consumers)
+    breaks = row_breaks(graph)  # a long chain wraps into rows
     for k, e in enumerate(graph.edges):
         s, t = e.source, e.target
         grad = w.edge_attrs(e.grad, s not in shown_at_source) if show_grads and e.grad is not None else ""
-        lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}];')
+        wrap = ", constraint=false" if breaks and (s, t) in breaks else ""
+        lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}{wrap}];')
     if opts.legend:
-        kinds = {n.kind for n in graph.nodes}
-        lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, '
-                     f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
+        lines.append("  " + _legend_line(theme, {n.kind for n in graph.nodes}, opts))
     lines.append("}\n")
     return "\n".join(lines)

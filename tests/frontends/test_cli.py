@@ -124,3 +124,11 @@ def test_python_dash_m_works(tmp_path):
     res = subprocess.run([sys.executable, "-m", "graphviz_ad", "render", "x +", "--at", "x=1"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     assert res.returncode == 2 and "Traceback" not in res.stderr and "syntax error" in res.stderr
+
+
+def test_render_html_writes_the_explorer_and_step_html_keeps_the_stepper(run, tmp_path):
+    assert run("render", EXPR, *AT, "-o", "page.html").exit_code == 0
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert 'class="gad-explorer"' in page and "worker-src blob:" in page
+    assert run("step", EXPR, *AT, "-o", "steps.html").exit_code == 0
+    assert 'class="gad-stepper' in (tmp_path / "steps.html").read_text(encoding="utf-8")

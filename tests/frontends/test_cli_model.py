@@ -41,10 +41,17 @@ def test_model_svg_depth_and_grad_color(run, tmp_path):
     assert "|∇| (log scale)" in (tmp_path / "chain.svg").read_text()
 
 
-def test_model_html_stepper(run, tmp_path):
+def test_model_html_is_the_explorer(run, tmp_path):
     res = run("model", f"{EXAMPLES}/widenet.py:build", "--input", "4x1", "--loss", "mse", "-o", "w.html")
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "w.html").read_text().startswith("<!DOCTYPE html>")
+    text = (tmp_path / "w.html").read_text()
+    assert text.startswith("<!DOCTYPE html>") and 'class="gad-explorer"' in text and 'class="gad-stepper"' not in text
+
+
+def test_model_html_without_backward_is_the_forward_explorer(run, tmp_path):
+    res = run("model", f"{EXAMPLES}/widenet.py:build", "--input", "4x1", "--no-backward", "-o", "w.html")
+    assert res.exit_code == 0, res.output
+    assert 'class="gad-explorer"' in (tmp_path / "w.html").read_text()
 
 
 def test_cross_entropy_and_dotted_module(run, tmp_path):

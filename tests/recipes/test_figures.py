@@ -283,3 +283,11 @@ def test_help_has_an_example():
     res = CliRunner().invoke(cli, ["figures", "--help"])
     assert res.exit_code == 0
     assert "Examples:\n    graphviz-ad figures examples/figures.toml\n" in res.output
+
+
+def test_the_explore_output_writes_the_interactive_page(run, tmp_path: Path):
+    res = run(NESTED.replace("}\n", '}\noutputs = ["explore"]\n'), "--out", "out")
+    assert res.exit_code == 0, res.output
+    assert "1 built" in res.output, res.output
+    page = (tmp_path / "out" / "nested_explore.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'class="gad-explorer"' in page

@@ -1,0 +1,65 @@
+"""The Explorer object: a trace's interactive page as HTML, a file, or a notebook output."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..gcpause import gc_paused
+from ..model.graph import Graph
+from ..model.steps import Step
+from ..output.files import write_atomic
+from ..render.options import RenderOptions
+from ..render.theme import get_theme
+from .page import explorer_html, explorer_page
+from .pieces import page_data
+
+__all__ = ["Explorer"]
+
+
+class Explorer:
+    """Expand and collapse modules in place, search, inspect any box, step the backward pass at any level.
+
+    It opens on the view the options' ``depth`` draws (``"auto"``: the collapsed picture) and lays
+    out only what is open, in the browser (Graphviz in WebAssembly, in a Web Worker). Nothing is
+    fetched: the page works from a file, in a notebook and in a Sphinx build.
+    """
+
+    def __init__(self, graph: Graph, steps: list[Step], options: RenderOptions) -> None:
+        self.graph = graph
+        self.steps = steps
+        self.options = options
+
+    @cached_property
+    def _texts(self) -> tuple[str, str]:
+        """The page's data as JSON and its DOT pieces as lines."""
+        with gc_paused():
+            data, dot = page_data(self.graph, self.steps, self.options)
+            # ASCII: a lone surrogate stays an escape (UTF-8 has no way to write it)
+            return json.dumps(data, separators=(",", ":"), allow_nan=False), dot.encode("utf-8", "replace").decode()
+
+    def fragment(self) -> str:
+        """The explorer as an HTML fragment (a ``div``; several may share a page)."""
+        return explorer_html(*self._texts, get_theme(self.options.theme))
+
+    def to_html(self) -> str:
+        """A whole offline HTML page."""
+        return explorer_page(self.fragment(), get_theme(self.options.theme))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page to ``path`` (atomically) and return the path."""
+        return write_atomic(path, self.to_html())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {}
+        if (not include or "text/html" in include) and not (exclude and "text/html" in exclude):
+            bundle["text/html"] = self.fragment()
+        if (not include or "text/plain" in include) and not (exclude and "text/plain" in exclude):
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<graphviz_ad.Explorer: {len(self.graph.nodes)} nodes, {len(self.steps)} backward steps>"
