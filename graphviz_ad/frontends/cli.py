@@ -12,6 +12,7 @@ from ..errors import ExpressionError
 from ..output.files import format_from_path
 from .cli_common import (
     DTYPES,
+    ExpressionCommand,
     cli,
     common_render_options,
     expression_options,
@@ -53,11 +54,7 @@ def _trace_expression(expr: str, at: tuple[str, ...], dtype: str, backward: bool
     return backward_from_ones(t) if backward else t
 
 
-# An expression may start with a minus sign ("-x*y"): it is the argument, not an unknown option.
-_EXPR_CONTEXT = {"ignore_unknown_options": True}
-
-
-@cli.command(context_settings=_EXPR_CONTEXT)
+@cli.command(cls=ExpressionCommand)
 @click.argument("expr")
 @expression_options
 @click.option("-o", "--output", "out", metavar="FILE", help="Output file (.svg .png .pdf .dot .json); stdout if omitted.")
@@ -83,7 +80,7 @@ def render(expr: str, at: tuple[str, ...], dtype: str, out: str | None, fmt: str
     render_trace(t, out, fmt, render_options(theme, rankdir))
 
 
-@cli.command(context_settings=_EXPR_CONTEXT)
+@cli.command(cls=ExpressionCommand)
 @click.argument("expr")
 @expression_options
 @click.option("-o", "--output", "out", metavar="FILE.html", help="Write the interactive HTML stepper.")

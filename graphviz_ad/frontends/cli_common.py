@@ -16,7 +16,7 @@ from ..output.files import format_from_path, write_atomic
 from ..render.formats import GRAPH_FORMATS, graph_bytes
 from ..render.options import RenderOptions
 
-__all__ = ["cli", "UserError", "handle", "render_options", "common_render_options", "expression_options", "emit",
+__all__ = ["cli", "UserError", "ExpressionCommand", "handle", "render_options", "common_render_options", "expression_options", "emit",
            "render_trace", "write_stepper", "DTYPES"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -26,6 +26,44 @@ class UserError(click.ClickException):
     """A mistake the user can fix: one short line, exit status 1."""
 
     exit_code = 1
+
+
+class ExpressionCommand(click.Command):
+    """A command whose one argument is an expression that may start with a minus (``"-log(x)"``).
+
+    click would read ``-log(x)`` as the short options ``-l -o g(x)``: before click parses, the first
+    word that is not one of the command's options (nor an option's value) is taken as the expression,
+    whatever its first character; ``--`` marks the next word as the expression, and options may
+    follow it. Write an attached short-option value with a space (``-o f.svg``).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for p in self.get_params(ctx):
+            if isinstance(p, click.Option):
+                for name in (*p.opts, *p.secondary_opts):
+                    takes_value[name] = not p.is_flag and not p.count
+        rest: list[str] = []
+        expr: str | None = None
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if expr is None and word == "--" and i + 1 < len(args):
+                expr = args[i + 1]
+                i += 2
+                continue
+            name = word.split("=", 1)[0] if word.startswith("--") else word
+            if name in takes_value:
+                rest.append(word)
+                if takes_value[name] and "=" not in word and i + 1 < len(args):
+                    rest.append(args[i + 1])
+                    i += 1
+            elif expr is None:
+                expr = word
+            else:
+                rest.append(word)
+            i += 1
+        return super().parse_args(ctx, rest + (["--", expr] if expr is not None else []))
 
 
 def handle(fn: Callable[..., Any]) -> Callable[..., Any]:
