@@ -81,7 +81,7 @@ def script_json(data: Any) -> str:
 
 def _step_data(v: StepView) -> dict[str, Any]:
     terms = [[t.to, t.formula, t.local, t.contrib] for t in v.terms[:MAX_HTML_TERMS]]
-    return {"index": v.index, "node": v.node, "label": v.label, "grad_fn": v.grad_fn, "leaf": v.leaf,
+    return {"index": v.index, "number": v.number, "node": v.node, "label": v.label, "grad_fn": v.grad_fn, "leaf": v.leaf,
             "title": v.heading, "upstream": v.upstream, "sum": v.sum_text, "terms": terms,
             "more": max(0, len(v.terms) - MAX_HTML_TERMS)}
 
@@ -282,7 +282,7 @@ _JS = r"""
         return;
       }
       var v = steps[k - 1];
-      title.textContent = "[" + v.index + "] " + v.title;
+      title.textContent = "[" + v.number + "] " + v.title;
       if (v.leaf) { gradRow("gad-panel-leaf", v.label, v.sum, v.upstream); return; }
       var u = row("gad-panel-up");
       add(u, "gad-panel-key", "upstream ");

@@ -55,6 +55,11 @@ class StepView(NamedTuple):
     terms: tuple[Term, ...] = ()
 
     @property
+    def number(self) -> int:
+        """The step's number as shown everywhere (transcript, frames, page): counted from 1."""
+        return self.index + 1
+
+    @property
     def title(self) -> str:
         """``MulBackward0 (mul = z*c)``; a leaf step reads ``x.grad``."""
         if self.leaf:

@@ -141,7 +141,7 @@ def test_step_frames_highlight_the_step_and_hide_pending(stepper, nested_trace):
 def test_step_panel_shows_the_chain_rule(stepper, nested_trace):
     for k, step in enumerate(nested_trace.steps, start=1):
         text = panel_text(stepper.frame(k))
-        assert f"[{step.index}]" in text and fmt(step.upstream) in text
+        assert f"[{k}]" in text and fmt(step.upstream) in text
         for loc, con in zip(step.local, step.contributions):
             if con.value is None:
                 continue
@@ -269,11 +269,11 @@ def test_frames_in_order_equal_each_frame(nested_trace, make_training):
 def test_transcript_lines(nested_trace):
     lines = nested_trace.stepper().text().splitlines()
     assert len(lines) == len(nested_trace.steps)
-    assert lines[3] == ("[3] MulBackward0 (mul = z*c): upstream 0.0088097 × ∂mul/∂z = c = 2.1995 → z: 0.019377; "
+    assert lines[3] == ("[4] MulBackward0 (mul = z*c): upstream 0.0088097 × ∂mul/∂z = c = 2.1995 → z: 0.019377; "
                         "× ∂mul/∂c = z = 3 → c: 0.026429")
-    assert lines[4] == "[4] z.grad = 0.019377"
-    assert lines[9] == "[9] x.grad = 0.058131"
-    assert lines[0].startswith("[0] TanhBackward0 (f = tanh(e)): upstream 1 × ∂f/∂e = 1 - tanh²(e) = 0.066941")
+    assert lines[4] == "[5] z.grad = 0.019377"
+    assert lines[9] == "[10] x.grad = 0.058131"
+    assert lines[0].startswith("[1] TanhBackward0 (f = tanh(e)): upstream 1 × ∂f/∂e = 1 - tanh²(e) = 0.066941")
 
 
 def test_transcript_numbers_are_autograds(nested_trace):
@@ -384,7 +384,7 @@ def test_repr_mimebundle(stepper):
     assert set(bundle) == {"text/html", "text/plain"}
     assert bundle["text/html"].startswith('<div class="gad-stepper')
     assert "<html" not in bundle["text/html"]
-    assert "[4] z.grad = 0.019377" in bundle["text/plain"]
+    assert "[5] z.grad = 0.019377" in bundle["text/plain"]
     assert set(stepper._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
     assert set(stepper._repr_mimebundle_(exclude=["text/plain"])) == {"text/html"}
 
@@ -393,7 +393,7 @@ def test_repr_mimebundle_without_graphviz(nested_trace, monkeypatch):
     monkeypatch.setenv("GRAPHVIZ_AD_DOT", "graphviz-ad-no-such-dot")
     bundle = nested_trace.stepper()._repr_mimebundle_()
     assert set(bundle) == {"text/plain"}
-    assert "[4] z.grad = 0.019377" in bundle["text/plain"] and "not found" in bundle["text/plain"]
+    assert "[5] z.grad = 0.019377" in bundle["text/plain"] and "not found" in bundle["text/plain"]
 
 
 # -- save ---------------------------------------------------------------------------

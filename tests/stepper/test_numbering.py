@@ -1,0 +1,33 @@
+"""One numbering everywhere: steps count from 1 in the transcript, the frames and the page's data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.helpers import needs_dot
+
+
+def test_transcript_counts_steps_from_one(nested_trace):
+    lines = nested_trace.stepper().text().splitlines()
+    assert [int(re.match(r"\[(\d+)\]", line).group(1)) for line in lines] == list(range(1, len(lines) + 1))
+    assert lines[0].startswith("[1] TanhBackward0") and lines[-1] == "[10] x.grad = 0.058131"
+
+
+@needs_dot
+def test_each_frame_shows_the_same_number_as_its_position(nested_trace):
+    s = nested_trace.stepper()
+    frames = s.frames()
+    n = len(nested_trace.steps)
+    for k in range(1, n + 1):
+        text = re.sub(r"<[^>]+>", "", frames[k])
+        assert f"[{k}] " in text and f"step {k} of {n}" in text, k
+        assert f"[{k - 1}] " not in text
+
+
+@needs_dot
+def test_the_page_numbers_steps_from_one(nested_trace):
+    html = nested_trace.stepper().to_html()
+    data = json.loads(re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert [s["number"] for s in data["steps"]] == list(range(1, len(nested_trace.steps) + 1))
+    assert '"[" + v.number + "] "' in html
