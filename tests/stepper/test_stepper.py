@@ -292,8 +292,8 @@ def test_transcript_shows_sums():
     leaf = next(s for s in t.steps if s.leaf and t.node(s.node).label == "x")
     assert len(leaf.incoming) == 2
     parts = " + ".join(fmt(i.value) for i in leaf.incoming)
-    assert f"[{leaf.index}] x.grad = {parts} = {fmt(leaf.upstream)}" in t.stepper().text()
-    assert f"[{leaf.index}] x.grad = 1 + 3 = 4" in t.stepper().text()
+    assert f"[{leaf.index + 1}] x.grad = {parts} = {fmt(leaf.upstream)}" in t.stepper().text()
+    assert f"[{leaf.index + 1}] x.grad = 1 + 3 = 4" in t.stepper().text()
 
 
 class Cube(torch.autograd.Function):
@@ -375,7 +375,7 @@ def test_html_markup_in_labels_stays_text():
     for svg in s.frames():
         ET.fromstring(svg.encode("utf-8"))
         assert "<script" not in svg
-    assert f"[{len(t.steps) - 1}] {XSS}.grad = " in s.text()
+    assert f"[{len(t.steps)}] {XSS}.grad = " in s.text()
 
 
 @needs_dot
