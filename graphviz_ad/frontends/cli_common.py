@@ -16,7 +16,7 @@ from ..output.files import format_from_path, write_atomic
 from ..render.formats import GRAPH_FORMATS, graph_bytes
 from ..render.options import RenderOptions
 
-__all__ = ["cli", "UserError", "ExpressionCommand", "handle", "render_options", "common_render_options", "expression_options", "emit",
+__all__ = ["cli", "UserError", "ExpressionCommand", "handle", "render_options", "parse_depth", "common_render_options", "expression_options", "emit",
            "render_trace", "write_stepper", "DTYPES"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -86,12 +86,37 @@ def handle(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def render_options(theme: str, rankdir: str, depth: int | None = None) -> RenderOptions:
-    return RenderOptions(theme=theme, rankdir=rankdir, depth=depth)
+def parse_depth(text: str | None) -> int | str | None:
+    """``--depth``: a whole number, ``auto`` (the default) or ``all`` (expand everything)."""
+    if text is None or text == "auto":
+        return "auto"
+    if text in ("all", "none"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise click.BadParameter("a whole number, 'auto' or 'all'", param_hint="--depth") from None
+    if value < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--depth")
+    return value
+
+
+def render_options(theme: str = "light", rankdir: str = "TB", depth: str | None = "auto", grad_color: bool = False,
+                   digits: int = 5, legend: bool = True) -> RenderOptions:
+    """The :class:`RenderOptions` of the drawing options every command takes (:func:`common_render_options`)."""
+    return RenderOptions(theme=theme, rankdir=rankdir, depth=parse_depth(depth), grad_color=grad_color,
+                         digits=digits, legend=legend)
 
 
 def common_render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--theme and --rankdir, the same for every command that draws."""
+    """Every option of :class:`RenderOptions`, the same for every command that draws (render, step, model,
+    demo): --theme, --rankdir, --depth, --grad-color, --digits, --legend/--no-legend."""
+    fn = click.option("--legend/--no-legend", default=True, show_default=True, help="Draw the legend.")(fn)
+    fn = click.option("--digits", type=click.IntRange(3, 9), default=5, show_default=True,
+                      help="Significant digits of the numbers in the boxes and on the edges.")(fn)
+    fn = click.option("--grad-color", is_flag=True, help="Colour nodes by gradient magnitude (log scale).")(fn)
+    fn = click.option("--depth", metavar="N|auto|all", default="auto", show_default=True,
+                      help="Module nesting drawn expanded: N levels, auto (about 150 boxes at most) or all.")(fn)
     fn = click.option("--rankdir", type=click.Choice(["TB", "LR", "BT", "RL"], case_sensitive=False), default="TB",
                       show_default=True, help="Layout direction: TB top to bottom, LR left to right.")(fn)
     fn = click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
@@ -100,12 +125,18 @@ def common_render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def expression_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--at and --dtype, the same for render and step."""
+    """--at, --const, --dtype and --names, the same for render and step."""
+    fn = click.option("--names", type=click.Choice(["short", "full"]), default="short", show_default=True,
+                      help="Names of the intermediates: short (a, b, c, ... each defined over earlier names, "
+                           "c = a / b, as the lesson writes them) or full (each by its whole subexpression).")(fn)
     fn = click.option("--dtype", type=click.Choice(sorted(DTYPES)), default="float32", show_default=True,
                       help="dtype of the --at tensors.")(fn)
+    fn = click.option("--const", "const", multiple=True, metavar="NAME=VALUE",
+                      help="Value of a constant: as --at, but it does not require grad (a target, a one-hot "
+                           "label): no gradient is computed or drawn for it. Repeat for each constant.")(fn)
     fn = click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
                       help="Value of a variable: a number or a nested list (x=1, w=[[1,2],[3,4]], nan, inf). "
-                           "Repeat for each variable.")(fn)
+                           "Repeat for each variable. It requires grad (see --const for values that do not).")(fn)
     return fn
 
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..errors import ExpressionError, GraphvizADError
 
-__all__ = ["Expression", "parse_expression", "parse_value", "trace_expression", "backward_from_ones", "FUNCTIONS",
+__all__ = ["Expression", "parse_expression", "short_names", "parse_value", "trace_expression", "backward_from_ones", "FUNCTIONS",
            "LIMITS"]
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -94,8 +94,15 @@ class Expression:
     tree: ast.Expression
     names: list[str]
 
-    def evaluate(self, values: dict[str, Any], hint: Callable[[str, str], None] | None = None) -> Any:
-        """Evaluate with ``values`` for the names; ``hint(label, source)`` is called before each op."""
+    def evaluate(self, values: dict[str, Any], hint: Callable[[str, str, str | None], None] | None = None,
+                 names: str = "short", output_name: str = "f") -> Any:
+        """Evaluate with ``values`` for the names; ``hint(label, source, definition)`` is called before each op.
+
+        ``names="short"``: each op is named as the lesson names intermediates (:func:`short_names`),
+        its source the defining expression over earlier names (``c`` and ``a / b``); ``"full"``:
+        named by its whole subexpression (at most 24 characters), as before.
+        """
+        short = short_names(self, output_name) if names == "short" else None
         results: dict[int, Any] = {}
         stack: list[tuple[ast.AST, bool]] = [(self.tree.body, False)]
         while stack:
@@ -104,11 +111,13 @@ class Expression:
                 stack.append((node, True))
                 stack.extend((c, False) for c in reversed(_operands(node)))
                 continue
-            results[id(node)] = self._apply(node, [results[id(c)] for c in _operands(node)], values, hint)
+            defined = short.get(id(node)) if short is not None else None
+            results[id(node)] = self._apply(node, [results[id(c)] for c in _operands(node)], values, hint, defined)
         return results[id(self.tree.body)]
 
     def _apply(self, node: ast.AST, args: list[Any], values: dict[str, Any],
-               hint: Callable[[str, str], None] | None) -> Any:
+               hint: Callable[[str, str, str | None], None] | None,
+               label_definition: tuple[str, str] | None = None) -> Any:
         text = self.text
         if isinstance(node, ast.Constant):
             return float(node.value)
@@ -117,8 +126,13 @@ class Expression:
         seg = ast.get_source_segment(text, node) or ""
         if all(not isinstance(a, torch.Tensor) for a in args):
             return _fold(node, args)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            return args[0]  # no op: nothing to name
         if hint is not None:
-            hint(seg if len(seg) <= 24 else "", seg)
+            if label_definition is not None:
+                hint(label_definition[0], seg, label_definition[1])
+            else:
+                hint(seg if len(seg) <= 24 else "", seg, None)
         if isinstance(node, ast.BinOp):
             return _BINOPS[type(node.op)](args[0], args[1])
         if isinstance(node, ast.UnaryOp):
@@ -129,6 +143,74 @@ class Expression:
         if name in ("maximum", "minimum", "atan2", "matmul", "mm", "dot"):
             args = [a if isinstance(a, torch.Tensor) else torch.tensor(a) for a in args]
         return FUNCTIONS[name](*args, **kwargs)
+
+
+_SHORT = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _is_op(node: ast.AST, variables: set[str]) -> bool:
+    """Whether ``node`` computes a tensor (an op is recorded): it reads a variable, and is not ``+x``."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+        return False
+    return isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and any(
+        isinstance(n, ast.Name) and n.id in variables for n in ast.walk(node))
+
+
+def short_names(expr: "Expression", output_name: str = "f") -> dict[int, tuple[str, str]]:
+    """The lesson's names of an expression's ops: ``id(ast node) -> (label, defining text)``.
+
+    In forward order the intermediates are named a, b, c, ... (skipping the names the expression
+    uses and ``output_name``), each defined over earlier names: ``c`` is ``a / b``. A product (or a
+    negation) that is a term of a sum is written inline rather than named, as the lesson writes
+    ``d = 1 + z*c``: its label is its text (``z * c``). The result gets label "" (the recorder names
+    it ``output_name``) and its definition (``tanh(e)``).
+    """
+    variables = set(expr.names)
+    used = {n.id for n in ast.walk(expr.tree) if isinstance(n, ast.Name)} | {output_name}
+    pool = (name for k in range(1000) for name in ((c + (str(k + 1) if k else "")) for c in _SHORT)
+            if name not in used)
+    parent: dict[int, ast.AST] = {}
+    for node in ast.walk(expr.tree.body):
+        for c in _operands(node):
+            parent[id(c)] = node
+    shown: dict[int, ast.expr] = {}  # an op as its operands read it: its name, or itself written inline
+    out: dict[int, tuple[str, str]] = {}
+    stack: list[tuple[ast.AST, bool]] = [(expr.tree.body, False)]
+    root = expr.tree.body
+    while stack:
+        node, ready = stack.pop()
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(_operands(node)))
+            continue
+        if not _is_op(node, variables):
+            continue
+        text = ast.unparse(_with_operands(node, shown)).replace(" * ", "*")  # 2*x, z*c as the lesson writes
+        up = parent.get(id(node))
+        term = (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+                or isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub))
+        if node is root:
+            out[id(node)] = ("", text)
+        elif term and isinstance(up, ast.BinOp) and isinstance(up.op, (ast.Add, ast.Sub)):
+            out[id(node)] = (text, text)
+            shown[id(node)] = _with_operands(node, shown)
+        else:
+            name = next(pool)
+            out[id(node)] = (name, text)
+            shown[id(node)] = ast.Name(id=name, ctx=ast.Load())
+    return out
+
+
+def _with_operands(node: ast.AST, shown: dict[int, ast.expr]) -> ast.expr:
+    """A copy of ``node`` whose operands that are ops read as ``shown`` gives them."""
+    def sub(c: ast.expr) -> ast.expr:
+        return shown.get(id(c), c)
+    if isinstance(node, ast.BinOp):
+        return ast.BinOp(left=sub(node.left), op=node.op, right=sub(node.right))
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(op=node.op, operand=sub(node.operand))
+    assert isinstance(node, ast.Call)
+    return ast.Call(func=node.func, args=[sub(a) for a in node.args], keywords=node.keywords)
 
 
 def _fold(node: ast.AST, args: list[Any]) -> float:
@@ -291,8 +373,14 @@ def _to_python(node: ast.AST) -> Any:
     return results[id(node)]
 
 
-def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name: str = "f") -> Any:
-    """Parse ``text``, check every name has a value, and trace its evaluation (returns a Trace)."""
+def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name: str = "f",
+                     names: str = "short") -> Any:
+    """Parse ``text``, check every name has a value, and trace its evaluation (returns a Trace).
+
+    ``names``: ``"short"`` names the intermediates a, b, c, ... as the lesson does (:func:`short_names`),
+    ``"full"`` by their whole subexpressions."""
+    if names not in ("short", "full"):
+        raise ExpressionError(f"names must be 'short' or 'full', not {names!r}")
     from ..api import Trace
     from ..trace.recorder import name_next_op, record
 
@@ -303,13 +391,13 @@ def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name:
     unused = [n for n in values if n not in expr.names]
     if unused:
         raise ExpressionError(f"--at {unused[0]}=...: {unused[0]!r} does not appear in the expression {text!r}")
-    names = list(values)
+    order = list(values)
 
     def evaluate(*tensors: torch.Tensor) -> Any:
-        return expr.evaluate(dict(zip(names, tensors)), name_next_op)
+        return expr.evaluate(dict(zip(order, tensors)), name_next_op, names, output_name)
 
     try:
-        rec = record(evaluate, tuple(values[n] for n in names), input_names=names, output_name=output_name)
+        rec = record(evaluate, tuple(values[n] for n in order), input_names=order, output_name=output_name)
     except GraphvizADError:
         raise
     except (RuntimeError, IndexError, TypeError, ValueError) as e:

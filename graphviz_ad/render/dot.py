@@ -116,7 +116,7 @@ class _Writer:
     def _title(self, node: Node, muted: str) -> str:
         """The first row(s) of a label: the name, and the op (with its arguments) or the kind."""
         collapsed = "collapsed" in node.flags
-        key = (node.kind, node.label, node.op, node.args, collapsed, muted)
+        key = (node.kind, node.label, node.op, node.args, collapsed, muted, node.definition)
         row = self._titles.get(key)
         if row is not None:
             return row
@@ -132,6 +132,10 @@ class _Writer:
                 row += f"<TR><TD>{_font(html_text(node.args), muted, 9)}</TD></TR>"
         elif kind == "const" and node.op == "const":
             row = f"<TR><TD><B>{name}</B></TD></TR>"
+        elif node.definition is not None and kind in ("op", "output"):  # an expression's c = a / b
+            definition = clean_text(node.definition, 48)
+            rhs = "" if definition == clean_text(node.label, 48) else f" = {html_text(definition)}"
+            row = f"<TR><TD><B>{name}</B>{rhs}</TD></TR>"
         elif node.label == node.op:
             tail = f" {_font(html_text(op[len(node.op):]), muted)}" if op != node.op else ""
             row = f"<TR><TD><B>{name}</B>{tail}</TD></TR>"

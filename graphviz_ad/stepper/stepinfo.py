@@ -127,6 +127,9 @@ def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] 
     if node.kind not in ("op", "output"):
         return ""
     label = clean_text(node.label, 60)
+    if node.definition is not None:
+        definition = clean_text(node.definition, 80)
+        return label if definition == label else f"{label} = {definition}"
     if not _NAME.fullmatch(node.label):
         return label
     if operand_label is None:
@@ -166,7 +169,7 @@ class _Views:
         distinct input (kind, label, op, arguments, operands' labels): a loop's ops repeat a few."""
         known = self._expressions.get(node.id)
         if known is None:
-            key = (node.kind, node.label, node.op, node.args, *map(self.label, node.operands))
+            key = (node.kind, node.label, node.op, node.args, node.definition, *map(self.label, node.operands))
             known = self._texts.get(key)
             if known is None:
                 known = self._texts[key] = op_expression(node, self.graph, self.label)
@@ -186,7 +189,10 @@ class _Views:
         formula = loc.formula if loc is not None and loc.formula else f"∂{self.label(step.node)}/∂{to}"
         local = self.text(loc.value) if loc is not None and loc.value is not None else ""
         contrib = self.text(value) if value is not None else ""
-        return Term(to, self.formulas[formula], local, contrib)  # by position: one per term, keywords cost
+        formula = self.formulas[formula]
+        if local and formula.endswith(f" = {local}"):  # a constant derivative (∂d/∂c = 1): its number once
+            formula = formula[:-len(local) - 3]
+        return Term(to, formula, local, contrib)  # by position: one per term, keywords cost
 
     def view(self, step: Step) -> StepView:
         node = self.node(step.node)

@@ -134,7 +134,7 @@ class _Recorder:
         self.module_qual: str | None = None  # the innermost module call with a name (ops are tagged with it)
         self.func_frames: dict[int, tuple[types.FrameType, str]] = {}
         self.module_root = module_root
-        self.hint: tuple[str, str] | None = None  # (label, source) for the next op (expressions)
+        self.hint: tuple[str, str, str | None] | None = None  # (label, source, definition) of the next op
         self.error: BaseException | None = None
         self._handles: list[Any] = []
         self._last_frame: types.FrameType | None = None
@@ -389,10 +389,10 @@ class _Recorder:
     def _record(self, name: str, args: tuple, kwargs: dict, outs: list[torch.Tensor]) -> None:
         frame, info, direct, cluster = self._locate(sys._getframe(3))
         hint = self.hint
-        source = None
+        source = definition = None
         if hint is not None:
             self.hint = None
-            label, source = hint
+            label, source, definition = hint
             label = label or name
         else:
             label = (fr.assigned_name(frame, info, self.stop) if frame is not None and direct else None) or name
@@ -412,6 +412,8 @@ class _Recorder:
         value = self.snaps.take(out0)
         node = graph.add_node("op", label, name, self.module_qual, cluster, value,
                               format_args(extra_pos, extra_kw) if extra_pos or extra_kw else "", source)
+        if definition is not None:
+            node.definition = definition
         nid = node.id
         by_id = graph.node_index
         constant = True
@@ -562,13 +564,14 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
         _LOCK.release()
 
 
-def name_next_op(label: str, source: str) -> None:
-    """Name the next op the running trace records (``label``, and ``source`` for its tooltip): for
-    code that knows better names than the recorder can read, such as an expression's evaluator.
+def name_next_op(label: str, source: str, definition: str | None = None) -> None:
+    """Name the next op the running trace records (``label``, ``source`` for its tooltip, and its
+    ``definition`` over earlier names, ``a / b``): for code that knows better names than the
+    recorder can read, such as an expression's evaluator.
     Outside a trace (in this thread) it does nothing."""
     rec = getattr(_ACTIVE, "rec", None)
     if rec is not None:
-        rec.hint = (label, source)
+        rec.hint = (label, source, definition)
 
 
 def _output_name(fn: Callable[..., Any]) -> str:
