@@ -1,4 +1,4 @@
-"""One numbering everywhere: steps count from 1 in the transcript, the frames and the page's data."""
+"""Step texts: one numbering everywhere (steps count from 1 in the transcript, the frames and the page), and unnamed intermediates written as expressions."""
 
 from __future__ import annotations
 
@@ -31,3 +31,8 @@ def test_the_page_numbers_steps_from_one(nested_trace):
     data = json.loads(re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S).group(1))
     assert [s["number"] for s in data["steps"]] == list(range(1, len(nested_trace.steps) + 1))
     assert '"[" + v.number + "] "' in html
+
+
+def test_python_transcript_writes_an_unnamed_intermediate_as_its_expression(nested_trace):
+    line = nested_trace.stepper().text().splitlines()[2]
+    assert line.startswith("[3] AddBackward0 (d = z*c + 1): ") and "mul + 1" not in line
