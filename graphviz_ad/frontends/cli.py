@@ -139,6 +139,20 @@ def demo(out_dir: str, **drawing: Any) -> None:
     click.echo(f"f = {DEMO_EXPRESSION} at x=1, y=2, z=3 = {f.value.scalar():.8g}")
     for p in written:
         click.echo(f"wrote {p}")
+    click.echo(command_hint())
+
+
+def command_hint() -> str:
+    """One line saying how to run the command again: ``graphviz-ad`` where it is on PATH, else the
+    interpreter's ``-m graphviz_ad``."""
+    import shutil
+    import sys
+
+    found = shutil.which("graphviz-ad")
+    module = f"{sys.executable} -m graphviz_ad"
+    if found:
+        return f"the command: graphviz-ad (at {found}), also {module}; try: graphviz-ad step --help"
+    return f"graphviz-ad is not on your PATH; run it as: {module} (try: {module} step --help)"
 
 
 def main(argv: list[str] | None = None) -> None:

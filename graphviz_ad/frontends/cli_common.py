@@ -11,7 +11,7 @@ import click
 import torch
 
 from .._version import __version__
-from ..errors import ExpressionError, GraphvizADError
+from ..errors import ExpressionError, GraphvizADError, OptionError
 from ..output.files import format_from_path, write_atomic
 from ..render.formats import GRAPH_FORMATS, graph_bytes
 from ..render.options import RenderOptions
@@ -74,6 +74,8 @@ def handle(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except ExpressionError as e:
             raise click.UsageError(e.pretty()) from None
+        except OptionError as e:
+            raise click.UsageError(str(e)) from None
         except GraphvizADError as e:
             raise UserError(str(e)) from None
         except ValueError as e:  # bad option values (theme, rankdir, format)

@@ -18,7 +18,10 @@ __all__ = ["model"]
               help="Shape of a random input (seeded), e.g. 32x1; repeat for several inputs.")
 @click.option("--input-dtype", type=click.Choice(["float", "long"]), default="float", show_default=True,
               help="long makes integer inputs (token ids); an Embedding first layer implies it.")
-@click.option("--target", "target_shape", metavar="SHAPE", help="Shape of the target for --loss (default: fits the output).")
+@click.option("--target", "target_shape", metavar="SHAPE",
+              help="Shape of the (seeded random) target for --loss, default: the one that fits the output. "
+                   "mse: the output's shape (32x1), floats; cross_entropy: class indices, the output's shape "
+                   "without its last dimension (an output of 3x2, 3 rows of 2 classes, takes --target 3).")
 @click.option("--loss", type=click.Choice(LOSSES), help="Add a loss on top of the model's output.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), help="Record one optimizer step after backward.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate for --optimizer.")

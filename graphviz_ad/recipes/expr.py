@@ -73,17 +73,25 @@ def _parse(text: str, what: str) -> ast.Expression:
 
 
 def _depth_and_size(tree: ast.AST, text: str) -> None:
+    """Refuse expressions too large (parts) or too deeply nested (parentheses and calls); a flat chain
+    such as ``x+x+...+x`` is limited by its length, not called nesting: the left operand of a binary
+    operator continues its chain at the same depth."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     count = 0
     while stack:
         node, depth = stack.pop()
         count += 1
         if count > LIMITS.nodes:
-            raise ExpressionError(f"the expression is too large (more than {LIMITS.nodes} parts); "
-                                  "split it into smaller pieces", None, None)
+            raise ExpressionError(f"the expression is too long (more than {LIMITS.nodes} parts: numbers, names, "
+                                  "operators and calls); split it into smaller pieces", None, None)
         if depth > LIMITS.depth:
-            raise _fail(f"the expression is nested too deeply (more than {LIMITS.depth} levels)", text, node)
-        stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node))
+            raise _fail(f"the expression is nested too deeply (more than {LIMITS.depth} levels of parentheses "
+                        "or calls)", text, node)
+        if isinstance(node, ast.BinOp):
+            stack.append((node.left, depth))  # a chain a + b + c: one level, however long
+            stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node) if c is not node.left)
+        else:
+            stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node))
 
 
 @dataclass
@@ -261,6 +269,23 @@ def parse_expression(text: str, allowed_names: set[str] | None = None) -> Expres
     return Expression(text, tree, names)
 
 
+# names people reach for that the allow-list spells differently
+_ALIASES = {"max": "maximum", "min": "minimum", "arctan2": "atan2", "arcsin": "asin", "arccos": "acos",
+            "arctan": "atan", "logistic": "sigmoid", "power": "pow", "absolute": "abs"}
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    """``did you mean 'maximum'? `` for a near miss of a known name, else ""."""
+    import difflib
+
+    known = sorted(known)
+    guess = _ALIASES.get(name) if _ALIASES.get(name) in known else None
+    if guess is None:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    return f"did you mean {guess!r}? " if guess else ""
+
+
 def _check(node: ast.AST, text: str, allowed_names: set[str] | None) -> None:
     if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _BINOPS or isinstance(node, (ast.USub, ast.UAdd)):
         return
@@ -285,7 +310,8 @@ def _check(node: ast.AST, text: str, allowed_names: set[str] | None) -> None:
             return
         if allowed_names is not None and node.id not in allowed_names:
             given = ", ".join(sorted(allowed_names)) or "none"
-            raise _fail(f"unknown name {node.id!r}: give its value with --at {node.id}=VALUE "
+            near = _did_you_mean(node.id, [*allowed_names, *CONSTANTS])
+            raise _fail(f"unknown name {node.id!r}: {near}give its value with --at {node.id}=VALUE "
                         f"(values given: {given})", text, node)
         if not node.id.isidentifier() or node.id.startswith("_"):
             raise _fail(f"the name {node.id!r} is not allowed", text, node)
@@ -293,7 +319,8 @@ def _check(node: ast.AST, text: str, allowed_names: set[str] | None) -> None:
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             what = ast.get_source_segment(text, node.func) or "this"
-            raise _fail(f"calling {what!r} is not allowed; allowed functions: {', '.join(sorted(FUNCTIONS))}",
+            near = _did_you_mean(node.func.id, FUNCTIONS) if isinstance(node.func, ast.Name) else ""
+            raise _fail(f"calling {what!r} is not allowed; {near}allowed functions: {', '.join(sorted(FUNCTIONS))}",
                         text, node)
         for kw in node.keywords:
             if kw.arg != "dim" or not isinstance(kw.value, ast.Constant) or type(kw.value.value) is not int:
@@ -385,6 +412,9 @@ def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name:
     from ..trace.recorder import name_next_op, record
 
     expr = parse_expression(text, set(values))
+    if not expr.names:
+        raise ExpressionError(f"the expression {text!r} uses no variable, so there is no graph to draw: write it "
+                              "over variables and give their values, e.g. 'x + 3' with --at x=2")
     missing = [n for n in expr.names if n not in values]
     if missing:
         raise ExpressionError(f"no value for {', '.join(missing)}: add " + " ".join(f"--at {n}=VALUE" for n in missing))
