@@ -68,7 +68,8 @@ def _trace_expression(expr: str, at: tuple[str, ...], dtype: str, backward: bool
 @click.option("--no-backward", is_flag=True, help="Draw the forward pass only (no gradients).")
 @common_render_options
 @handle
-def render(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, out: str | None,
+def render(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, check: bool,
+           out: str | None,
            fmt: str | None, no_backward: bool, **drawing: Any) -> None:
     """Draw the graph of EXPR with every value (and gradient, after the backward pass).
 
@@ -82,7 +83,7 @@ def render(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, n
       graphviz-ad render "tanh(log(1 + z*(2*x/sin(y))))" --at x=1 --at y=2 --at z=3 -o f.svg
     """
     t = _trace_expression(expr, at, dtype, not no_backward, const, names)
-    render_trace(t, out, fmt, render_options(**drawing))
+    render_trace(t, out, fmt, render_options(**drawing), check)
 
 
 @cli.command(cls=ExpressionCommand)
@@ -93,7 +94,8 @@ def render(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, n
 @click.option("--text", "as_text", is_flag=True, help="Print the chain rule as a transcript.")
 @common_render_options
 @handle
-def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, out: str | None,
+def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, check: bool,
+         out: str | None,
          frames_dir: str | None, as_text: bool, **drawing: Any) -> None:
     """Step through the backward pass of EXPR, one chain-rule computation at a time.
 
@@ -108,7 +110,7 @@ def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, nam
     if out and format_from_path(out, ("html",)) != "html":
         raise click.UsageError("-o takes an .html file")
     t = _trace_expression(expr, at, dtype, True, const, names)
-    write_stepper(t, out, frames_dir, as_text or not (out or frames_dir), render_options(**drawing))
+    write_stepper(t, out, frames_dir, as_text or not (out or frames_dir), render_options(**drawing), check)
 
 
 @cli.command()

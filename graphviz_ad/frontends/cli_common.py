@@ -127,7 +127,10 @@ def common_render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def expression_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--at, --const, --dtype and --names, the same for render and step."""
+    """--at, --const, --dtype, --names and --check, the same for render and step."""
+    fn = click.option("--check", is_flag=True,
+                      help="Check autograd by finite differences: every variable's gradient by central "
+                           "differences in float64 beside autograd's, with their relative error.")(fn)
     fn = click.option("--names", type=click.Choice(["short", "full"]), default="short", show_default=True,
                       help="Names of the intermediates: short (a, b, c, ... each defined over earlier names, "
                            "c = a / b, as the lesson writes them) or full (each by its whole subexpression).")(fn)
@@ -154,13 +157,29 @@ def emit(data: bytes | str, out: str | None) -> None:
     click.echo(f"wrote {out}", err=True)
 
 
-def render_trace(t: Any, out: str | None, fmt: str | None, opts: RenderOptions) -> None:
-    """Write a trace as dot/svg/png/pdf/json to ``out`` (or stdout)."""
+def render_trace(t: Any, out: str | None, fmt: str | None, opts: RenderOptions, check: bool = False) -> None:
+    """Write a trace as dot/svg/png/pdf/json to ``out`` (or stdout); ``check``: the finite-difference
+    check in the JSON (``"check"``: leaf -> autograd, numerical, rel_error, ok), else on stderr."""
     if fmt is None:
         fmt = format_from_path(out, GRAPH_FORMATS) if out and out != "-" else "svg"
     if fmt in ("png", "pdf") and (out is None or out == "-"):
         raise click.UsageError(f"{fmt.upper()} is binary: give an output file with -o FILE.{fmt}")
+    if check and not t.steps:
+        raise click.UsageError("--check compares autograd's gradients with finite differences: drop --no-backward")
+    checks = t.check() if check else None
+    if checks is not None and fmt == "json":
+        from ..model.export import dumps
+
+        data = t.to_json()
+        data["check"] = {name: c.to_json() for name, c in checks.items()}
+        emit(dumps(data), out)
+        return
     emit(graph_bytes(t.graph, fmt, opts, t.steps, t.update), out)
+    if checks is not None:
+        from ..checks.gradcheck import check_lines
+
+        for line in check_lines(checks, opts.digits):
+            click.echo(line, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,8 +193,9 @@ def cli() -> None:
     """
 
 
-def write_stepper(t: Any, out: str | None, frames_dir: str | None, as_text: bool, opts: RenderOptions) -> None:
-    s = t.stepper(opts)
+def write_stepper(t: Any, out: str | None, frames_dir: str | None, as_text: bool, opts: RenderOptions,
+                  check: bool = False) -> None:
+    s = t.stepper(opts, check=check)
     if as_text:
         click.echo(s.text(), nl=False)
     if out:

@@ -432,7 +432,7 @@ def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name:
         raise
     except (RuntimeError, IndexError, TypeError, ValueError) as e:
         raise ExpressionError(f"PyTorch could not evaluate the expression: {str(e).splitlines()[0]}") from None
-    return Trace(rec)
+    return Trace(rec, (evaluate, tuple(values[n] for n in order), {}))
 
 
 def backward_from_ones(t: Any) -> Any:

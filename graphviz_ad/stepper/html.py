@@ -279,6 +279,7 @@ _JS = r"""
         row("gad-panel-note").textContent = "The backward pass took " + n + " steps.";
         data.leaves.forEach(function (l) { gradRow("gad-panel-leafgrad", l[0], "", l[1]); });
         if (data.more_leaves) { row("gad-panel-note").textContent = "\u2026 and " + data.more_leaves + " more"; }
+        (data.check || []).forEach(function (c) { row("gad-panel-check").textContent = c; });
         return;
       }
       var v = steps[k - 1];
@@ -360,11 +361,15 @@ def _panel(prefix: str) -> str:
 
 def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
                  leaves: list[tuple[str, str]], updates: list[UpdateView] | None = None,
-                 titles: dict[str, str] | None = None) -> str:
+                 titles: dict[str, str] | None = None, check: list[str] | None = None) -> str:
     """The stepper as an HTML fragment (for notebooks, and the body of :func:`stepper_page`).
 
-    ``titles``: ``forward`` (the forward frame's title) and ``update`` (``optimizer step (SGD)``)."""
-    data = script_json(_data(progress, views, leaves, updates or [], titles or {}))
+    ``titles``: ``forward`` (the forward frame's title) and ``update`` (``optimizer step (SGD)``);
+    ``check``: the finite-difference check's lines, shown under every gradient."""
+    data = _data(progress, views, leaves, updates or [], titles or {})
+    if check:
+        data["check"] = check
+    data = script_json(data)
     prefix = content_prefix("gad-", "\0".join((data, theme.name, template.fill({}))))
     svg = inline_svg(template, prefix)
     return (f'<div class="gad-stepper gad-at-forward" id="{prefix}" data-step="0" tabindex="0" '
