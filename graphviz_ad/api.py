@@ -12,6 +12,7 @@ from .backward.optimizer import record_step
 from .backward.recorder import run_backward
 from .checks.gradcheck import LeafCheck, check_lines, finite_differences, float64_gradients
 from .checks.rerun import Call
+from .checks.tangents import forward_tangents
 from .errors import BackwardError, TraceError
 from .model.export import to_json as _to_json
 from .model.export import to_networkx as _to_networkx
@@ -130,6 +131,21 @@ class Trace:
             autograd.update(float64_gradients(call, missing))
         return finite_differences(call, autograd)
 
+    def _forward_stepper(self, options: RenderOptions, wrt: str | None) -> Any:
+        from .stepper.forward import ForwardStepper
+
+        inputs = [self.graph.node(nid).label for nid in self._input_ids()]
+        if wrt is None:
+            raise TraceError(f"forward mode needs wrt=, the input to differentiate by: one of {', '.join(inputs)}")
+        call = self._rerun()
+        tangents = forward_tangents(call, self.graph, inputs, wrt, self._rec.max_elements)
+        svg = graph_bytes(self.graph, "svg", options)
+        return ForwardStepper(self.graph, tangents, wrt, self.steps, svg, len(call.leaves), options.digits)
+
+    def _input_ids(self) -> list[str]:
+        """The traced function's arguments' nodes, in order."""
+        return [n.id for n in self.graph.nodes if n.kind == "input" and n.op == "input"]
+
     # -- output -----------------------------------------------------------
     def to_dot(self, options: RenderOptions | None = None, **kw: Any) -> str:
         """DOT text (no ``dot`` binary needed). Options: see :class:`RenderOptions`."""
@@ -152,13 +168,20 @@ class Trace:
         return write_atomic(path, graph_bytes(self.graph, fmt, RenderOptions.make(options, **kw), self.steps,
                                               self.update))
 
-    def stepper(self, options: RenderOptions | None = None, *, check: bool = False, **kw: Any) -> Any:
+    def stepper(self, options: RenderOptions | None = None, *, check: bool = False, mode: str = "backward",
+                wrt: str | None = None, **kw: Any) -> Any:
         """An interactive walk through the backward steps (frames, HTML).
 
         ``check=True`` adds the finite-difference check (:meth:`check`) to the transcript and to the
-        page's last gradient frame."""
+        page's last gradient frame. ``mode="forward", wrt="x"``: forward mode instead, the tangent of
+        every node with respect to input ``x`` in forward order (a :class:`ForwardStepper`; no backward
+        needed, though after one each step shows autograd's local derivatives too)."""
         from .stepper.stepper import Stepper
 
+        if mode == "forward":
+            return self._forward_stepper(RenderOptions.make(options, **kw), wrt)
+        if mode != "backward":
+            raise ValueError(f"mode must be 'backward' or 'forward', not {mode!r}")
         if not self._backward_done:
             raise BackwardError("the stepper walks the backward pass: call t.backward() first")
         s = Stepper(self.graph, self.steps, self.update, RenderOptions.make(options, **kw))

@@ -92,11 +92,13 @@ def render(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, n
 @click.option("-o", "--output", "out", metavar="FILE.html", help="Write the interactive HTML stepper.")
 @click.option("--frames", "frames_dir", metavar="DIR", help="Write one SVG per step into DIR.")
 @click.option("--text", "as_text", is_flag=True, help="Print the chain rule as a transcript.")
+@click.option("--forward", "forward", metavar="NAME",
+              help="Forward mode instead: the tangent of every node with respect to variable NAME, in forward "
+                   "order (dual numbers, from torch.autograd.forward_ad); -o writes its page.")
 @common_render_options
 @handle
 def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, check: bool,
-         out: str | None,
-         frames_dir: str | None, as_text: bool, **drawing: Any) -> None:
+         out: str | None, frames_dir: str | None, as_text: bool, forward: str | None, **drawing: Any) -> None:
     """Step through the backward pass of EXPR, one chain-rule computation at a time.
 
     Without -o or --frames, prints the transcript (as --text does).
@@ -106,10 +108,25 @@ def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, nam
       graphviz-ad step "tanh(log(1 + z*(2*x/sin(y))))" --at x=1 --at y=2 --at z=3 -o steps.html
       graphviz-ad step "x*y + sin(x)" --at x=1 --at y=2 --frames figs/
       graphviz-ad step "x*y + sin(x)" --at x=1 --at y=2 --text
+      graphviz-ad step "tanh(log(1 + z*(2*x/sin(y))))" --at x=1 --at y=2 --at z=3 --forward x
     """
     if out and format_from_path(out, ("html",)) != "html":
         raise click.UsageError("-o takes an .html file")
     t = _trace_expression(expr, at, dtype, True, const, names)
+    if forward is not None:
+        if frames_dir or check:
+            raise click.UsageError("--forward writes a transcript or (-o) a page: drop --frames and --check")
+        variables = [a.partition("=")[0].strip() for a in at]
+        if forward not in variables:
+            raise click.UsageError(f"--forward {forward}: give one of the --at variables "
+                                   f"({', '.join(variables) or 'none'})")
+        s = t.stepper(render_options(**drawing), mode="forward", wrt=forward)
+        if as_text or not out:
+            click.echo(s.text(), nl=False)
+        if out:
+            s.save(out)
+            click.echo(f"wrote {out}", err=True)
+        return
     write_stepper(t, out, frames_dir, as_text or not (out or frames_dir), render_options(**drawing), check)
 
 

@@ -72,6 +72,8 @@ class Recording:
     leaves: dict[str, torch.Tensor]  # graph node id -> leaf tensor that requires grad
     max_elements: int = DEFAULT_MAX_ELEMENTS
     root_modules: list[torch.nn.Module] = field(default_factory=list)
+    # node id -> forward-mode tangent of its value, where record(..., tangents=True) ran on dual tensors
+    tangents: dict[str, torch.Tensor | None] = field(default_factory=dict)
 
 
 class _Mode(TorchFunctionMode):
@@ -92,6 +94,14 @@ class _Mode(TorchFunctionMode):
         if recorded:
             self.rec.record(name, args, kwargs, out)
         return out
+
+
+def _tangent(t: torch.Tensor) -> torch.Tensor | None:
+    """The forward-mode tangent of ``t`` (a dual tensor), copied; None where it has none."""
+    from torch.autograd.forward_ad import unpack_dual
+
+    tangent = unpack_dual(t).tangent
+    return tangent.detach().clone() if tangent is not None else None
 
 
 def _tensors(obj: Any) -> list[torch.Tensor]:
@@ -133,6 +143,7 @@ class _Recorder:
         self.module_stack: list[tuple[str, str, int]] = []  # (qualname, cluster id, id of its call frame)
         self.module_qual: str | None = None  # the innermost module call with a name (ops are tagged with it)
         self.func_frames: dict[int, tuple[types.FrameType, str]] = {}
+        self.tangents: dict[str, torch.Tensor | None] | None = None  # {} to keep forward-mode tangents
         self.module_root = module_root
         self.hint: tuple[str, str, str | None] | None = None  # (label, source, definition) of the next op
         self.error: BaseException | None = None
@@ -322,6 +333,8 @@ class _Recorder:
         held = self._snap(t, isinstance(t, torch.nn.Parameter))
         node = self.graph.add_node(kind, label, op, module, cluster, held)
         self.bind(t, node.id)
+        if self.tangents is not None:
+            self.tangents[node.id] = _tangent(t)
         if t.requires_grad:
             self.leaves[node.id] = t
             if t.grad_fn is not None:  # a non-leaf input: its history before the trace is not drawn
@@ -415,6 +428,8 @@ class _Recorder:
         if definition is not None:
             node.definition = definition
         nid = node.id
+        if self.tangents is not None:
+            self.tangents[nid] = _tangent(out0)
         by_id = graph.node_index
         constant = True
         for src in sources:
@@ -517,8 +532,11 @@ def _register_inputs(rec: _Recorder, pairs: list[tuple[str, Any]]) -> None:
 
 def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
            max_elements: int = DEFAULT_MAX_ELEMENTS, input_names: list[str] | None = None,
-           output_name: str | None = None) -> Recording:
+           output_name: str | None = None, tangents: bool = False) -> Recording:
     """Run ``fn(*args, **kwargs)`` once under the recorder and return what it recorded.
+
+    ``tangents=True``: keep every node's forward-mode tangent (run inside ``forward_ad.dual_level``
+    with dual inputs) in ``Recording.tangents``.
 
     Nothing stays installed afterwards, also when ``fn`` raises (the user's exception
     propagates unchanged).
@@ -538,6 +556,8 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
         with gc_paused():
             module_root = fn if isinstance(fn, torch.nn.Module) else None
             rec = _ACTIVE.rec = _Recorder(max_elements, sys._getframe(), module_root)
+            if tangents:
+                rec.tangents = {}
             pairs = list(zip(input_names, args)) if input_names is not None else _bind_inputs(fn, args, kwargs)
             _register_inputs(rec, pairs)
             rec.install()
@@ -555,7 +575,7 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                                  "the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
             rec.snaps.flush()
             return Recording(rec.graph, result, out_tensors, rec.autograd_nodes, rec.leaves, max_elements,
-                             rec.roots)
+                             rec.roots, rec.tangents or {})
     finally:
         if rec is not None:
             rec.close()
