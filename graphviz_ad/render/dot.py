@@ -252,13 +252,23 @@ def node_label(node: Node, theme: Theme, opts: RenderOptions) -> str:
 
 
 def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
+    """The legend of the boxes drawn (one cell per kind present)."""
     cells = []
     for kind in ("input", "param", "const", "op", "output", "module"):
         if kind not in kinds:
             continue
         cells.append(f'<TD BGCOLOR="{theme.fill[kind]}" COLOR="{theme.border[kind]}" BORDER="1">'
                      f'{_font(KIND_NAMES[kind], theme.text, 9)}</TD>')
-    cells.append(f'<TD BORDER="0">{_font("∇ gradient", theme.grad, 9)}</TD>')
+    rows = f'<TR>{"".join(cells)}</TR>'
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3">{rows}</TABLE>>'
+
+
+def _grad_legend(theme: Theme, grad_color: bool, norms: bool) -> str:
+    """The gradient's legend, a node of its own (the stepper hides it where no gradient is drawn yet):
+    ∇, ‖g‖ where a tensor edge carries one (the norm of that gradient), the colour bar with ``grad_color``."""
+    cells = [f'<TD BORDER="0">{_font("∇ gradient", theme.grad, 9)}</TD>']
+    if norms:
+        cells.append(f'<TD BORDER="0">{_font("‖g‖ norm of a tensor edge’s gradient", theme.grad, 9)}</TD>')
     rows = f'<TR>{"".join(cells)}</TR>'
     if grad_color:
         bar = colour_bar()
@@ -341,7 +351,10 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}];')
     if opts.legend:
         kinds = {n.kind for n in graph.nodes}
-        lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, '
-                     f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
+        lines.append(f'  legend [id="legend", class="gad-legend", shape=plain, label={_legend(theme, kinds, False)}];')
+        if show_grads and any(n.grad is not None for n in graph.nodes):  # only what is drawn
+            norms = any(e.grad is not None and e.grad.numel != 1 for e in graph.edges)
+            lines.append(f'  legend_grad [id="legend_grad", class="gad-legend gad-legend-grad", shape=plain, '
+                         f'label={_grad_legend(theme, opts.grad_color, norms)}];')
     lines.append("}\n")
     return "\n".join(lines)

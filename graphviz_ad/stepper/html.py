@@ -137,6 +137,7 @@ _CSS = """\
 .gad-stepper .gad-panel-rule{margin:6px 0}
 .gad-stepper .gad-pending{opacity:.3}
 .gad-stepper.gad-at-forward .gad-grad,.gad-stepper .gad-pending .gad-grad{visibility:hidden}
+.gad-stepper.gad-at-forward .gad-legend-grad{visibility:hidden}
 .gad-stepper.gad-at-update .gad-pending .gad-grad{visibility:visible}
 .gad-stepper .gad-current ellipse,.gad-stepper .gad-current path,.gad-stepper .gad-current polygon,
 .gad-stepper .gad-current polyline{stroke:var(--gad-hl);stroke-width:3px}
