@@ -36,3 +36,30 @@ def test_the_page_numbers_steps_from_one(nested_trace):
 def test_python_transcript_writes_an_unnamed_intermediate_as_its_expression(nested_trace):
     line = nested_trace.stepper().text().splitlines()[2]
     assert line.startswith("[3] AddBackward0 (d = z*c + 1): ") and "mul + 1" not in line
+
+
+def test_a_node_shows_its_gradient_once_complete(nested_trace):
+    from graphviz_ad.stepper.progress import Progress
+
+    p = Progress(nested_trace.graph, nested_trace.steps)
+    a = nested_trace.node("a").id
+    div = next(s.index for s in nested_trace.steps if s.grad_fn == "DivBackward0")
+    assert p.frame(div + 1).nodes[a] == "gad-done"  # the division's step completed a = 2*x
+    assert p.frame(div).nodes[a] == "gad-pending"
+
+
+def test_a_node_fed_twice_waits_for_its_last_part():
+    import torch
+
+    import graphviz_ad as gad
+    from graphviz_ad.stepper.progress import Progress
+
+    x, y = torch.tensor(2.0, requires_grad=True), torch.tensor(3.0, requires_grad=True)
+    t = gad.trace(lambda x, y: torch.sin(x * y) + x * y * y, x, y).backward()
+    p = Progress(t.graph, t.steps)
+    xid = t.node("x").id
+    senders = [s.index for s in t.steps if any(c.to == xid and c.value is not None for c in s.contributions)]
+    assert len(senders) == 2
+    states = [p.frame(k + 1).nodes[xid] for k in range(len(t.steps))]
+    assert all(st == "gad-pending" for st in states[:senders[-1]])
+    assert states[senders[-1]] == "gad-done"

@@ -116,9 +116,16 @@ def test_final_frame_shows_every_gradient(stepper, nested_trace):
 @needs_dot
 def test_step_frames_highlight_the_step_and_hide_pending(stepper, nested_trace):
     grad = THEMES["light"].grad
-    first = {}
+    first = {}  # when a node's gradient is complete: the last step that sent it a part, or its own step
     for s in nested_trace.steps:
         first.setdefault(s.node, s.index)
+    last_part: dict[str, int] = {}
+    for s in nested_trace.steps:
+        for c in s.contributions:
+            if c.to is not None and c.value is not None and c.to != s.node:
+                last_part[c.to] = max(last_part.get(c.to, -1), s.index)
+    for nid, pos in last_part.items():
+        first[nid] = min(first[nid], pos)
     for k, step in enumerate(nested_trace.steps, start=1):
         svg = stepper.frame(k)
         nodes = groups(svg, "node")
