@@ -37,6 +37,7 @@ DOM contract (what tests and embedding pages may rely on):
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..output.embed import content_prefix, svg_for_html
@@ -55,6 +56,19 @@ MAX_HTML_STATE = 20  # optimizer state entries sent per update; the rest are cou
 
 
 
+# Graphviz's smallest text here is 9 pt (edge labels, shapes): 12 px at the SVG's natural size. Fitting
+# the page's width never shrinks it below this share of that (about 10 px); the figure scrolls instead.
+READABLE_SCALE = 0.85
+_WIDTH = re.compile(r'width="([0-9.]+)pt"')
+
+
+def _readable_floor(svg_open: str) -> str:
+    """``style="min-width:…px"`` for the root ``<svg`` tag: fit to the column, but not below
+    :data:`READABLE_SCALE` of the natural size."""
+    m = _WIDTH.search(svg_open)
+    return f' style="min-width:{float(m.group(1)) * 4 / 3 * READABLE_SCALE:.0f}px"' if m else ""
+
+
 def inline_svg(template: SvgTemplate, prefix: str) -> str:
     """The laid-out SVG for the page: every gradient present (CSS hides pending ones), node and edge
     groups marked with ``data-node``/``data-edge``, ids prefixed, no XML prolog or comments."""
@@ -69,7 +83,7 @@ def inline_svg(template: SvgTemplate, prefix: str) -> str:
         elif slot.kind == "node_tip":  # one tooltip for every frame: it must not give the gradient away
             values[slot.index] = f'<a xlink:title="{strip_grad_tip(slot.text)}">'
         elif slot.kind == "svg":
-            values[slot.index] = slot.text + ' class="gad-svg"'
+            values[slot.index] = slot.text + ' class="gad-svg"' + _readable_floor(slot.text)
     return svg_for_html(template.fill(values), prefix + "-")
 
 
@@ -122,6 +136,8 @@ _CSS = """\
 .gad-stepper .gad-panel{flex:0 1 380px;min-width:240px;position:sticky;top:8px;
   border:1px solid var(--gad-border);border-radius:6px;padding:10px 12px}
 .gad-stepper .gad-panel-title{font-weight:600;margin-bottom:6px;overflow-wrap:anywhere}
+@media (max-width:800px){.gad-stepper .gad-panel{order:-1;flex:1 1 100%;top:0;z-index:1;background:var(--gad-bg);
+  max-height:40vh;overflow:auto}}
 .gad-stepper .gad-panel-row{overflow-wrap:anywhere}
 .gad-stepper .gad-panel-term{margin-top:8px;padding-top:6px;border-top:1px dashed var(--gad-border)}
 .gad-stepper .gad-panel-key,.gad-stepper .gad-panel-op,.gad-stepper .gad-panel-note,
