@@ -179,6 +179,8 @@ _JS = r"""
   function setup(root) {
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
+    var stale = first(root, "gad-stale");
+    if (stale) { stale.parentNode.removeChild(stale); }
     var data = JSON.parse(first(root, "gad-data").textContent);
     var steps = data.steps, n = steps.length, ups = data.updates || [], upAt = data.update_at || [];
     var grads = n + 1, last = grads + ups.length, k = 0, timer = null;
@@ -376,6 +378,13 @@ def _panel(prefix: str) -> str:
             f'<div class="gad-panel-body" id="{prefix}-body"></div></div>\n')
 
 
+# shown where the page's script did not run (a notebook saved by someone else, not trusted): the script
+# removes it as it sets the stepper up
+STALE_NOTE = ('<p class="gad-stale" style="margin:0 0 8px;padding:4px 8px;border:1px solid #CC3311;border-radius:4px">'
+              "This stepper's buttons need its script, which did not run here: run the cell, or trust the "
+              "notebook (File \u2192 Trust Notebook), to make it live.</p>\n")
+
+
 def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
                  leaves: list[tuple[str, str]], updates: list[UpdateView] | None = None,
                  titles: dict[str, str] | None = None, check: list[str] | None = None) -> str:
@@ -393,6 +402,7 @@ def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView
             'data-lm-suppress-shortcuts="true" '
             f'style="{_theme_vars(theme)}">\n'
             f"<style>\n{_CSS}</style>\n"
+            + STALE_NOTE
             + _controls(prefix, progress.frame_count)
             + f'<div class="gad-body" id="{prefix}-body-wrap">\n'
             f'<div class="gad-figure" id="{prefix}-figure">\n{svg}</div>\n'

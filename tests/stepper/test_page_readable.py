@@ -44,3 +44,20 @@ def test_graph_text_is_readable_and_the_panel_in_view(browser, tmp_path, width, 
         assert w.errors == []
     finally:
         w.page.close()
+
+
+def test_a_stale_stepper_says_how_to_make_it_live_and_a_live_one_does_not(browser, tmp_path):
+    s = gad.trace(f, *leaves(1.0, 2.0, 3.0)).backward().stepper()
+    live, stale = tmp_path / "live.html", tmp_path / "stale.html"
+    live.write_text(s.to_html(), encoding="utf-8")
+    html = s.to_html()
+    start = html.index("<script>")
+    stale.write_text(html[:start] + html[html.index("</script>", start) + 9:], encoding="utf-8")  # as untrusted
+    w = Watched(browser)
+    try:
+        w.open(stale)
+        assert "run the cell, or trust the notebook" in w.page.text_content(".gad-stale")
+        w.open(live)
+        assert w.page.query_selector(".gad-stale") is None and w.errors == []
+    finally:
+        w.page.close()
