@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,12 +68,30 @@ class ExpressionCommand(click.Command):
         return super().parse_args(ctx, rest + (["--", expr] if expr is not None else []))
 
 
+@contextlib.contextmanager
+def _short_warnings() -> Any:
+    """Warnings (torch's, the user's code's) as one line each on stderr, ``warning: …``, without the
+    internal file path and source line Python's default format prints."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else w.category.__name__
+                if text not in seen:
+                    seen.add(text)
+                    click.echo(f"warning: {text}", err=True)
+
+
 def handle(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn our errors into short messages: usage mistakes exit 2, failures exit 1, never a traceback."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with _short_warnings():
+                return fn(*args, **kwargs)
         except ExpressionError as e:
             raise click.UsageError(e.pretty()) from None
         except OptionError as e:

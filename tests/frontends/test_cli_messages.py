@@ -75,3 +75,15 @@ def test_bootstrap_says_where_the_command_went(tmp_path):
     hint = bootstrap.command_hint(exe, None, "/usr/bin/python3")
     assert "not on your PATH" in hint and str(exe.parent) in hint and "pyenv rehash" in hint
     assert "/usr/bin/python3 -m graphviz_ad" in hint
+
+
+def test_warnings_are_one_line_without_internal_paths(tmp_path, monkeypatch):
+    model = tmp_path / "warns.py"
+    model.write_text("import warnings\nimport torch\n\n\nclass Net(torch.nn.Module):\n"
+                     "    def forward(self, x):\n        warnings.warn('careful: shapes differ')\n"
+                     "        return x * 2\n\n\ndef build():\n    return Net()\n")
+    res = CliRunner().invoke(cli, ["model", f"{model}:build", "--input", "2x1", "--no-backward",
+                                   "-o", str(tmp_path / "m.json")])
+    assert res.exit_code == 0, res.output
+    assert "warning: careful: shapes differ" in res.output
+    assert "warns.py:" not in res.output and "warnings.warn" not in res.output
