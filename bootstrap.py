@@ -462,6 +462,16 @@ def pytest_exit_message(rc: int) -> Optional[str]:
             4: "pytest was called wrongly (usage error)"}.get(rc)
 
 
+def command_hint(exe: Path, found: Optional[str], python: str) -> str:
+    """Where the ``graphviz-ad`` command went: on PATH (``found``, what shutil.which gave), or its
+    folder and how to reach it (add the folder to PATH, ``pyenv rehash``, or ``python -m graphviz_ad``)."""
+    if found and (not exe.exists() or Path(found).resolve() == exe.resolve()):
+        return f"the command is on your PATH: graphviz-ad (at {found}); or run {python} -m graphviz_ad"
+    where = f"is at {exe}" if exe.exists() else "was not installed as a script"
+    return (f"the graphviz-ad command {where} but not on your PATH (add {exe.parent} to PATH; with pyenv run "
+            f"'pyenv rehash'); it also runs as: {python} -m graphviz_ad")
+
+
 def run_demo(out: Path) -> int:
     exe = _scripts_dir() / ("graphviz-ad.exe" if os.name == "nt" else "graphviz-ad")
     cmd = [str(exe) if exe.exists() else "graphviz-ad", "demo", "-o", str(out)]
@@ -476,6 +486,7 @@ def run_demo(out: Path) -> int:
         return rc
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) if out.is_dir() else []
     say(f"the demo's {len(files)} files are in {_show(out)}/: {', '.join(files)}")
+    say(command_hint(exe, shutil.which("graphviz-ad"), sys.executable))
     return 0
 
 

@@ -25,7 +25,7 @@ def count_dot_nodes(dot: str) -> int:
     n = 0
     for line in dot.splitlines():
         m = _NODE_LINE.match(line)
-        if m and "->" not in line[:m.end()] and m.group(1) not in ("graph", "node", "edge", "legend"):
+        if m and "->" not in line[:m.end()] and m.group(1) not in ("graph", "node", "edge", "legend", "legend_grad"):
             n += 1
     return n
 

@@ -6,9 +6,14 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from .backward.optimizer import record_step
 from .backward.recorder import run_backward
-from .errors import BackwardError
+from .checks.gradcheck import LeafCheck, check_lines, finite_differences, float64_gradients
+from .checks.rerun import Call
+from .checks.tangents import forward_tangents
+from .errors import BackwardError, TraceError
 from .model.export import to_json as _to_json
 from .model.export import to_networkx as _to_networkx
 from .model.graph import Edge, Graph, Node
@@ -31,12 +36,14 @@ class Trace:
     ``nodes``, ``edges``, ``steps`` and ``output`` are plain data; renderers read them.
     """
 
-    def __init__(self, recording: Recording) -> None:
+    def __init__(self, recording: Recording, call: tuple[Callable[..., Any], tuple, dict] | None = None) -> None:
         self._rec = recording
+        self._call = call  # (fn, args, kwargs): what check() and forward mode run again
         self.graph: Graph = recording.graph
         self.steps: list[Step] = []
         self.update: OptimizerRecord | None = None
         self._backward_done = False
+        self._seed: Any = None
 
     # -- data -------------------------------------------------------------
     @property
@@ -76,6 +83,7 @@ class Trace:
         """
         self.steps = run_backward(self._rec, gradient, accumulate=accumulate, retain_graph=retain_graph)
         self._backward_done = True
+        self._seed = gradient
         return self
 
     def optimizer_step(self, optimizer: Any, *, dry_run: bool = False) -> OptimizerRecord:
@@ -89,6 +97,54 @@ class Trace:
                   if self.graph.node(nid).kind == "param"}
         self.update = record_step(optimizer, params, dry_run=dry_run, max_elements=self._rec.max_elements)
         return self.update
+
+    # -- checks -----------------------------------------------------------
+    def _rerun(self) -> Call:
+        if self._call is None:
+            raise TraceError("this trace cannot run its function again (it was made from a recording): "
+                             "trace it with gad.trace(fn, *args)")
+        fn, args, kwargs = self._call
+        leaves = {self.graph.node(nid).label: t for nid, t in self._rec.leaves.items()}
+        return Call(fn, args, kwargs, leaves, list(self._rec.root_modules), self._seed)
+
+    def check(self) -> dict[str, LeafCheck]:
+        """Autograd checked by finite differences: every leaf's gradient by central differences in float64.
+
+        Returns leaf name -> :class:`LeafCheck` (``autograd``, ``numerical``, ``rel_error``, ``ok``).
+        Runs the traced function twice per leaf element on float64 copies (the user's tensors, parameters
+        and buffers are left as they were, the RNG state too); needs :meth:`backward` first.
+        """
+        if not self._backward_done:
+            raise BackwardError("check() compares autograd's gradients with finite differences: "
+                                "call t.backward() first")
+        call = self._rerun()
+        autograd = {}
+        by_label = {self.graph.node(nid).label: self.graph.node(nid) for nid in self._rec.leaves}
+        for name, t in call.leaves.items():
+            grad = by_label[name].grad
+            if grad is None or grad.kind != "exact":
+                autograd[name] = torch.zeros_like(t, dtype=torch.float64) if grad is None else None
+            else:
+                autograd[name] = torch.as_tensor(grad.data, dtype=torch.float64).reshape(t.shape)
+        missing = [n for n, g in autograd.items() if g is None]
+        if missing:
+            autograd.update(float64_gradients(call, missing))
+        return finite_differences(call, autograd)
+
+    def _forward_stepper(self, options: RenderOptions, wrt: str | None) -> Any:
+        from .stepper.forward import ForwardStepper
+
+        inputs = [self.graph.node(nid).label for nid in self._input_ids()]
+        if wrt is None:
+            raise TraceError(f"forward mode needs wrt=, the input to differentiate by: one of {', '.join(inputs)}")
+        call = self._rerun()
+        tangents = forward_tangents(call, self.graph, inputs, wrt, self._rec.max_elements)
+        svg = graph_bytes(self.graph, "svg", options)
+        return ForwardStepper(self.graph, tangents, wrt, self.steps, svg, len(call.leaves), options.digits)
+
+    def _input_ids(self) -> list[str]:
+        """The traced function's arguments' nodes, in order."""
+        return [n.id for n in self.graph.nodes if n.kind == "input" and n.op == "input"]
 
     # -- output -----------------------------------------------------------
     def to_dot(self, options: RenderOptions | None = None, **kw: Any) -> str:
@@ -112,13 +168,26 @@ class Trace:
         return write_atomic(path, graph_bytes(self.graph, fmt, RenderOptions.make(options, **kw), self.steps,
                                               self.update))
 
-    def stepper(self, options: RenderOptions | None = None, **kw: Any) -> Any:
-        """An interactive walk through the backward steps (frames, HTML)."""
+    def stepper(self, options: RenderOptions | None = None, *, check: bool = False, mode: str = "backward",
+                wrt: str | None = None, **kw: Any) -> Any:
+        """An interactive walk through the backward steps (frames, HTML).
+
+        ``check=True`` adds the finite-difference check (:meth:`check`) to the transcript and to the
+        page's last gradient frame. ``mode="forward", wrt="x"``: forward mode instead, the tangent of
+        every node with respect to input ``x`` in forward order (a :class:`ForwardStepper`; no backward
+        needed, though after one each step shows autograd's local derivatives too)."""
         from .stepper.stepper import Stepper
 
+        if mode == "forward":
+            return self._forward_stepper(RenderOptions.make(options, **kw), wrt)
+        if mode != "backward":
+            raise ValueError(f"mode must be 'backward' or 'forward', not {mode!r}")
         if not self._backward_done:
             raise BackwardError("the stepper walks the backward pass: call t.backward() first")
-        return Stepper(self.graph, self.steps, self.update, RenderOptions.make(options, **kw))
+        s = Stepper(self.graph, self.steps, self.update, RenderOptions.make(options, **kw))
+        if check:
+            s.check_lines = check_lines(self.check(), s.options.digits)
+        return s
 
     def explore(self, options: RenderOptions | None = None, **kw: Any) -> Any:
         """The interactive explorer (:class:`graphviz_ad.explore.explorer.Explorer`): ``to_html()``,
@@ -142,9 +211,9 @@ def trace_call(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = N
     """:func:`trace` with options: ``max_elements`` (tensors larger than this are kept as
     min/max/mean/norm summaries), explicit ``input_names`` and ``output_name``."""
     return Trace(record(fn, args, kwargs, max_elements=max_elements, input_names=input_names,
-                        output_name=output_name))
+                        output_name=output_name), (fn, tuple(args), dict(kwargs or {})))
 
 
 def trace(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Trace:
     """Run ``fn(*args, **kwargs)`` (a function or an ``nn.Module``) once and record the graph."""
-    return Trace(record(fn, args, kwargs))
+    return Trace(record(fn, args, kwargs), (fn, args, kwargs))

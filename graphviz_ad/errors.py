@@ -7,6 +7,7 @@ __all__ = [
     "TraceError",
     "BackwardError",
     "ExpressionError",
+    "OptionError",
     "RenderError",
     "ExecutableNotFound",
     "DotFailed",
@@ -24,6 +25,11 @@ class TraceError(GraphvizADError, RuntimeError):
 
 class BackwardError(GraphvizADError, RuntimeError):
     """The backward pass could not be run or recorded."""
+
+
+class OptionError(GraphvizADError, ValueError):
+    """A value given to the tool was refused (a shape, MODULE:ATTR, a target that does not fit the loss):
+    a usage mistake, exit status 2 in the CLI."""
 
 
 class ExpressionError(GraphvizADError, ValueError):

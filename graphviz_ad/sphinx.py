@@ -11,7 +11,8 @@ Add ``"graphviz_ad.sphinx"`` to ``extensions`` in ``conf.py`` (``pip install gra
        :target: 32x1
        :loss: mse
 
-Options: ``:at:`` (``name=value`` pairs, values numbers or nested lists), ``:steps:`` (the
+Options: ``:at:`` (``name=value`` pairs, values numbers or nested lists), ``:const:`` (the same, for
+values that do not require grad), ``:steps:`` (the
 interactive backward stepper instead of the still graph), ``:explore:`` (the interactive explorer:
 expand and collapse modules in place, search, details, backward at any level), ``:theme:``, ``:rankdir:``, ``:depth:``
 (a number, ``auto`` or ``all``), ``:grad-color:``, ``:no-backward:``, ``:dtype:``; for a model
@@ -43,7 +44,7 @@ from .errors import ExpressionError, GraphvizADError
 from .output.embed import content_prefix, svg_for_html
 
 __all__ = ["AutogradGraph", "AutogradGraphHTML", "AutogradGraphNote", "autograd_graph", "setup", "inline_svg",
-           "split_at"]
+           "split_at", "directive_words"]
 
 logger = logging.getLogger(__name__)
 _MODEL_ARG = re.compile(r"[^\s()]+:[A-Za-z_][\w.]*")
@@ -53,7 +54,15 @@ class autograd_graph(nodes.General, nodes.Element):
     """The rendered figure: ``html`` for HTML builders, ``note`` for the others (see the post-transform)."""
 
 
-def split_at(text: str) -> dict[str, str]:
+_CLI_WORDS = re.compile(r"--(at|const|dtype|input|target|loss|depth|seed)( |=|\b)")
+
+
+def directive_words(message: str) -> str:
+    """A message written in the CLI's words (``--at x=VALUE``) in the directive's (``:at: x=VALUE``)."""
+    return _CLI_WORDS.sub(lambda m: f":{m.group(1)}: ", message).replace(":  ", ": ")
+
+
+def split_at(text: str, option: str = "at") -> dict[str, str]:
     """``x=1, y=2, w=[[1, 2], [3, 4]]`` -> {"x": "1", ...}: commas inside brackets stay with their value."""
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
@@ -71,9 +80,9 @@ def split_at(text: str) -> dict[str, str]:
             continue
         name, sep, value = part.partition("=")
         if not sep or not name.strip():
-            raise ExpressionError(f":at: {part!r}: write NAME=VALUE pairs, e.g. :at: x=1, y=2, z=3")
+            raise ExpressionError(f":{option}: {part!r}: write NAME=VALUE pairs, e.g. :{option}: x=1, y=2, z=3")
         if name.strip() in out:
-            raise ExpressionError(f":at: {name.strip()} is given twice")
+            raise ExpressionError(f":{option}: {name.strip()} is given twice")
         out[name.strip()] = value.strip()
     return out
 
@@ -104,6 +113,7 @@ class AutogradGraph(SphinxDirective):
     final_argument_whitespace = True
     option_spec = {
         "at": directives.unchanged,
+        "const": directives.unchanged,
         "steps": directives.flag,
         "explore": directives.flag,
         "theme": lambda a: directives.choice(a, ("light", "dark")),
@@ -125,9 +135,9 @@ class AutogradGraph(SphinxDirective):
             entry = self._entry(arg)
             page = self._render(entry)
         except ExpressionError as e:
-            return self._warn(e.pretty())
+            return self._warn(directive_words(e.pretty()))
         except GraphvizADError as e:
-            return self._warn(str(e))
+            return self._warn(directive_words(str(e)))
         except (RecursionError, MemoryError) as e:
             return self._warn(f"the input is too large or nested too deeply ({type(e).__name__})")
         node = autograd_graph()
@@ -168,6 +178,8 @@ class AutogradGraph(SphinxDirective):
         else:
             entry["expr"] = arg
             entry["at"] = split_at(o.get("at", ""))
+            if "const" in o:
+                entry["const"] = split_at(o["const"], "const")
         return entry
 
     def _render(self, entry: dict[str, Any]) -> str:

@@ -93,7 +93,7 @@ def check_panel(page: Any, root: str, k: int, trace: Any) -> None:
         return
     step = steps[k - 1]
     assert current == [step.node]
-    assert texts(page, root, "gad-panel-title")[0].startswith(f"[{step.index}] ")
+    assert texts(page, root, "gad-panel-title")[0].startswith(f"[{k}] ")
     assert texts(page, root, "gad-panel-upstream") == [fmt(step.upstream)]
     terms = expected_terms(step)
     assert texts(page, root, "gad-panel-local") == [t[0] for t in terms]

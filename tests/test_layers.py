@@ -15,7 +15,7 @@ LAYERS = [
     {"errors", "gcpause", "_version"},  # plain helpers, nothing of ours above them
     {"model"},  # the data model: values, graph, steps, updates, export
     {"trace"},  # records a forward into the model
-    {"backward"},  # records the backward (and an optimizer step) into the model
+    {"backward", "checks"},  # records the backward (and an optimizer step); checks it by other means
     {"output"},  # the dot subprocess, atomic files, SVG for HTML
     {"render"},  # static drawing: DOT text, views, notebook display, bytes by format
     {"stepper"},  # the backward stepper: frames, page, transcript

@@ -35,6 +35,12 @@ A tensor and a model:
    :theme: dark
    :no-backward:
 
+A constant (no gradient):
+
+.. autograd-graph:: -sum(t*log(softmax(x, dim=0)))
+   :at: x=[1, 2, 0.5]
+   :const: t=[0, 1, 0]
+
 .. autograd-graph:: models/tiny.py:build
    :input: 4x2
    :target: 4x1
@@ -76,7 +82,8 @@ def test_html_has_the_graph_the_stepper_and_the_model(tmp_path: Path):
     assert status == 0, warnings
     page = (out / "index.html").read_text(encoding="utf-8")
     # the still graph: inline SVG (no XML prolog), ids prefixed, with the values and gradients
-    assert page.count('<div class="gad-graph"') == 3 and "<?xml" not in page
+    assert page.count('<div class="gad-graph"') == 4 and "<?xml" not in page
+    assert "grad: 3 float32: [0.2312" in page  # :at: x has its gradient (:const: t none: tests/recipes/test_figures.py)
     assert "0.96595" in page and "0.058131" in page
     assert 'id="gad-fig-' in page and 'id="node1"' not in page
     # the stepper: its body inline, with its controls, data and script
@@ -124,6 +131,7 @@ def test_errors_are_warnings_at_the_directive_line(tmp_path: Path):
     assert f"{index}:7: WARNING: autograd-graph: syntax error in the expression" in warnings
     assert f"{index}:10: WARNING: autograd-graph:" in warnings and "has no attribute 'missing'" in warnings
     assert f"{index}:13: WARNING: autograd-graph: unknown name 'q'" in warnings
+    assert ":at: q=VALUE" in warnings and "--at" not in warnings  # the directive's option names
     assert (out / "index.html").read_text(encoding="utf-8").count('<div class="gad-graph"') == 1  # x + y
     status, _out, warnings = build(tmp_path, src, strict=True)  # -W: a warning fails the build
     assert status != 0

@@ -62,7 +62,9 @@ def local_formula(grad_fn: str, slot: int, out: str, operands: list[str]) -> str
         return None
     a = operands[0] if operands else "x"
     b = operands[1] if len(operands) > 1 else "y"
-    return templates[slot].format(a=paren(a), b=paren(b), out=paren(out))
+    # an operand already between a function's parentheses (tanh²({a})) gets no second pair
+    template = templates[slot].replace("({a})", "(" + a.replace("{", "{{").replace("}", "}}") + ")")
+    return template.format(a=paren(a), b=paren(b), out=paren(out))
 
 
 _AMBIGUOUS = re.compile(r"[ +\-*/^]")

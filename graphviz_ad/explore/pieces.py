@@ -112,7 +112,7 @@ def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[
     return {
         "graph": _for_page(to_json(graph, steps)),
         "header": pieces.header(),
-        "legend": pieces.legend(kinds),
+        "legend": pieces.legend(kinds, graph),
         "sources": [n.source for n in graph.nodes],
         "modules": modules,
         "folds": _folds(opening, mapping, pieces),

@@ -12,6 +12,7 @@ from ..errors import ExpressionError
 from ..output.files import format_from_path
 from .cli_common import (
     DTYPES,
+    ExpressionCommand,
     cli,
     common_render_options,
     expression_options,
@@ -30,35 +31,36 @@ DEMO_EXPRESSION = "tanh(log(1 + z*(2*x/sin(y))))"
 DEMO_VALUES = (("x", "1"), ("y", "2"), ("z", "3"))
 
 
-def _parse_at(at: tuple[str, ...], dtype: str) -> dict[str, torch.Tensor]:
+def _parse_at(at: tuple[str, ...], dtype: str, const: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """The ``--at`` values (they require grad) and the ``--const`` values (they do not), by name."""
     from ..recipes.expr import parse_value
 
     values: dict[str, torch.Tensor] = {}
-    for item in at:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ExpressionError(f"--at {item!r}: write NAME=VALUE, e.g. --at x=1 or --at w=[[1,2],[3,4]]")
-        if not name.isidentifier() or name.startswith("_"):
-            raise ExpressionError(f"--at {item[:40]!r}: {name[:40]!r} is not a valid variable name")
-        if name in values:
-            raise ExpressionError(f"--at {name}= is given twice; give each name once")
-        values[name] = parse_value(name, text, DTYPES[dtype])
+    for option, items in (("--at", at), ("--const", const)):
+        for item in items:
+            name, sep, text = item.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise ExpressionError(f"{option} {item!r}: write NAME=VALUE, e.g. {option} x=1 or "
+                                      f"{option} w=[[1,2],[3,4]]")
+            if not name.isidentifier() or name.startswith("_"):
+                raise ExpressionError(f"{option} {item[:40]!r}: {name[:40]!r} is not a valid variable name")
+            if name in values:
+                raise ExpressionError(f"{name}= is given twice (--at or --const); give each name once")
+            value = parse_value(name, text, DTYPES[dtype])
+            values[name] = value if option == "--at" else value.detach().requires_grad_(False)
     return values
 
 
-def _trace_expression(expr: str, at: tuple[str, ...], dtype: str, backward: bool) -> Any:
+def _trace_expression(expr: str, at: tuple[str, ...], dtype: str, backward: bool, const: tuple[str, ...] = (),
+                      names: str = "short") -> Any:
     from ..recipes.expr import backward_from_ones, trace_expression
 
-    t = trace_expression(expr, _parse_at(at, dtype))
+    t = trace_expression(expr, _parse_at(at, dtype, const), names=names)
     return backward_from_ones(t) if backward else t
 
 
-# An expression may start with a minus sign ("-x*y"): it is the argument, not an unknown option.
-_EXPR_CONTEXT = {"ignore_unknown_options": True}
-
-
-@cli.command(context_settings=_EXPR_CONTEXT)
+@cli.command(cls=ExpressionCommand)
 @click.argument("expr")
 @expression_options
 @click.option("-o", "--output", "out", metavar="FILE", help="Output file (.svg .png .pdf .dot .json, or .html for the interactive explorer); stdout if omitted.")
@@ -67,8 +69,9 @@ _EXPR_CONTEXT = {"ignore_unknown_options": True}
 @click.option("--no-backward", is_flag=True, help="Draw the forward pass only (no gradients).")
 @common_render_options
 @handle
-def render(expr: str, at: tuple[str, ...], dtype: str, out: str | None, fmt: str | None, no_backward: bool,
-           theme: str, rankdir: str) -> None:
+def render(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, check: bool,
+           out: str | None,
+           fmt: str | None, no_backward: bool, **drawing: Any) -> None:
     """Draw the graph of EXPR with every value (and gradient, after the backward pass).
 
     EXPR is Python syntax restricted to numbers, the --at names, + - * / ** @, unary minus
@@ -80,20 +83,23 @@ def render(expr: str, at: tuple[str, ...], dtype: str, out: str | None, fmt: str
     Example:
       graphviz-ad render "tanh(log(1 + z*(2*x/sin(y))))" --at x=1 --at y=2 --at z=3 -o f.svg
     """
-    t = _trace_expression(expr, at, dtype, not no_backward)
-    render_trace(t, out, fmt, render_options(theme, rankdir))
+    t = _trace_expression(expr, at, dtype, not no_backward, const, names)
+    render_trace(t, out, fmt, render_options(**drawing), check)
 
 
-@cli.command(context_settings=_EXPR_CONTEXT)
+@cli.command(cls=ExpressionCommand)
 @click.argument("expr")
 @expression_options
 @click.option("-o", "--output", "out", metavar="FILE.html", help="Write the interactive HTML stepper.")
 @click.option("--frames", "frames_dir", metavar="DIR", help="Write one SVG per step into DIR.")
 @click.option("--text", "as_text", is_flag=True, help="Print the chain rule as a transcript.")
+@click.option("--forward", "forward", metavar="NAME",
+              help="Forward mode instead: the tangent of every node with respect to variable NAME, in forward "
+                   "order (dual numbers, from torch.autograd.forward_ad); -o writes its page.")
 @common_render_options
 @handle
-def step(expr: str, at: tuple[str, ...], dtype: str, out: str | None, frames_dir: str | None, as_text: bool,
-         theme: str, rankdir: str) -> None:
+def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, check: bool,
+         out: str | None, frames_dir: str | None, as_text: bool, forward: str | None, **drawing: Any) -> None:
     """Step through the backward pass of EXPR, one chain-rule computation at a time.
 
     Without -o or --frames, prints the transcript (as --text does).
@@ -103,11 +109,26 @@ def step(expr: str, at: tuple[str, ...], dtype: str, out: str | None, frames_dir
       graphviz-ad step "tanh(log(1 + z*(2*x/sin(y))))" --at x=1 --at y=2 --at z=3 -o steps.html
       graphviz-ad step "x*y + sin(x)" --at x=1 --at y=2 --frames figs/
       graphviz-ad step "x*y + sin(x)" --at x=1 --at y=2 --text
+      graphviz-ad step "tanh(log(1 + z*(2*x/sin(y))))" --at x=1 --at y=2 --at z=3 --forward x
     """
     if out and format_from_path(out, ("html",)) != "html":
         raise click.UsageError("-o takes an .html file")
-    t = _trace_expression(expr, at, dtype, True)
-    write_stepper(t, out, frames_dir, as_text or not (out or frames_dir), render_options(theme, rankdir))
+    t = _trace_expression(expr, at, dtype, True, const, names)
+    if forward is not None:
+        if frames_dir or check:
+            raise click.UsageError("--forward writes a transcript or (-o) a page: drop --frames and --check")
+        variables = [a.partition("=")[0].strip() for a in at]
+        if forward not in variables:
+            raise click.UsageError(f"--forward {forward}: give one of the --at variables "
+                                   f"({', '.join(variables) or 'none'})")
+        s = t.stepper(render_options(**drawing), mode="forward", wrt=forward)
+        if as_text or not out:
+            click.echo(s.text(), nl=False)
+        if out:
+            s.save(out)
+            click.echo(f"wrote {out}", err=True)
+        return
+    write_stepper(t, out, frames_dir, as_text or not (out or frames_dir), render_options(**drawing), check)
 
 
 @cli.command()
@@ -115,7 +136,7 @@ def step(expr: str, at: tuple[str, ...], dtype: str, out: str | None, frames_dir
               help="Folder for the demo's files.")
 @common_render_options
 @handle
-def demo(out_dir: str, theme: str, rankdir: str) -> None:
+def demo(out_dir: str, **drawing: Any) -> None:
     """Render the built-in example, tanh(ln(1 + z*2x/sin(y))) at x=1, y=2, z=3.
 
     Writes nested.svg (the graph with values and gradients), nested.json, nested.dot and
@@ -130,7 +151,7 @@ def demo(out_dir: str, theme: str, rankdir: str) -> None:
         raise click.UsageError(f"-o {out_dir}: exists and is not a folder")
     d.mkdir(parents=True, exist_ok=True)
     t = _trace_expression(DEMO_EXPRESSION, tuple(f"{k}={v}" for k, v in DEMO_VALUES), "float32", True)
-    opts = render_options(theme, rankdir)
+    opts = render_options(**drawing)
     written = [t.render(d / "nested.svg", opts), t.render(d / "nested.dot", opts), t.render(d / "nested.json")]
     s = t.stepper(opts)
     written.append(s.save(d / "nested_steps.html") or d / "nested_steps.html")
@@ -138,6 +159,20 @@ def demo(out_dir: str, theme: str, rankdir: str) -> None:
     click.echo(f"f = {DEMO_EXPRESSION} at x=1, y=2, z=3 = {f.value.scalar():.8g}")
     for p in written:
         click.echo(f"wrote {p}")
+    click.echo(command_hint())
+
+
+def command_hint() -> str:
+    """One line saying how to run the command again: ``graphviz-ad`` where it is on PATH, else the
+    interpreter's ``-m graphviz_ad``."""
+    import shutil
+    import sys
+
+    found = shutil.which("graphviz-ad")
+    module = f"{sys.executable} -m graphviz_ad"
+    if found:
+        return f"the command: graphviz-ad (at {found}), also {module}; try: graphviz-ad step --help"
+    return f"graphviz-ad is not on your PATH; run it as: {module} (try: {module} step --help)"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,6 +31,8 @@ class Node:
     source: str | None = None  # the expression text or source line that produced it
     flags: tuple[str, ...] = ()
     operands: list[str] = field(default_factory=list)  # source node ids in argument order
+    # its defining expression over earlier names, where the producer knows it (``a / b`` for ``c``)
+    definition: str | None = None
 
     @property
     def shape(self) -> tuple[int, ...] | None:

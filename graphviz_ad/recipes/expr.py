@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..errors import ExpressionError, GraphvizADError
 
-__all__ = ["Expression", "parse_expression", "parse_value", "trace_expression", "backward_from_ones", "FUNCTIONS",
+__all__ = ["Expression", "parse_expression", "short_names", "parse_value", "trace_expression", "backward_from_ones", "FUNCTIONS",
            "LIMITS"]
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -73,17 +73,25 @@ def _parse(text: str, what: str) -> ast.Expression:
 
 
 def _depth_and_size(tree: ast.AST, text: str) -> None:
+    """Refuse expressions too large (parts) or too deeply nested (parentheses and calls); a flat chain
+    such as ``x+x+...+x`` is limited by its length, not called nesting: the left operand of a binary
+    operator continues its chain at the same depth."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
     count = 0
     while stack:
         node, depth = stack.pop()
         count += 1
         if count > LIMITS.nodes:
-            raise ExpressionError(f"the expression is too large (more than {LIMITS.nodes} parts); "
-                                  "split it into smaller pieces", None, None)
+            raise ExpressionError(f"the expression is too long (more than {LIMITS.nodes} parts: numbers, names, "
+                                  "operators and calls); split it into smaller pieces", None, None)
         if depth > LIMITS.depth:
-            raise _fail(f"the expression is nested too deeply (more than {LIMITS.depth} levels)", text, node)
-        stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node))
+            raise _fail(f"the expression is nested too deeply (more than {LIMITS.depth} levels of parentheses "
+                        "or calls)", text, node)
+        if isinstance(node, ast.BinOp):
+            stack.append((node.left, depth))  # a chain a + b + c: one level, however long
+            stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node) if c is not node.left)
+        else:
+            stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node))
 
 
 @dataclass
@@ -94,8 +102,15 @@ class Expression:
     tree: ast.Expression
     names: list[str]
 
-    def evaluate(self, values: dict[str, Any], hint: Callable[[str, str], None] | None = None) -> Any:
-        """Evaluate with ``values`` for the names; ``hint(label, source)`` is called before each op."""
+    def evaluate(self, values: dict[str, Any], hint: Callable[[str, str, str | None], None] | None = None,
+                 names: str = "short", output_name: str = "f") -> Any:
+        """Evaluate with ``values`` for the names; ``hint(label, source, definition)`` is called before each op.
+
+        ``names="short"``: each op is named as the lesson names intermediates (:func:`short_names`),
+        its source the defining expression over earlier names (``c`` and ``a / b``); ``"full"``:
+        named by its whole subexpression (at most 24 characters), as before.
+        """
+        short = short_names(self, output_name) if names == "short" else None
         results: dict[int, Any] = {}
         stack: list[tuple[ast.AST, bool]] = [(self.tree.body, False)]
         while stack:
@@ -104,11 +119,13 @@ class Expression:
                 stack.append((node, True))
                 stack.extend((c, False) for c in reversed(_operands(node)))
                 continue
-            results[id(node)] = self._apply(node, [results[id(c)] for c in _operands(node)], values, hint)
+            defined = short.get(id(node)) if short is not None else None
+            results[id(node)] = self._apply(node, [results[id(c)] for c in _operands(node)], values, hint, defined)
         return results[id(self.tree.body)]
 
     def _apply(self, node: ast.AST, args: list[Any], values: dict[str, Any],
-               hint: Callable[[str, str], None] | None) -> Any:
+               hint: Callable[[str, str, str | None], None] | None,
+               label_definition: tuple[str, str] | None = None) -> Any:
         text = self.text
         if isinstance(node, ast.Constant):
             return float(node.value)
@@ -117,8 +134,13 @@ class Expression:
         seg = ast.get_source_segment(text, node) or ""
         if all(not isinstance(a, torch.Tensor) for a in args):
             return _fold(node, args)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            return args[0]  # no op: nothing to name
         if hint is not None:
-            hint(seg if len(seg) <= 24 else "", seg)
+            if label_definition is not None:
+                hint(label_definition[0], seg, label_definition[1])
+            else:
+                hint(seg if len(seg) <= 24 else "", seg, None)
         if isinstance(node, ast.BinOp):
             return _BINOPS[type(node.op)](args[0], args[1])
         if isinstance(node, ast.UnaryOp):
@@ -129,6 +151,74 @@ class Expression:
         if name in ("maximum", "minimum", "atan2", "matmul", "mm", "dot"):
             args = [a if isinstance(a, torch.Tensor) else torch.tensor(a) for a in args]
         return FUNCTIONS[name](*args, **kwargs)
+
+
+_SHORT = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _is_op(node: ast.AST, variables: set[str]) -> bool:
+    """Whether ``node`` computes a tensor (an op is recorded): it reads a variable, and is not ``+x``."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+        return False
+    return isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)) and any(
+        isinstance(n, ast.Name) and n.id in variables for n in ast.walk(node))
+
+
+def short_names(expr: "Expression", output_name: str = "f") -> dict[int, tuple[str, str]]:
+    """The lesson's names of an expression's ops: ``id(ast node) -> (label, defining text)``.
+
+    In forward order the intermediates are named a, b, c, ... (skipping the names the expression
+    uses and ``output_name``), each defined over earlier names: ``c`` is ``a / b``. A product (or a
+    negation) that is a term of a sum is written inline rather than named, as the lesson writes
+    ``d = 1 + z*c``: its label is its text (``z * c``). The result gets label "" (the recorder names
+    it ``output_name``) and its definition (``tanh(e)``).
+    """
+    variables = set(expr.names)
+    used = {n.id for n in ast.walk(expr.tree) if isinstance(n, ast.Name)} | {output_name}
+    pool = (name for k in range(1000) for name in ((c + (str(k + 1) if k else "")) for c in _SHORT)
+            if name not in used)
+    parent: dict[int, ast.AST] = {}
+    for node in ast.walk(expr.tree.body):
+        for c in _operands(node):
+            parent[id(c)] = node
+    shown: dict[int, ast.expr] = {}  # an op as its operands read it: its name, or itself written inline
+    out: dict[int, tuple[str, str]] = {}
+    stack: list[tuple[ast.AST, bool]] = [(expr.tree.body, False)]
+    root = expr.tree.body
+    while stack:
+        node, ready = stack.pop()
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(_operands(node)))
+            continue
+        if not _is_op(node, variables):
+            continue
+        text = ast.unparse(_with_operands(node, shown)).replace(" * ", "*")  # 2*x, z*c as the lesson writes
+        up = parent.get(id(node))
+        term = (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+                or isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub))
+        if node is root:
+            out[id(node)] = ("", text)
+        elif term and isinstance(up, ast.BinOp) and isinstance(up.op, (ast.Add, ast.Sub)):
+            out[id(node)] = (text, text)
+            shown[id(node)] = _with_operands(node, shown)
+        else:
+            name = next(pool)
+            out[id(node)] = (name, text)
+            shown[id(node)] = ast.Name(id=name, ctx=ast.Load())
+    return out
+
+
+def _with_operands(node: ast.AST, shown: dict[int, ast.expr]) -> ast.expr:
+    """A copy of ``node`` whose operands that are ops read as ``shown`` gives them."""
+    def sub(c: ast.expr) -> ast.expr:
+        return shown.get(id(c), c)
+    if isinstance(node, ast.BinOp):
+        return ast.BinOp(left=sub(node.left), op=node.op, right=sub(node.right))
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(op=node.op, operand=sub(node.operand))
+    assert isinstance(node, ast.Call)
+    return ast.Call(func=node.func, args=[sub(a) for a in node.args], keywords=node.keywords)
 
 
 def _fold(node: ast.AST, args: list[Any]) -> float:
@@ -179,6 +269,23 @@ def parse_expression(text: str, allowed_names: set[str] | None = None) -> Expres
     return Expression(text, tree, names)
 
 
+# names people reach for that the allow-list spells differently
+_ALIASES = {"max": "maximum", "min": "minimum", "arctan2": "atan2", "arcsin": "asin", "arccos": "acos",
+            "arctan": "atan", "logistic": "sigmoid", "power": "pow", "absolute": "abs"}
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    """``did you mean 'maximum'? `` for a near miss of a known name, else ""."""
+    import difflib
+
+    known = sorted(known)
+    guess = _ALIASES.get(name) if _ALIASES.get(name) in known else None
+    if guess is None:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    return f"did you mean {guess!r}? " if guess else ""
+
+
 def _check(node: ast.AST, text: str, allowed_names: set[str] | None) -> None:
     if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _BINOPS or isinstance(node, (ast.USub, ast.UAdd)):
         return
@@ -203,7 +310,8 @@ def _check(node: ast.AST, text: str, allowed_names: set[str] | None) -> None:
             return
         if allowed_names is not None and node.id not in allowed_names:
             given = ", ".join(sorted(allowed_names)) or "none"
-            raise _fail(f"unknown name {node.id!r}: give its value with --at {node.id}=VALUE "
+            near = _did_you_mean(node.id, [*allowed_names, *CONSTANTS])
+            raise _fail(f"unknown name {node.id!r}: {near}give its value with --at {node.id}=VALUE "
                         f"(values given: {given})", text, node)
         if not node.id.isidentifier() or node.id.startswith("_"):
             raise _fail(f"the name {node.id!r} is not allowed", text, node)
@@ -211,7 +319,8 @@ def _check(node: ast.AST, text: str, allowed_names: set[str] | None) -> None:
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             what = ast.get_source_segment(text, node.func) or "this"
-            raise _fail(f"calling {what!r} is not allowed; allowed functions: {', '.join(sorted(FUNCTIONS))}",
+            near = _did_you_mean(node.func.id, FUNCTIONS) if isinstance(node.func, ast.Name) else ""
+            raise _fail(f"calling {what!r} is not allowed; {near}allowed functions: {', '.join(sorted(FUNCTIONS))}",
                         text, node)
         for kw in node.keywords:
             if kw.arg != "dim" or not isinstance(kw.value, ast.Constant) or type(kw.value.value) is not int:
@@ -291,30 +400,39 @@ def _to_python(node: ast.AST) -> Any:
     return results[id(node)]
 
 
-def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name: str = "f") -> Any:
-    """Parse ``text``, check every name has a value, and trace its evaluation (returns a Trace)."""
+def trace_expression(text: str, values: dict[str, torch.Tensor], *, output_name: str = "f",
+                     names: str = "short") -> Any:
+    """Parse ``text``, check every name has a value, and trace its evaluation (returns a Trace).
+
+    ``names``: ``"short"`` names the intermediates a, b, c, ... as the lesson does (:func:`short_names`),
+    ``"full"`` by their whole subexpressions."""
+    if names not in ("short", "full"):
+        raise ExpressionError(f"names must be 'short' or 'full', not {names!r}")
     from ..api import Trace
     from ..trace.recorder import name_next_op, record
 
     expr = parse_expression(text, set(values))
+    if not expr.names:
+        raise ExpressionError(f"the expression {text!r} uses no variable, so there is no graph to draw: write it "
+                              "over variables and give their values, e.g. 'x + 3' with --at x=2")
     missing = [n for n in expr.names if n not in values]
     if missing:
         raise ExpressionError(f"no value for {', '.join(missing)}: add " + " ".join(f"--at {n}=VALUE" for n in missing))
     unused = [n for n in values if n not in expr.names]
     if unused:
         raise ExpressionError(f"--at {unused[0]}=...: {unused[0]!r} does not appear in the expression {text!r}")
-    names = list(values)
+    order = list(values)
 
     def evaluate(*tensors: torch.Tensor) -> Any:
-        return expr.evaluate(dict(zip(names, tensors)), name_next_op)
+        return expr.evaluate(dict(zip(order, tensors)), name_next_op, names, output_name)
 
     try:
-        rec = record(evaluate, tuple(values[n] for n in names), input_names=names, output_name=output_name)
+        rec = record(evaluate, tuple(values[n] for n in order), input_names=order, output_name=output_name)
     except GraphvizADError:
         raise
     except (RuntimeError, IndexError, TypeError, ValueError) as e:
         raise ExpressionError(f"PyTorch could not evaluate the expression: {str(e).splitlines()[0]}") from None
-    return Trace(rec)
+    return Trace(rec, (evaluate, tuple(values[n] for n in order), {}))
 
 
 def backward_from_ones(t: Any) -> Any:

@@ -26,7 +26,7 @@ __all__ = ["FigureSpec", "FigureError", "parse_entry", "trace_spec", "OUTPUTS", 
 
 OUTPUTS = ("svg", "png", "pdf", "dot", "json", "frames", "html", "explore")
 _COMMON = ("name", "outputs", "backward", "theme", "rankdir", "depth", "legend", "grads", "grad_color", "digits")
-_EXPR = ("expr", "at", "dtype")
+_EXPR = ("expr", "at", "const", "dtype")
 _MODEL = ("model", "input", "input_dtype", "target", "loss", "seed", "optimizer")
 KEYS = _COMMON + _EXPR + _MODEL
 _OPTIMIZER_KEYS = ("name", "lr", "momentum")
@@ -48,6 +48,7 @@ class FigureSpec:
     backward: bool = True
     expr: str | None = None
     at: tuple[tuple[str, str], ...] = ()
+    const: tuple[tuple[str, str], ...] = ()  # values that do not require grad (a target, a one-hot label)
     dtype: str = "float32"
     model: str | None = None
     model_file: str | None = None
@@ -180,11 +181,18 @@ def _expr_spec(entry: dict[str, Any], common: dict[str, Any]) -> FigureSpec:
     if not isinstance(at, dict):
         raise FigureError(f"at must be a table such as {{x = 1, y = 2}}, got {at!r}"[:200])
     values = tuple((str(k), _value_text(str(k), v)) for k, v in at.items())
+    const = entry.get("const", {})
+    if not isinstance(const, dict):
+        raise FigureError(f"const must be a table such as {{t = [0, 1, 0]}}, got {const!r}"[:200])
+    consts = tuple((str(k), _value_text(str(k), v)) for k, v in const.items())
+    twice = sorted({n for n, _ in values} & {n for n, _ in consts})
+    if twice:
+        raise FigureError(f"{twice[0]} is in both at and const: give each name once")
     dtype = _type("dtype", entry.get("dtype", "float32"), str, "a string")
     if dtype not in _DTYPES:
         raise FigureError(f"dtype {dtype!r}: choose one of {', '.join(_DTYPES)}")
-    _check_expr(expr, values, dtype)
-    return FigureSpec(expr=expr, at=values, dtype=dtype, **common)
+    _check_expr(expr, values + consts, dtype)
+    return FigureSpec(expr=expr, at=values, const=consts, dtype=dtype, **common)
 
 
 def _check_expr(expr: str, values: tuple[tuple[str, str], ...], dtype: str) -> None:
@@ -272,7 +280,9 @@ def _trace_expr(spec: FigureSpec) -> Any:
     from .expr import backward_from_ones, parse_value, trace_expression
 
     dtype = getattr(torch, spec.dtype)
-    t = trace_expression(spec.expr or "", {n: parse_value(n, text, dtype) for n, text in spec.at})
+    values = {n: parse_value(n, text, dtype) for n, text in spec.at}
+    values.update((n, parse_value(n, text, dtype).detach()) for n, text in spec.const)
+    t = trace_expression(spec.expr or "", values)
     return backward_from_ones(t) if spec.backward else t
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..backward.recorder import loss_of
-from ..errors import GraphvizADError
+from ..errors import GraphvizADError, OptionError
 
 __all__ = ["UserCodeError", "load_attr", "build_model", "parse_shape", "make_inputs", "make_target", "LOSSES",
            "run_user", "trace_model"]
@@ -72,7 +72,7 @@ def load_attr(spec: str) -> tuple[Any, list[str]]:
     """``pkg.mod:factory`` or ``path/to/file.py:model`` -> (the object, roots of the user's code)."""
     module, sep, attr = spec.rpartition(":")
     if not sep or not module or not attr:
-        raise GraphvizADError(f"{spec!r}: write MODULE:ATTR, e.g. examples/widenet.py:build or mypkg.models:Net")
+        raise OptionError(f"{spec!r}: write MODULE:ATTR, e.g. examples/widenet.py:build or mypkg.models:Net")
     mod, roots = _import(module)
     obj: Any = mod
     for part in attr.split("."):
@@ -104,14 +104,14 @@ def parse_shape(text: str, what: str = "--input") -> tuple[int, ...]:
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:
-        raise GraphvizADError(f"{what} {text!r}: write a shape such as 32x1 or 1x3x64x64") from None
+        raise OptionError(f"{what} {text!r}: write a shape such as 32x1 or 1x3x64x64") from None
     if not shape or len(shape) > 8 or any(s <= 0 for s in shape):
-        raise GraphvizADError(f"{what} {text!r}: a shape has 1 to 8 positive sizes, e.g. 32x1")
+        raise OptionError(f"{what} {text!r}: a shape has 1 to 8 positive sizes, e.g. 32x1")
     n = 1
     for s in shape:
         n *= s
     if n > 50_000_000:
-        raise GraphvizADError(f"{what} {text!r} has {n} elements; at most 50 million")
+        raise OptionError(f"{what} {text!r} has {n} elements; at most 50 million")
     return shape
 
 
@@ -128,13 +128,27 @@ def make_inputs(model: torch.nn.Module, shape: tuple[int, ...], *, seed: int = 0
 
 
 def make_target(loss: str, output: torch.Tensor, shape: tuple[int, ...] | None, *, seed: int = 1) -> torch.Tensor:
+    """A seeded random target for ``loss``: for mse a float tensor of the output's shape; for cross_entropy
+    class indices (integers below the output's last size) of the output's shape without its last dimension.
+    A ``shape`` that does not fit is refused (:class:`OptionError`)."""
     g = torch.Generator().manual_seed(seed)
+    out_shape = tuple(output.shape)
     if loss == "cross_entropy":
-        classes = output.shape[-1]
-        tshape = shape if shape is not None else tuple(output.shape[:-1])
-        return torch.randint(0, classes, tshape, generator=g).to(output.device)
-    tshape = shape if shape is not None else tuple(output.shape)
-    return torch.randn(tshape, generator=g).to(output.device)
+        classes = out_shape[-1] if out_shape else 1
+        fits = out_shape[:-1]
+        if shape is not None and shape != fits:
+            raise OptionError(f"--target {_shape_text(shape)}: for --loss cross_entropy the target holds class "
+                              f"indices, one per row of the output ({_shape_text(out_shape)}): give --target "
+                              f"{_shape_text(fits) or 'nothing'} (or leave it out)")
+        return torch.randint(0, classes, fits, generator=g).to(output.device)
+    if shape is not None and shape != out_shape:
+        raise OptionError(f"--target {_shape_text(shape)}: for --loss mse the target has the output's shape "
+                          f"({_shape_text(out_shape)}): give --target {_shape_text(out_shape)} (or leave it out)")
+    return torch.randn(out_shape, generator=g).to(output.device)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
 
 
 def run_user(fn: Any, roots: list[str], what: str) -> Any:

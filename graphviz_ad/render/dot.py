@@ -118,7 +118,7 @@ class _Writer:
     def _title(self, node: Node, muted: str) -> str:
         """The first row(s) of a label: the name, and the op (with its arguments) or the kind."""
         collapsed = "collapsed" in node.flags
-        key = (node.kind, node.label, node.op, node.args, collapsed, muted)
+        key = (node.kind, node.label, node.op, node.args, collapsed, muted, node.definition)
         row = self._titles.get(key)
         if row is not None:
             return row
@@ -134,6 +134,10 @@ class _Writer:
                 row += f"<TR><TD>{_font(html_text(node.args), muted, 9)}</TD></TR>"
         elif kind == "const" and node.op == "const":
             row = f"<TR><TD><B>{name}</B></TD></TR>"
+        elif node.definition is not None and kind in ("op", "output"):  # an expression's c = a / b
+            definition = clean_text(node.definition, 48)
+            rhs = "" if definition == clean_text(node.label, 48) else f" = {html_text(definition)}"
+            row = f"<TR><TD><B>{name}</B>{rhs}</TD></TR>"
         elif node.label == node.op:
             tail = f" {_font(html_text(op[len(node.op):]), muted)}" if op != node.op else ""
             row = f"<TR><TD><B>{name}</B>{tail}</TD></TR>"
@@ -257,13 +261,23 @@ def node_label(node: Node, theme: Theme, opts: RenderOptions) -> str:
 
 
 def _legend(theme: Theme, kinds: set[str], grad_color: bool) -> str:
+    """The legend of the boxes drawn (one cell per kind present)."""
     cells = []
     for kind in ("input", "param", "const", "op", "output", "module"):
         if kind not in kinds:
             continue
         cells.append(f'<TD BGCOLOR="{theme.fill[kind]}" COLOR="{theme.border[kind]}" BORDER="1">'
                      f'{_font(KIND_NAMES[kind], theme.text, 9)}</TD>')
-    cells.append(f'<TD BORDER="0">{_font("∇ gradient", theme.grad, 9)}</TD>')
+    rows = f'<TR>{"".join(cells)}</TR>'
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3">{rows}</TABLE>>'
+
+
+def _grad_legend(theme: Theme, grad_color: bool, norms: bool) -> str:
+    """The gradient's legend, a node of its own (the stepper hides it where no gradient is drawn yet):
+    ∇, ‖g‖ where a tensor edge carries one (the norm of that gradient), the colour bar with ``grad_color``."""
+    cells = [f'<TD BORDER="0">{_font("∇ gradient", theme.grad, 9)}</TD>']
+    if norms:
+        cells.append(f'<TD BORDER="0">{_font("‖g‖ norm of a tensor edge’s gradient", theme.grad, 9)}</TD>')
     rows = f'<TR>{"".join(cells)}</TR>'
     if grad_color:
         bar = colour_bar()
@@ -312,9 +326,15 @@ def _cluster_attrs(c: Cluster, theme: Theme) -> str:
             f"label=<{html_text(clean_text(c.label, 60))}>;")
 
 
-def _legend_line(theme: Theme, kinds: set[str], opts: RenderOptions) -> str:
-    return (f'legend [id="legend", class="gad-legend", shape=plain, '
-            f'label={_legend(theme, kinds, opts.grad_color and opts.grads)}];')
+def _legend_lines(theme: Theme, kinds: set[str], opts: RenderOptions, graph: Graph) -> list[str]:
+    """The legend's statements: the node kinds, and the gradient's legend only where ``graph`` draws a gradient
+    (its ‖g‖ line where a tensor edge carries one)."""
+    lines = [f'legend [id="legend", class="gad-legend", shape=plain, label={_legend(theme, kinds, False)}];']
+    if opts.grads and any(n.grad is not None for n in graph.nodes):  # only what is drawn
+        norms = any(e.grad is not None and e.grad.numel != 1 for e in graph.edges)
+        lines.append(f'legend_grad [id="legend_grad", class="gad-legend gad-legend-grad", shape=plain, '
+                     f'label={_grad_legend(theme, opts.grad_color, norms)}];')
+    return lines
 
 
 class DotPieces:
@@ -343,9 +363,9 @@ class DotPieces:
         """What follows an edge's id and class: its gradient label and colour (``""`` without a gradient)."""
         return self._w.edge_attrs(grad) if grad is not None and self.options.grads else ""
 
-    def legend(self, kinds: set[str]) -> str:
-        """The legend's statement for these node kinds, or ``""`` without ``legend``."""
-        return _legend_line(self.theme, kinds, self.options) if self.options.legend else ""
+    def legend(self, kinds: set[str], graph: Graph) -> str:
+        """The legend's statements for these node kinds and ``graph``'s gradients, or ``""`` without ``legend``."""
+        return "\n".join(_legend_lines(self.theme, kinds, self.options, graph)) if self.options.legend else ""
 
 
 @gc_paused()
@@ -392,6 +412,6 @@ def to_dot(graph: Graph, options: RenderOptions | None = None, **kw: Any) -> str
         wrap = ", constraint=false" if breaks and (s, t) in breaks else ""
         lines.append(f'  {s} -> {t} [id="e{k}", class="gad-edge gad-from-{s} gad-to-{t}"{grad}{wrap}];')
     if opts.legend:
-        lines.append("  " + _legend_line(theme, {n.kind for n in graph.nodes}, opts))
+        lines.extend("  " + line for line in _legend_lines(theme, {n.kind for n in graph.nodes}, opts, graph))
     lines.append("}\n")
     return "\n".join(lines)

@@ -15,7 +15,8 @@ MIN_CHAIN = 4
 
 def _copy(n: Node, **kw: object) -> Node:
     """A new node with ``n``'s fields (not its operands) and ``kw`` instead."""
-    node = Node(n.id, n.kind, n.label, n.op, n.module, n.cluster, n.value, n.grad, n.args, n.source, n.flags)
+    node = Node(n.id, n.kind, n.label, n.op, n.module, n.cluster, n.value, n.grad, n.args, n.source, n.flags,
+                definition=n.definition)
     for name, value in kw.items():
         setattr(node, name, value)
     return node

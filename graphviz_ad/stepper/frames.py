@@ -41,6 +41,7 @@ def frame_css(theme: Theme) -> str:
     return (
         "<style>\n"
         f"{t} .gad-pending{{opacity:0.3}}\n"
+        ".gad-frame-forward .gad-legend-grad{visibility:hidden}\n"
         f"{shapes}{{stroke:{hl};stroke-width:3px}}\n"
         f"{t} .gad-edge-active path{{stroke:{hl};stroke-width:2.5px}}\n"
         f"{t} .gad-edge-active polygon{{stroke:{hl};fill:{hl}}}\n"

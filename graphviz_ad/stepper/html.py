@@ -36,6 +36,7 @@ DOM contract (what tests and embedding pages may rely on):
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..output.embed import content_prefix, script_json, svg_for_html
@@ -54,6 +55,19 @@ MAX_HTML_STATE = 20  # optimizer state entries sent per update; the rest are cou
 
 
 
+# Graphviz's smallest text here is 9 pt (edge labels, shapes): 12 px at the SVG's natural size. Fitting
+# the page's width never shrinks it below this share of that (about 10 px); the figure scrolls instead.
+READABLE_SCALE = 0.85
+_WIDTH = re.compile(r'width="([0-9.]+)pt"')
+
+
+def _readable_floor(svg_open: str) -> str:
+    """``style="min-width:…px"`` for the root ``<svg`` tag: fit to the column, but not below
+    :data:`READABLE_SCALE` of the natural size."""
+    m = _WIDTH.search(svg_open)
+    return f' style="min-width:{float(m.group(1)) * 4 / 3 * READABLE_SCALE:.0f}px"' if m else ""
+
+
 def inline_svg(template: SvgTemplate, prefix: str) -> str:
     """The laid-out SVG for the page: every gradient present (CSS hides pending ones), node and edge
     groups marked with ``data-node``/``data-edge``, ids prefixed, no XML prolog or comments."""
@@ -68,13 +82,13 @@ def inline_svg(template: SvgTemplate, prefix: str) -> str:
         elif slot.kind == "node_tip":  # one tooltip for every frame: it must not give the gradient away
             values[slot.index] = f'<a xlink:title="{strip_grad_tip(slot.text)}">'
         elif slot.kind == "svg":
-            values[slot.index] = slot.text + ' class="gad-svg"'
+            values[slot.index] = slot.text + ' class="gad-svg"' + _readable_floor(slot.text)
     return svg_for_html(template.fill(values), prefix + "-")
 
 
 def _step_data(v: StepView) -> dict[str, Any]:
     terms = [[t.to, t.formula, t.local, t.contrib] for t in v.terms[:MAX_HTML_TERMS]]
-    return {"index": v.index, "node": v.node, "label": v.label, "grad_fn": v.grad_fn, "leaf": v.leaf,
+    return {"index": v.index, "number": v.number, "node": v.node, "label": v.label, "grad_fn": v.grad_fn, "leaf": v.leaf,
             "title": v.heading, "upstream": v.upstream, "sum": v.sum_text, "terms": terms,
             "more": max(0, len(v.terms) - MAX_HTML_TERMS)}
 
@@ -115,6 +129,8 @@ _CSS = """\
 .gad-stepper .gad-panel{flex:0 1 380px;min-width:240px;position:sticky;top:8px;
   border:1px solid var(--gad-border);border-radius:6px;padding:10px 12px}
 .gad-stepper .gad-panel-title{font-weight:600;margin-bottom:6px;overflow-wrap:anywhere}
+@media (max-width:800px){.gad-stepper .gad-panel{order:-1;flex:1 1 100%;top:0;z-index:1;background:var(--gad-bg);
+  max-height:40vh;overflow:auto}}
 .gad-stepper .gad-panel-row{overflow-wrap:anywhere}
 .gad-stepper .gad-panel-term{margin-top:8px;padding-top:6px;border-top:1px dashed var(--gad-border)}
 .gad-stepper .gad-panel-key,.gad-stepper .gad-panel-op,.gad-stepper .gad-panel-note,
@@ -130,6 +146,7 @@ _CSS = """\
 .gad-stepper .gad-panel-rule{margin:6px 0}
 .gad-stepper .gad-pending{opacity:.3}
 .gad-stepper.gad-at-forward .gad-grad,.gad-stepper .gad-pending .gad-grad{visibility:hidden}
+.gad-stepper.gad-at-forward .gad-legend-grad{visibility:hidden}
 .gad-stepper.gad-at-update .gad-pending .gad-grad{visibility:visible}
 .gad-stepper .gad-current ellipse,.gad-stepper .gad-current path,.gad-stepper .gad-current polygon,
 .gad-stepper .gad-current polyline{stroke:var(--gad-hl);stroke-width:3px}
@@ -155,6 +172,8 @@ _JS = r"""
   function setup(root) {
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
+    var stale = first(root, "gad-stale");
+    if (stale) { stale.parentNode.removeChild(stale); }
     var data = JSON.parse(first(root, "gad-data").textContent);
     var steps = data.steps, n = steps.length, ups = data.updates || [], upAt = data.update_at || [];
     var grads = n + 1, last = grads + ups.length, k = 0, timer = null;
@@ -272,10 +291,11 @@ _JS = r"""
         row("gad-panel-note").textContent = "The backward pass took " + n + " steps.";
         data.leaves.forEach(function (l) { gradRow("gad-panel-leafgrad", l[0], "", l[1]); });
         if (data.more_leaves) { row("gad-panel-note").textContent = "\u2026 and " + data.more_leaves + " more"; }
+        (data.check || []).forEach(function (c) { row("gad-panel-check").textContent = c; });
         return;
       }
       var v = steps[k - 1];
-      title.textContent = "[" + v.index + "] " + v.title;
+      title.textContent = "[" + v.number + "] " + v.title;
       if (v.leaf) { gradRow("gad-panel-leaf", v.label, v.sum, v.upstream); return; }
       var u = row("gad-panel-up");
       add(u, "gad-panel-key", "upstream ");
@@ -351,19 +371,31 @@ def _panel(prefix: str) -> str:
             f'<div class="gad-panel-body" id="{prefix}-body"></div></div>\n')
 
 
+# shown where the page's script did not run (a notebook saved by someone else, not trusted): the script
+# removes it as it sets the stepper up
+STALE_NOTE = ('<p class="gad-stale" style="margin:0 0 8px;padding:4px 8px;border:1px solid #CC3311;border-radius:4px">'
+              "This stepper's buttons need its script, which did not run here: run the cell, or trust the "
+              "notebook (File \u2192 Trust Notebook), to make it live.</p>\n")
+
+
 def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView], theme: Theme,
                  leaves: list[tuple[str, str]], updates: list[UpdateView] | None = None,
-                 titles: dict[str, str] | None = None) -> str:
+                 titles: dict[str, str] | None = None, check: list[str] | None = None) -> str:
     """The stepper as an HTML fragment (for notebooks, and the body of :func:`stepper_page`).
 
-    ``titles``: ``forward`` (the forward frame's title) and ``update`` (``optimizer step (SGD)``)."""
-    data = script_json(_data(progress, views, leaves, updates or [], titles or {}))
+    ``titles``: ``forward`` (the forward frame's title) and ``update`` (``optimizer step (SGD)``);
+    ``check``: the finite-difference check's lines, shown under every gradient."""
+    data = _data(progress, views, leaves, updates or [], titles or {})
+    if check:
+        data["check"] = check
+    data = script_json(data)
     prefix = content_prefix("gad-", "\0".join((data, theme.name, template.fill({}))))
     svg = inline_svg(template, prefix)
     return (f'<div class="gad-stepper gad-at-forward" id="{prefix}" data-step="0" tabindex="0" '
             'data-lm-suppress-shortcuts="true" '
             f'style="{_theme_vars(theme)}">\n'
             f"<style>\n{_CSS}</style>\n"
+            + STALE_NOTE
             + _controls(prefix, progress.frame_count)
             + f'<div class="gad-body" id="{prefix}-body-wrap">\n'
             f'<div class="gad-figure" id="{prefix}-figure">\n{svg}</div>\n'

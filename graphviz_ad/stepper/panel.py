@@ -198,7 +198,7 @@ _STEP = f"   {BACKWARD} step "  # before "4 of 10" in a step's title line
 class StepPainter:
     """The panel of each backward step, painted straight from its :class:`StepView`.
 
-    The lines: the title (``[3] MulBackward0 (mul = z*c)   backward step 4 of 10``); the upstream
+    The lines: the title (``[4] MulBackward0 (mul = z*c)   backward step 4 of 10``); the upstream
     gradient (``upstream  0.1 + 0.2 = 0.3``, its sum where several consumers sent one; a leaf's
     reads ``x.grad = 0.3``); then, but for a leaf, one line per chain-rule term (``→ z:  0.3 ×
     (∂mul/∂z = c = 2.1995) = 0.66``: upstream × local = contribution), at most :data:`MAX_TERMS`
@@ -217,7 +217,7 @@ class StepPainter:
         """Step ``position`` of ``total``: its rows (each closed by ``</text>`` and a newline) and the
         widest row's length in characters."""
         muted = self.muted
-        number, heading, where = f"[{view.index}] ", view.heading, f"{position} of {total}"
+        number, heading, where = f"[{view.number}] ", view.heading, f"{position} of {total}"
         # the number and the place are new in every frame: painted here, not kept (digits: nothing to escape)
         rows = [f"{muted.tag}{number}</tspan>{self.title[heading]}{muted.tag}{self._step}{where}</tspan></text>\n"]
         widths = [len(number) + len(heading) + len(_STEP) + len(where)]

@@ -2,8 +2,8 @@
 
 Frame 0 is the forward pass (no gradient shown), frame ``k`` (1..N) shows step ``k - 1``,
 frame N + 1 every gradient, and, after a recorded optimizer step, frame N + 2 + j the update of
-parameter j. A node's gradient is known from its first step on; an edge's gradient from the step
-that sent it back along the edge. In an update frame every gradient is known: the parameter being
+parameter j. A node's gradient is known once complete: from the step that sent it its last part
+(or its own first step, if earlier); an edge's gradient from the step that sent it back along the edge. In an update frame every gradient is known: the parameter being
 updated is current, those updated before it done, those still waiting pending (dimmed, their
 gradients shown). The HTML stepper's script applies the same rules to the data
 :meth:`Progress.to_json` gives it.
@@ -80,6 +80,15 @@ class Progress:
         self.edge_ends: list[tuple[str, str]] = [(e.source, e.target) for e in graph.edges]
         self.edge_key: list[int | None] = [sent.get(ends, self.first.get(ends[1])) for ends in self.edge_ends]
         self.edge_ids = [f"e{i}" for i in range(len(self.edge_ends))]
+        # a node's gradient is shown once complete: after the last step that sent it a part, if that is
+        # before its own first step (a / b's step completes a = 2*x, which shows its ∇ there, not a step later)
+        self.completed_by: dict[str, int] = {}
+        for (to, _), pos in sent.items():
+            if pos > self.completed_by.get(to, -1):
+                self.completed_by[to] = pos
+        for nid, pos in self.completed_by.items():
+            if pos < self.first.get(nid, len(steps)):
+                self.first[nid] = pos
 
     @property
     def final_frame(self) -> int:
@@ -177,6 +186,9 @@ class Progress:
             if dst != src:
                 touching.setdefault(dst, []).append(i)
         known = set(self.node_ids)
+        completed: dict[int, list[str]] = {}  # step -> the nodes whose gradient it completed
+        for nid, pos in self.first.items():
+            completed.setdefault(pos, []).append(nid)
         for s, cur in enumerate(self.at):
             if s == 0:
                 state = self._step(0)
@@ -187,7 +199,7 @@ class Progress:
                 sent = by_key.get(s, ())
                 yield FrameChange("step", False, {self.edge_ids[i]: self._edge_at(i, s, cur) for i in sent})
                 continue
-            states = {nid: self._node_at(nid, s, cur) for nid in (prev, cur) if nid in known}
+            states = {nid: self._node_at(nid, s, cur) for nid in (prev, cur, *completed.get(s, ())) if nid in known}
             for group in (touching.get(prev, ()), touching.get(cur, ()), by_key.get(s, ())):
                 for i in group:
                     states[self.edge_ids[i]] = self._edge_at(i, s, cur)

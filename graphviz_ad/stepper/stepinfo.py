@@ -55,6 +55,11 @@ class StepView(NamedTuple):
     terms: tuple[Term, ...] = ()
 
     @property
+    def number(self) -> int:
+        """The step's number as shown everywhere (transcript, frames, page): counted from 1."""
+        return self.index + 1
+
+    @property
     def title(self) -> str:
         """``MulBackward0 (mul = z*c)``; a leaf step reads ``x.grad``."""
         if self.leaf:
@@ -112,6 +117,11 @@ def _short(name: str) -> str:
     return name
 
 
+def _product(text: str) -> bool:
+    """``z*c``: a product of names or numbers, which needs no parentheses as a term of a sum."""
+    return all(_NAME.fullmatch(part) for part in text.split("*"))
+
+
 def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] | None = None) -> str:
     """``mul = z*c``, ``b = sin(y)``, ``a = sub of x, 1`` (operand order unknown), or "".
 
@@ -122,20 +132,34 @@ def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] 
     if node.kind not in ("op", "output"):
         return ""
     label = clean_text(node.label, 60)
+    if node.definition is not None:
+        definition = clean_text(node.definition, 80)
+        return label if definition == label else f"{label} = {definition}"
     if not _NAME.fullmatch(node.label):
         return label
-    if operand_label is None:
-        names = [clean_text(graph.node(o).label, 40) for o in node.operands]
-    else:
-        names = [operand_label(o) for o in node.operands]
+    label_of = operand_label or (lambda o: clean_text(graph.node(o).label, 40))
+    names = [_inline(graph.node(o), graph, label_of) or label_of(o) for o in node.operands]
+    return f"{label} = {_rhs(node, names)}"
+
+
+def _inline(operand: Node, graph: Graph, label_of: Callable[[str], str]) -> str:
+    """An unnamed intermediate (labelled by its op: ``mul``) as its short expression over named values
+    (``z*c``), so that ``d = z*c + 1`` reads, not ``d = mul + 1``; "" for a named one."""
+    if operand.kind != "op" or operand.label != operand.op or operand.definition is not None:
+        return ""
+    return _rhs(operand, [label_of(o) for o in operand.operands])
+
+
+def _rhs(node: Node, names: list[str]) -> str:
+    """The right-hand side of ``node``'s definition over its operands' ``names``."""
     sep = _INFIX.get(node.op)
     if sep is not None and len(names) >= 2 and not node.args:
-        rhs = sep.join(_short(n) for n in names)
+        rhs = sep.join(n if sep == " + " and _product(n) else _short(n) for n in names)
     elif node.op in _UNORDERED and len(names) >= 2:
         rhs = f"{node.op} of {', '.join(names)}"
     else:
         rhs = f"{node.op}({', '.join(names + ([clean_text(node.args, 48)] if node.args else []))})"
-    return f"{label} = {rhs}"
+    return rhs
 
 
 class _Views:
@@ -156,12 +180,16 @@ class _Views:
         """Node ``nid``'s label cut at 40 characters."""
         return self.operand_labels[self.node(nid).label]
 
+    def shown(self, nid: str) -> str:
+        """Node ``nid`` as an operand reads: its label, or an unnamed intermediate's expression (``z*c``)."""
+        return _inline(self.node(nid), self.graph, self.label) or self.label(nid)
+
     def expression(self, node: Node) -> str:
         """:func:`op_expression` of ``node``, kept by node (several steps of one op) and made once per
         distinct input (kind, label, op, arguments, operands' labels): a loop's ops repeat a few."""
         known = self._expressions.get(node.id)
         if known is None:
-            key = (node.kind, node.label, node.op, node.args, *map(self.label, node.operands))
+            key = (node.kind, node.label, node.op, node.args, node.definition, *map(self.shown, node.operands))
             known = self._texts.get(key)
             if known is None:
                 known = self._texts[key] = op_expression(node, self.graph, self.label)
@@ -181,7 +209,10 @@ class _Views:
         formula = loc.formula if loc is not None and loc.formula else f"∂{self.label(step.node)}/∂{to}"
         local = self.text(loc.value) if loc is not None and loc.value is not None else ""
         contrib = self.text(value) if value is not None else ""
-        return Term(to, self.formulas[formula], local, contrib)  # by position: one per term, keywords cost
+        formula = self.formulas[formula]
+        if local and formula.endswith(f" = {local}"):  # a constant derivative (∂d/∂c = 1): its number once
+            formula = formula[:-len(local) - 3]
+        return Term(to, formula, local, contrib)  # by position: one per term, keywords cost
 
     def view(self, step: Step) -> StepView:
         node = self.node(step.node)

@@ -66,6 +66,7 @@ class Stepper:
                        "update": optimizer_title(record) if record is not None else "optimizer step"}
         self._template: SvgTemplate | None = None
         self._builder: FrameBuilder | None = None
+        self.check_lines: list[str] = []  # the finite-difference check's lines (Trace.stepper(check=True))
 
     @cached_property
     def progress(self) -> Progress:
@@ -147,13 +148,14 @@ class Stepper:
 
     def text(self) -> str:
         """The transcript: one line per step, upstream × local = contribution; then one per parameter update."""
-        return transcript(self.views, self.updates, self.titles["update"])
+        text = transcript(self.views, self.updates, self.titles["update"])
+        return text + "".join(f"{line}\n" for line in self.check_lines)
 
     def fragment(self) -> str:
         """The stepper as an HTML fragment (a ``div`` with its style and script) for a page of one's own:
         what a notebook shows and a Sphinx build inlines; :meth:`to_html` wraps it in a whole page."""
         return stepper_html(self.template, self.progress, self.views, self.theme, self.leaves, self.updates,
-                            self.titles)
+                            self.titles, self.check_lines)
 
     def to_html(self) -> str:
         """One self-contained HTML page (inline SVG, CSS and script; nothing fetched)."""

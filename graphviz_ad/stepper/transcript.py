@@ -11,13 +11,13 @@ __all__ = ["step_line", "transcript"]
 
 
 def step_line(view: StepView) -> str:
-    """``[3] MulBackward0 (mul = z*c): upstream 0.0088 × ∂mul/∂z = c = 2.1995 → z: 0.019377; …``
+    """``[4] MulBackward0 (mul = z*c): upstream 0.0088 × ∂mul/∂z = c = 2.1995 → z: 0.019377; …``
 
-    A leaf step reads ``[4] z.grad = 0.019377`` (``= 0.1 + 0.2 = 0.3`` where gradients summed).
+    A leaf step reads ``[5] z.grad = 0.019377`` (``= 0.1 + 0.2 = 0.3`` where gradients summed).
     """
     if view.leaf:
-        return f"[{view.index}] {view.title} = {view.upstream_text}"
-    head = f"[{view.index}] {view.title}: upstream {view.upstream_text}"
+        return f"[{view.number}] {view.title} = {view.upstream_text}"
+    head = f"[{view.number}] {view.title}: upstream {view.upstream_text}"
     if not view.terms:
         return f"{head} (no input needs a gradient)"
     return f"{head} " + "; ".join(t.text() for t in view.terms)

@@ -79,6 +79,8 @@ class Recording:
     # the buffers the forward changed and the numbers it left there (restored since), for the backward
     buffer_states: BufferStates = field(default_factory=BufferStates)
     output_labels: list[str] = field(default_factory=list)  # one per output tensor: ``output['loss']``
+    # node id -> forward-mode tangent of its value, where record(..., tangents=True) ran on dual tensors
+    tangents: dict[str, torch.Tensor | None] = field(default_factory=dict)
 
 
 class _Mode(TorchFunctionMode):
@@ -99,6 +101,14 @@ class _Mode(TorchFunctionMode):
         if recorded:
             self.rec.record(name, args, kwargs, out)
         return out
+
+
+def _tangent(t: torch.Tensor) -> torch.Tensor | None:
+    """The forward-mode tangent of ``t`` (a dual tensor), copied; None where it has none."""
+    from torch.autograd.forward_ad import unpack_dual
+
+    tangent = unpack_dual(t).tangent
+    return tangent.detach().clone() if tangent is not None else None
 
 
 def _tensors(obj: Any) -> list[torch.Tensor]:
@@ -141,8 +151,9 @@ class _Recorder:
         self.module_stack: list[tuple[str, str, int]] = []  # (qualname, cluster id, id of its call frame)
         self.module_qual: str | None = None  # the innermost module call with a name (ops are tagged with it)
         self.func_frames: dict[int, tuple[types.FrameType, str]] = {}
+        self.tangents: dict[str, torch.Tensor | None] | None = None  # {} to keep forward-mode tangents
         self.module_root = module_root
-        self.hint: tuple[str, str] | None = None  # (label, source) for the next op (expressions)
+        self.hint: tuple[str, str, str | None] | None = None  # (label, source, definition) of the next op
         self.error: BaseException | None = None
         self._handles: list[Any] = []
         self._last_frame: types.FrameType | None = None
@@ -350,6 +361,8 @@ class _Recorder:
         if not t.requires_grad:
             node.flags = _NO_GRAD
         self.bind(t, node.id)
+        if self.tangents is not None:
+            self.tangents[node.id] = _tangent(t)
         if t.requires_grad:
             self.leaves[node.id] = t
             if t.grad_fn is not None:  # a non-leaf input: its history before the trace is not drawn
@@ -417,10 +430,10 @@ class _Recorder:
     def _record(self, name: str, args: tuple, kwargs: dict, outs: list[torch.Tensor]) -> None:
         frame, info, direct, cluster = self._locate(sys._getframe(3))
         hint = self.hint
-        source = None
+        source = definition = None
         if hint is not None:
             self.hint = None
-            label, source = hint
+            label, source, definition = hint
             label = label or name
         else:
             label = (fr.assigned_name(frame, info, self.stop) if frame is not None and direct else None) or name
@@ -440,7 +453,11 @@ class _Recorder:
         value = self.snaps.take(out0)
         node = graph.add_node("op", label, name, self.module_qual, cluster, value,
                               format_args(extra_pos, extra_kw) if extra_pos or extra_kw else "", source)
+        if definition is not None:
+            node.definition = definition
         nid = node.id
+        if self.tangents is not None:
+            self.tangents[nid] = _tangent(out0)
         by_id = graph.node_index
         constant = True
         for src in sources:
@@ -547,8 +564,11 @@ def _register_inputs(rec: _Recorder, pairs: list[tuple[str, Any]]) -> None:
 
 def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
            max_elements: int = DEFAULT_MAX_ELEMENTS, input_names: list[str] | None = None,
-           output_name: str | None = None) -> Recording:
+           output_name: str | None = None, tangents: bool = False) -> Recording:
     """Run ``fn(*args, **kwargs)`` once under the recorder and return what it recorded.
+
+    ``tangents=True``: keep every node's forward-mode tangent (run inside ``forward_ad.dual_level``
+    with dual inputs) in ``Recording.tangents``.
 
     Nothing stays installed afterwards and the modules' buffers hold what they held before, also
     when ``fn`` raises (the user's exception propagates unchanged).
@@ -568,6 +588,8 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
         with gc_paused():
             module_root = fn if isinstance(fn, torch.nn.Module) else None
             rec = _ACTIVE.rec = _Recorder(max_elements, sys._getframe(), module_root)
+            if tangents:
+                rec.tangents = {}
             pairs = list(zip(input_names, args)) if input_names is not None else _bind_inputs(fn, args, kwargs)
             _register_inputs(rec, pairs)
             rec.install()
@@ -585,7 +607,8 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                                  "the tensor(s) to draw (a loss, a prediction, a tuple or dict of tensors)")
             rec.snaps.flush()
             return Recording(rec.graph, result, [t for _, t in marked], rec.autograd_nodes, rec.leaves,
-                             max_elements, rec.roots, rec.buffers.states(), [label for label, _ in marked])
+                             max_elements, rec.roots, rec.buffers.states(), [label for label, _ in marked],
+                             rec.tangents or {})
     finally:
         if rec is not None:
             rec.close()
@@ -595,13 +618,14 @@ def record(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
         _LOCK.release()
 
 
-def name_next_op(label: str, source: str) -> None:
-    """Name the next op the running trace records (``label``, and ``source`` for its tooltip): for
-    code that knows better names than the recorder can read, such as an expression's evaluator.
+def name_next_op(label: str, source: str, definition: str | None = None) -> None:
+    """Name the next op the running trace records (``label``, ``source`` for its tooltip, and its
+    ``definition`` over earlier names, ``a / b``): for code that knows better names than the
+    recorder can read, such as an expression's evaluator.
     Outside a trace (in this thread) it does nothing."""
     rec = getattr(_ACTIVE, "rec", None)
     if rec is not None:
-        rec.hint = (label, source)
+        rec.hint = (label, source, definition)
 
 
 def _output_name(fn: Callable[..., Any]) -> str:

@@ -333,7 +333,7 @@ def test_zoom_and_pan(watched, tmp_path) -> None:
     page, root = watched.page, ".gad-nbgraph"
     svg = f"{root} svg.gad-nbgraph-img"
     fit = page.eval_on_selector(svg, "e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height]")
-    natural = 576 * 4 / 3  # the SVG's width="576pt"
+    natural = float(page.get_attribute(svg, "width").removesuffix("pt")) * 4 / 3  # the SVG's width, in px
     assert fit[0] == pytest.approx(natural, abs=1)
 
     def state() -> tuple[float, str]:

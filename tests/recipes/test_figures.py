@@ -291,3 +291,14 @@ def test_the_explore_output_writes_the_interactive_page(run, tmp_path: Path):
     assert "1 built" in res.output, res.output
     page = (tmp_path / "out" / "nested_explore.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and 'class="gad-explorer"' in page
+
+
+def test_const_values_of_a_figure_get_no_gradient():
+    from graphviz_ad.recipes.figspec import FigureError, parse_entry, trace_spec
+
+    spec = parse_entry({"name": "ce", "expr": "-sum(t*log(softmax(x, dim=0)))", "at": {"x": [1, 2, 0.5]},
+                        "const": {"t": [0, 1, 0]}}, ".")
+    t = trace_spec(spec)
+    assert t.node("t").grad is None and t.node("x").grad is not None
+    with pytest.raises(FigureError, match="both at and const"):
+        parse_entry({"name": "ce", "expr": "x*t", "at": {"x": 1}, "const": {"x": 2}}, ".")

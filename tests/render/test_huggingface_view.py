@@ -31,7 +31,7 @@ def _traced(arch: str) -> tuple[gad.Trace, torch.nn.Module]:
 
 
 def _boxes(dot: str) -> list[str]:
-    return [b for b in _BOX.findall(dot) if b != "legend"]
+    return [b for b in _BOX.findall(dot) if b not in ("legend", "legend_grad")]
 
 
 @pytest.mark.parametrize("arch", ARCH_PARAMS)

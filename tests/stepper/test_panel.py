@@ -30,7 +30,7 @@ def view(**kw) -> StepView:
 
 def test_a_step_lists_its_terms():
     rows, width = painted(view(terms=(Term("z", "∂mul/∂z = c", "2.2", "1.1"), Term("c", "∂mul/∂c = z", "", ""))))
-    assert rows == ["[3] MulBackward0 (mul = z*c)   backward step 4 of 10",
+    assert rows == ["[4] MulBackward0 (mul = z*c)   backward step 4 of 10",
                     "upstream  0.5",
                     "→ z:  0.5 × (∂mul/∂z = c = 2.2) = 1.1",
                     "→ c:  0.5 × (∂mul/∂c = z)"]
@@ -39,7 +39,7 @@ def test_a_step_lists_its_terms():
 
 def test_a_leaf_shows_its_gradient_as_a_sum():
     rows, width = painted(view(leaf=True, label="x", grad_fn="AccumulateGrad", upstream="4", incoming=("1", "3")))
-    assert rows == ["[3] AccumulateGrad (leaf x)   backward step 4 of 10", "x.grad = 1 + 3 = 4"]
+    assert rows == ["[4] AccumulateGrad (leaf x)   backward step 4 of 10", "x.grad = 1 + 3 = 4"]
     assert width == max(map(len, rows))
 
 
@@ -53,7 +53,7 @@ def test_terms_past_the_limit_are_counted_and_no_term_is_said():
 
 def test_markup_in_names_is_escaped_and_counted_as_written():
     rows, width = painted(view(label="<b>&", expr="", grad_fn="F<x>", terms=(Term("<i>", "∂/∂<i>", "", "a&b"),)))
-    assert rows[0].startswith("[3] F<x>   backward") and rows[2] == "→ <i>:  0.5 × (∂/∂<i>) = a&b"
+    assert rows[0].startswith("[4] F<x>   backward") and rows[2] == "→ <i>:  0.5 × (∂/∂<i>) = a&b"
     assert width == max(map(len, rows))
     raw, _ = StepPainter(PanelPainter(get_theme("light"))).paint(view(grad_fn="F<x>"), 1, 1)
     assert "F&lt;x&gt;" in raw[0] and "<x>" not in raw[0]

@@ -116,9 +116,16 @@ def test_final_frame_shows_every_gradient(stepper, nested_trace):
 @needs_dot
 def test_step_frames_highlight_the_step_and_hide_pending(stepper, nested_trace):
     grad = THEMES["light"].grad
-    first = {}
+    first = {}  # when a node's gradient is complete: the last step that sent it a part, or its own step
     for s in nested_trace.steps:
         first.setdefault(s.node, s.index)
+    last_part: dict[str, int] = {}
+    for s in nested_trace.steps:
+        for c in s.contributions:
+            if c.to is not None and c.value is not None and c.to != s.node:
+                last_part[c.to] = max(last_part.get(c.to, -1), s.index)
+    for nid, pos in last_part.items():
+        first[nid] = min(first[nid], pos)
     for k, step in enumerate(nested_trace.steps, start=1):
         svg = stepper.frame(k)
         nodes = groups(svg, "node")
@@ -141,13 +148,14 @@ def test_step_frames_highlight_the_step_and_hide_pending(stepper, nested_trace):
 def test_step_panel_shows_the_chain_rule(stepper, nested_trace):
     for k, step in enumerate(nested_trace.steps, start=1):
         text = panel_text(stepper.frame(k))
-        assert f"[{step.index}]" in text and fmt(step.upstream) in text
+        assert f"[{k}]" in text and fmt(step.upstream) in text
         for loc, con in zip(step.local, step.contributions):
             if con.value is None:
                 continue
             assert fmt(con.value) in text
-            if loc.value is not None:
-                assert f"{loc.formula} = {fmt(loc.value)}" in text
+            if loc.value is not None:  # a constant derivative shows its number once (∂d/∂mul = 1, not = 1 = 1)
+                shown = loc.formula.removesuffix(f" = {fmt(loc.value)}")
+                assert f"{shown} = {fmt(loc.value)}" in text and f"{shown} = {fmt(loc.value)} = " not in text
     mul = panel_text(stepper.frame(4))
     assert "MulBackward0 (mul = z*c)" in mul
     assert "0.0088097 × (∂mul/∂z = c = 2.1995) = 0.019377" in mul
@@ -269,11 +277,11 @@ def test_frames_in_order_equal_each_frame(nested_trace, make_training):
 def test_transcript_lines(nested_trace):
     lines = nested_trace.stepper().text().splitlines()
     assert len(lines) == len(nested_trace.steps)
-    assert lines[3] == ("[3] MulBackward0 (mul = z*c): upstream 0.0088097 × ∂mul/∂z = c = 2.1995 → z: 0.019377; "
+    assert lines[3] == ("[4] MulBackward0 (mul = z*c): upstream 0.0088097 × ∂mul/∂z = c = 2.1995 → z: 0.019377; "
                         "× ∂mul/∂c = z = 3 → c: 0.026429")
-    assert lines[4] == "[4] z.grad = 0.019377"
-    assert lines[9] == "[9] x.grad = 0.058131"
-    assert lines[0].startswith("[0] TanhBackward0 (f = tanh(e)): upstream 1 × ∂f/∂e = 1 - tanh²(e) = 0.066941")
+    assert lines[4] == "[5] z.grad = 0.019377"
+    assert lines[9] == "[10] x.grad = 0.058131"
+    assert lines[0].startswith("[1] TanhBackward0 (f = tanh(e)): upstream 1 × ∂f/∂e = 1 - tanh²(e) = 0.066941")
 
 
 def test_transcript_numbers_are_autograds(nested_trace):
@@ -292,8 +300,8 @@ def test_transcript_shows_sums():
     leaf = next(s for s in t.steps if s.leaf and t.node(s.node).label == "x")
     assert len(leaf.incoming) == 2
     parts = " + ".join(fmt(i.value) for i in leaf.incoming)
-    assert f"[{leaf.index}] x.grad = {parts} = {fmt(leaf.upstream)}" in t.stepper().text()
-    assert f"[{leaf.index}] x.grad = 1 + 3 = 4" in t.stepper().text()
+    assert f"[{leaf.index + 1}] x.grad = {parts} = {fmt(leaf.upstream)}" in t.stepper().text()
+    assert f"[{leaf.index + 1}] x.grad = 1 + 3 = 4" in t.stepper().text()
 
 
 class Cube(torch.autograd.Function):
@@ -375,7 +383,7 @@ def test_html_markup_in_labels_stays_text():
     for svg in s.frames():
         ET.fromstring(svg.encode("utf-8"))
         assert "<script" not in svg
-    assert f"[{len(t.steps) - 1}] {XSS}.grad = " in s.text()
+    assert f"[{len(t.steps)}] {XSS}.grad = " in s.text()
 
 
 @needs_dot
@@ -384,7 +392,7 @@ def test_repr_mimebundle(stepper):
     assert set(bundle) == {"text/html", "text/plain"}
     assert bundle["text/html"].startswith('<div class="gad-stepper')
     assert "<html" not in bundle["text/html"]
-    assert "[4] z.grad = 0.019377" in bundle["text/plain"]
+    assert "[5] z.grad = 0.019377" in bundle["text/plain"]
     assert set(stepper._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
     assert set(stepper._repr_mimebundle_(exclude=["text/plain"])) == {"text/html"}
 
@@ -393,7 +401,7 @@ def test_repr_mimebundle_without_graphviz(nested_trace, monkeypatch):
     monkeypatch.setenv("GRAPHVIZ_AD_DOT", "graphviz-ad-no-such-dot")
     bundle = nested_trace.stepper()._repr_mimebundle_()
     assert set(bundle) == {"text/plain"}
-    assert "[4] z.grad = 0.019377" in bundle["text/plain"] and "not found" in bundle["text/plain"]
+    assert "[5] z.grad = 0.019377" in bundle["text/plain"] and "not found" in bundle["text/plain"]
 
 
 # -- save ---------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def check_frame(page, root: str, k: int, trace, stepper) -> None:
     terms = expected_terms(step)
     assert texts(page, root, "gad-panel-local") == [t[0] for t in terms]
     assert texts(page, root, "gad-panel-contrib") == [t[1] for t in terms]
-    assert texts(page, root, "gad-panel-title")[0].startswith(f"[{step.index}] ")
+    assert texts(page, root, "gad-panel-title")[0].startswith(f"[{k}] ")
 
 
 def test_stepping_through_the_nested_function(watched, nested_trace, tmp_path):
@@ -116,7 +116,7 @@ def test_markup_in_a_label_stays_text(watched, tmp_path):
     page = watched.page
     page.keyboard.press("End")
     page.keyboard.press("ArrowLeft")  # the leaf step of the input
-    assert page.text_content(".gad-panel-title") == f"[{len(t.steps) - 1}] AccumulateGrad (leaf {XSS})"
+    assert page.text_content(".gad-panel-title") == f"[{len(t.steps)}] AccumulateGrad (leaf {XSS})"
     assert page.text_content(".gad-panel-leaf .gad-panel-to") == XSS
     assert page.eval_on_selector_all("script", "els => els.length") == 2
     svg_text = page.eval_on_selector_all("g[data-node] text", "els => els.map(e => e.textContent)")

@@ -236,7 +236,7 @@
       }
       Array.prototype.forEach.call(s.querySelectorAll("g.node"), function (gn) {
         var id = gn.getAttribute("id");
-        if (id === "legend") { return; }
+        if (id === "legend" || id === "legend_grad") { return; }
         gn.setAttribute("data-id", id);
         var cid = id.charAt(0) === "m" ? id.slice(1) : null;
         if (cid && mods[cid]) {

@@ -1,0 +1,1 @@
+"""Checks of autograd's numbers by other means: central finite differences, forward-mode tangents."""
