@@ -101,6 +101,19 @@ def inline_svg(svg: str, label: str) -> str:
             f'style="overflow-x:auto;margin:1em 0">\n{body}</div>\n')
 
 
+def _train_value(text: str) -> Any:
+    """A ``:train:`` value: a whole number, a number, true/false, or a word (``optimizer=adam``)."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
 def _depth(value: str) -> Any:
     value = value.strip()
     return int(value) if value.isdigit() else value
@@ -116,6 +129,7 @@ class AutogradGraph(SphinxDirective):
         "const": directives.unchanged,
         "steps": directives.flag,
         "explore": directives.flag,
+        "train": directives.unchanged_required,
         "theme": lambda a: directives.choice(a, ("light", "dark")),
         "rankdir": lambda a: directives.choice(a, ("tb", "lr", "bt", "rl")).upper(),
         "depth": directives.unchanged_required,
@@ -166,6 +180,11 @@ class AutogradGraph(SphinxDirective):
             entry["grad_color"] = True
         if "no-backward" in o:
             entry["backward"] = False
+        if "train" in o:  # a training run of a model: its page (loss, gradient norms, the graph per step)
+            if not (_MODEL_ARG.fullmatch(arg) or "input" in o):
+                raise ExpressionError(":train: trains a model: give PATH.py:FACTORY as the argument")
+            entry["train"] = {k: _train_value(v) for k, v in split_at(o["train"], "train").items()}
+            entry["outputs"] = ["html"]
         if "input" in o or _MODEL_ARG.fullmatch(arg):
             module, _, attr = arg.rpartition(":")
             if module.endswith(".py") or "/" in module:
@@ -187,6 +206,11 @@ class AutogradGraph(SphinxDirective):
         from .render.formats import graph_bytes
 
         spec = parse_entry(entry, self.env.srcdir)
+        if spec.train is not None:
+            from .recipes.train import train_runs
+
+            assert spec.model is not None
+            return train_runs(spec.model, spec.train, input_shapes=spec.inputs, target_shape=spec.target)._repr_html_()
         t = trace_spec(spec)
         if "explore" in spec.outputs:
             return t.explore(spec.options).fragment()

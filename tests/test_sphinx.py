@@ -136,3 +136,17 @@ def test_errors_are_warnings_at_the_directive_line(tmp_path: Path):
     status, _out, warnings = build(tmp_path, src, strict=True)  # -W: a warning fails the build
     assert status != 0
     assert f"{index}:7: WARNING: autograd-graph: syntax error" in warnings
+
+
+@needs_dot
+def test_a_training_run_of_a_model(tmp_path: Path):
+    src = project(tmp_path, "Training\n========\n\n.. autograd-graph:: models/tiny.py:build\n   :input: 4x2\n"
+                            "   :target: 4x1\n   :loss: mse\n   :train: epochs=5, lr=0.1, momentum=0.9\n")
+    status, out, warnings = build(tmp_path, src)
+    assert status == 0, warnings
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'class="gadt-data"' in page and "gadt-" in page  # the run's page, inline
+    bad = project(tmp_path / "bad", "Bad\n===\n\n.. autograd-graph:: models/tiny.py:build\n   :input: 4x2\n"
+                                    "   :train: epochs=5, optimizer=rmsprop\n")
+    status, _, warnings = build(tmp_path / "bad", bad, strict=False)
+    assert "optimizer 'rmsprop': choose one of sgd, adam" in warnings

@@ -21,13 +21,15 @@ from typing import Any
 from ..errors import GraphvizADError
 from ..render.options import RenderOptions
 
-__all__ = ["FigureSpec", "FigureError", "parse_entry", "trace_spec", "OUTPUTS", "KEYS",
+__all__ = ["FigureSpec", "FigureError", "parse_entry", "trace_spec", "OUTPUTS", "TRAIN_OUTPUTS", "KEYS",
            "output_names"]
 
 OUTPUTS = ("svg", "png", "pdf", "dot", "json", "frames", "html", "explore")
+TRAIN_OUTPUTS = ("html", "json", "png", "svg")  # a training run: its page, its record, its figure
+_TRAIN_KEYS = ("epochs", "lr", "momentum", "optimizer", "every", "activations", "compare")
 _COMMON = ("name", "outputs", "backward", "theme", "rankdir", "depth", "legend", "grads", "grad_color", "digits")
 _EXPR = ("expr", "at", "const", "dtype")
-_MODEL = ("model", "input", "input_dtype", "target", "loss", "seed", "optimizer")
+_MODEL = ("model", "input", "input_dtype", "target", "loss", "seed", "optimizer", "train")
 KEYS = _COMMON + _EXPR + _MODEL
 _OPTIMIZER_KEYS = ("name", "lr", "momentum")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -58,10 +60,14 @@ class FigureSpec:
     loss: str | None = None
     seed: int = 0
     optimizer: tuple[str, float, float] | None = None  # (name, lr, momentum)
+    train: Any = None  # a recipes.train.TrainSettings: the figure is a training run, not one trace
 
 
-def output_names(name: str, fmt: str) -> str:
-    """The file (or, for frames, the folder) an output is written to, relative to the out folder."""
+def output_names(name: str, fmt: str, train: bool = False) -> str:
+    """The file (or, for frames, the folder) an output is written to, relative to the out folder
+    (``train``: a training run's, whose page is ``NAME_run.html``)."""
+    if train and fmt == "html":
+        return f"{name}_run.html"
     if fmt == "frames":
         return f"{name}_frames"
     if fmt == "html":
@@ -145,14 +151,16 @@ def parse_entry(entry: Any, base: Path | str = ".") -> FigureSpec:
     if wrong:
         raise FigureError(f"{wrong[0]} belongs to {'model' if has_expr else 'expression'} figures, "
                           f"not to {'expression' if has_expr else 'model'} figures")
-    outputs = entry.get("outputs", ["svg"])
+    outputs = entry.get("outputs", ["html"] if "train" in entry else ["svg"])
     if isinstance(outputs, str):
         outputs = [outputs]
     if not isinstance(outputs, list) or not outputs or not all(isinstance(o, str) for o in outputs):
         raise FigureError(f"outputs must be a list such as [\"svg\", \"html\"], got {outputs!r}"[:200])
-    bad = [o for o in outputs if o not in OUTPUTS]
+    allowed = TRAIN_OUTPUTS if "train" in entry else OUTPUTS
+    bad = [o for o in outputs if o not in allowed]
     if bad:
-        raise FigureError(f"unknown output {bad[0]!r}; choose from: {', '.join(OUTPUTS)}")
+        raise FigureError(f"unknown output {bad[0]!r}{' for a training run' if 'train' in entry else ''}; "
+                          f"choose from: {', '.join(allowed)}")
     outputs = list(dict.fromkeys(outputs))
     backward = _type("backward", entry.get("backward", True), bool, "true or false")
     if not backward and ("frames" in outputs or "html" in outputs):
@@ -220,6 +228,8 @@ def _model_spec(entry: dict[str, Any], common: dict[str, Any], base: Path) -> Fi
     from .models import LOSSES
 
     model, model_file = _resolve_model(_type("model", entry["model"], str, "a string"), base)
+    if "train" in entry:
+        return _train_spec(entry, common, model, model_file)
     if "input" not in entry:
         raise FigureError("a model figure needs input = \"32x1\" (or a list of shapes, one per input)")
     raw = entry["input"]
@@ -242,6 +252,51 @@ def _model_spec(entry: dict[str, Any], common: dict[str, Any], base: Path) -> Fi
             raise FigureError("optimizer needs a loss to minimise and the backward pass: add loss = \"mse\"")
     return FigureSpec(model=model, model_file=model_file, inputs=inputs, input_dtype=input_dtype, target=target,
                       loss=loss, seed=seed, optimizer=optimizer, **common)
+
+
+def _train_spec(entry: dict[str, Any], common: dict[str, Any], model: str, model_file: str | None) -> FigureSpec:
+    """``train = {epochs = 300, lr = 0.003, momentum = 0.9, compare = {lr = [0.0003, 0.003]}}``: a run of
+    the lesson's loop under watch (the factory returns a model, with input/target shapes, or (model,
+    inputs, targets)); ``loss`` and ``seed`` are the entry's."""
+    from ..errors import OptionError
+    from .train import TrainSettings, check_compare
+
+    value = entry["train"]
+    if not isinstance(value, dict):
+        raise FigureError(f"train must be a table such as {{epochs = 300, lr = 0.003}}, got {value!r}"[:200])
+    unknown = [k for k in value if k not in _TRAIN_KEYS]
+    if unknown:
+        raise FigureError(f"train: unknown key {unknown[0]!r}; known keys: {', '.join(_TRAIN_KEYS)}")
+    if "epochs" not in value:
+        raise FigureError("train needs epochs = N (optimizer steps, one full batch each)")
+    for key in ("optimizer",):
+        if key in entry:
+            raise FigureError(f"{key} belongs to one traced step; a training run sets it in train = {{...}}")
+    kw: dict[str, Any] = {"epochs": _type("train.epochs", value["epochs"], int, "a whole number")}
+    for key, kind, what in (("lr", (int, float), "a number"), ("momentum", (int, float), "a number"),
+                            ("optimizer", str, "a string"), ("every", int, "a whole number"),
+                            ("activations", bool, "true or false")):
+        if key in value:
+            kw[key] = _type(f"train.{key}", value[key], kind, what)
+    compare = value.get("compare")
+    try:
+        if compare is not None:
+            if not isinstance(compare, dict) or len(compare) != 1:
+                raise FigureError("train.compare must be a table of one setting, e.g. {lr = [0.0003, 0.003, 0.03]}")
+            (key, values), = compare.items()
+            if not isinstance(values, list):
+                raise FigureError(f"train.compare.{key} must be a list of values")
+            kw["compare"] = check_compare(str(key), values)
+        settings = TrainSettings(loss=entry.get("loss", "mse"), seed=_type("seed", entry.get("seed", 0), int,
+                                                                          "a whole number"), **kw)
+    except OptionError as e:
+        raise FigureError(f"train: {e}") from None
+    raw = entry.get("input", [])
+    items = raw if isinstance(raw, list) and not all(isinstance(v, int) for v in raw) else [raw]
+    inputs = tuple(_shape_text("input", v) for v in items) if raw != [] else ()
+    target = _shape_text("target", entry["target"]) if "target" in entry else None
+    return FigureSpec(model=model, model_file=model_file, inputs=inputs, target=target, loss=settings.loss,
+                      seed=settings.seed, train=settings, **common)
 
 
 def _optimizer(value: Any) -> tuple[str, float, float]:

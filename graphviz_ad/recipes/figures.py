@@ -246,13 +246,34 @@ def _write_outputs(t: Any, spec: FigureSpec, out: Path) -> tuple[dict[str, str],
     return files, written
 
 
+def _write_run(spec: FigureSpec, out: Path) -> tuple[dict[str, str], int]:
+    """A ``train = {...}`` figure: train under watch, then each output as ``Run.save`` (or a
+    comparison's) writes it: NAME_run.html, NAME.json, NAME.png, NAME.svg."""
+    import tempfile
+
+    from .train import train_runs
+
+    assert spec.model is not None
+    result = train_runs(spec.model, spec.train, input_shapes=spec.inputs, target_shape=spec.target)
+    files: dict[str, str] = {}
+    written = 0
+    with tempfile.TemporaryDirectory(prefix="graphviz_ad-run-") as tmp:
+        for fmt in spec.outputs:
+            made = Path(tmp) / f"run.{fmt}"
+            result.save(made)
+            written += _put(out, output_names(spec.name, fmt, train=True), made.read_bytes(), files)
+    return files, written
+
+
 def build_one(spec: FigureSpec, out: str) -> FigureResult:
     """Trace ``spec`` and write its outputs into ``out``; a failure comes back as a result, never raised."""
     from .figspec import trace_spec
 
     try:
-        t = trace_spec(spec)
-        files, written = _write_outputs(t, spec, Path(out))
+        if spec.train is not None:
+            files, written = _write_run(spec, Path(out))
+        else:
+            files, written = _write_outputs(trace_spec(spec), spec, Path(out))
     except GraphvizADError as e:
         return FigureResult(spec.name, "failed", e.pretty() if isinstance(e, ExpressionError) else str(e))
     except RecursionError:

@@ -302,3 +302,21 @@ def test_const_values_of_a_figure_get_no_gradient():
     assert t.node("t").grad is None and t.node("x").grad is not None
     with pytest.raises(FigureError, match="both at and const"):
         parse_entry({"name": "ce", "expr": "x*t", "at": {"x": 1}, "const": {"x": 2}}, ".")
+
+
+def test_a_train_entry_writes_the_run_page_and_figure(run, tmp_path: Path):
+    toml = ('[[figure]]\nname = "fit"\nmodel = "tiny.py:build"\ninput = "8x2"\ntarget = "8x1"\nloss = "mse"\n'
+            'outputs = ["html", "json", "png"]\ntrain = {epochs = 6, lr = 0.05, momentum = 0.9, compare = {lr = [0.01, 0.1]}}\n')
+    res = run(toml, "--out", "out")
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["fit.json", "fit.png", "fit_run.html"]
+    data = json.loads((out / "fit.json").read_text(encoding="utf-8"))
+    assert len(data["runs"]) == 2 and all(len(r["scalars"]["loss"]) == 6 for r in data["runs"])
+    assert (out / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "lr=0.01" in (out / "fit_run.html").read_text(encoding="utf-8")
+    again = run(toml, "--out", "out")
+    assert "1 up to date" in again.output  # nothing changed: not trained again
+    bad = run(toml.replace("epochs = 6", "epoch = 6"), "--out", "out")
+    assert bad.exit_code == 1 and "train: unknown key 'epoch'" in bad.output
+    assert "html, json, png, svg" in run(toml.replace('"png"]', '"pdf"]'), "--out", "out").output
