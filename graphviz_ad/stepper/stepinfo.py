@@ -16,9 +16,11 @@ from ..render.format import Memo, clean_text, fmt_value
 __all__ = ["Term", "StepView", "step_view", "step_views", "op_expression", "value_text", "ValueTexts"]
 
 _NAME = re.compile(r"[\w.]+")  # a variable or parameter name (x, mul, layers.0.weight), not an expression
-_INFIX = {"add": " + ", "mul": "*"}  # commutative, so the recorded operand order cannot mislead
-# Ops whose reflected form (1 - x, 2 / x) records its operands swapped: no operand order shown.
-_UNORDERED = frozenset({"sub", "div", "pow", "matmul", "floor_divide", "remainder", "rsub", "true_divide"})
+_INFIX = {"add": " + ", "mul": "*", "sub": " - ", "div": " / ", "true_divide": " / ", "pow": "**", "matmul": " @ ",
+          "floor_divide": " // ", "remainder": " % "}
+# The recorder flags a reflected call (1 - x is x.__rsub__(1)): its operands are shown the other way round.
+# torch.sub and friends called with keyword or extra arguments keep the function form.
+_UNORDERED = frozenset({"rsub"})
 
 
 class Term(NamedTuple):
@@ -123,7 +125,7 @@ def _product(text: str) -> bool:
 
 
 def op_expression(node: Node, graph: Graph, operand_label: Callable[[str], str] | None = None) -> str:
-    """``mul = z*c``, ``b = sin(y)``, ``a = sub of x, 1`` (operand order unknown), or "".
+    """``mul = z*c``, ``b = sin(y)``, ``g = 1 - e`` (a reflected call's operands in the source's order), or "".
 
     A node whose label is already an expression (``sin(y)``, from the expression front end)
     is shown as that label alone. ``operand_label``: an operand's label as shown (cleaned, at
@@ -151,7 +153,10 @@ def _inline(operand: Node, graph: Graph, label_of: Callable[[str], str]) -> str:
 
 
 def _rhs(node: Node, names: list[str]) -> str:
-    """The right-hand side of ``node``'s definition over its operands' ``names``."""
+    """The right-hand side of ``node``'s definition over its operands' ``names``, in the source's order
+    (``1 + z*c`` where Python called ``(z*c).__radd__(1)``)."""
+    if "reflected" in node.flags and len(names) == 2:
+        names = names[::-1]
     sep = _INFIX.get(node.op)
     if sep is not None and len(names) >= 2 and not node.args:
         rhs = sep.join(n if sep == " + " and _product(n) else _short(n) for n in names)

@@ -51,13 +51,19 @@ def _text(name: str) -> str:
     return _SURROGATE.sub("\ufffd", name) if _SURROGATE.search(name) else name
 
 
-def _kind(func: Callable[..., Any]) -> tuple[str, bool, bool]:
+_REFLECTED = frozenset({"__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rdiv__", "__rfloordiv__", "__rmod__",
+                        "__rpow__", "__rmatmul__", "rsub"})
+_REFLECTED_FLAG = ("reflected",)  # the Python source has the operands the other way round (1 + t, 2 / t)
+
+
+def _kind(func: Callable[..., Any]) -> tuple[str, bool, bool, bool]:
     try:
         return _KINDS[func]
     except (KeyError, TypeError):
         pass
     raw = getattr(func, "__name__", "")
-    kind = (op_name(func), raw not in _SKIP_FUNCS, (raw.endswith("_") and not raw.endswith("__")) or raw in _INPLACE_FUNCS)
+    kind = (op_name(func), raw not in _SKIP_FUNCS, (raw.endswith("_") and not raw.endswith("__")) or raw in _INPLACE_FUNCS,
+            raw in _REFLECTED)
     try:
         _KINDS[func] = kind
     except TypeError:
@@ -89,7 +95,7 @@ class _Mode(TorchFunctionMode):
         self.rec = rec
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: A002
-        name, recorded, inplace = _kind(func)
+        name, recorded, inplace, reflected = _kind(func)
         snaps = self.rec.snaps
         if kwargs is None:
             kwargs = {}
@@ -99,7 +105,7 @@ class _Mode(TorchFunctionMode):
             snaps.flush()
         out = func(*args, **kwargs)
         if recorded:
-            self.rec.record(name, args, kwargs, out)
+            self.rec.record(name, args, kwargs, out, reflected)
         return out
 
 
@@ -413,7 +419,7 @@ class _Recorder:
                     stack.append(nf)
 
     # -- the op record ---------------------------------------------------------
-    def record(self, name: str, args: tuple, kwargs: dict, out: Any) -> None:
+    def record(self, name: str, args: tuple, kwargs: dict, out: Any, reflected: bool = False) -> None:
         if threading.get_ident() != self.thread:
             return
         if out is None and name == "setitem" and args and isinstance(args[0], torch.Tensor):
@@ -423,6 +429,8 @@ class _Recorder:
             return
         try:
             self._record(name, args, kwargs, outs)
+            if reflected:
+                self.graph.nodes[-1].flags += _REFLECTED_FLAG
         except Exception as e:  # a bug of ours must not corrupt the user's forward
             if self.error is None:
                 self.error = e
