@@ -4,9 +4,8 @@ At each recorded optimizer step (every ``every``-th), for every parameter the op
 gradient norm (post-step, so DDP's synchronized gradient), the parameter norm after the step, the
 update norm ``||p_after - p_before||`` and their ratio. A step pre-hook copies the parameters into
 buffers allocated once; the post-hook subtracts the parameters from that copy in place and takes every
-norm (gradients, parameters, updates) with one ``torch._foreach_norm`` and copies them into a row of a
-preallocated tensor with one ``torch._foreach_copy_`` (cheaper than ``torch.stack``, and than the norm's
-``out=`` variant). The rows become Python floats in batches, one
+norm (gradients, parameters, updates) with one ``torch._foreach_norm`` and stacks them straight into a
+row of a preallocated tensor (``torch.stack(..., out=row)``: no new tensor, no conversion). The rows become Python floats in batches, one
 ``tolist()`` per :data:`CHUNK` steps (or when the history is read, or at the end), so a step costs two
 foreach calls and a little Python; on a GPU that is also one synchronization per batch instead of one
 per step. Everything runs under ``torch.no_grad()`` and
@@ -30,8 +29,7 @@ SATURATING = (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Hardtanh, torch.nn.Softs
 ZEROING = (torch.nn.ReLU, torch.nn.ReLU6)
 SATURATION = 0.99
 _set_grad_enabled = torch._C._set_grad_enabled  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
-CHUNK = 256  # recorded steps kept as a tensor before one tolist() (fewer for models with many parameters)
-_VIEWS = 4096  # at most this many preallocated row views (CHUNK shrinks to fit)
+CHUNK = 256  # recorded steps kept as a tensor before one tolist()
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -91,7 +89,7 @@ class Recorder:
         self._pending: dict[str, list[torch.Tensor]] = {}
         # rows held back: a (rows, 3 * parameters) tensor, views of each row's cells, how many rows are filled
         self._buf: torch.Tensor | None = None
-        self._cells: list[list[torch.Tensor]] = []
+        self._cells: list[torch.Tensor] = []
         self._fill = 0
         self._held_steps: list[int] = []
         self._fast: bool | None = None  # None: not decided (first recorded step); False: the per-step fallback
@@ -170,7 +168,7 @@ class Recorder:
                 if self._fast is None:
                     self._fast = self._allocate(tensors)
                 if self._fast:
-                    try:  # one call for grads, parameters and updates, copied into the next row with one more
+                    try:  # one call for grads, parameters and updates, stacked into the next row
                         if self._norm_dtype is None:
                             norms = torch._foreach_norm(tensors)
                         else:
@@ -178,7 +176,7 @@ class Recorder:
                     except (RuntimeError, TypeError):  # a sparse gradient turned up: per step from now on
                         self._fast = False
                     else:
-                        torch._foreach_copy_(self._cells[self._fill], norms)
+                        torch.stack(norms, out=self._cells[self._fill])
                         self._fill += 1
                         self._held_steps.append(self._count)
             if not self._fast:
@@ -200,9 +198,9 @@ class Recorder:
             return False
         device, dtype = kinds.pop()
         width = 3 * len(self.params)
-        rows = max(1, min(CHUNK, _VIEWS // width))
+        rows = CHUNK
         self._buf = torch.full((rows, width), float("nan"), dtype=dtype, device=device)  # update columns stay nan
-        self._cells = [list(self._buf[r, :len(tensors)].unbind()) for r in range(rows)]
+        self._cells = list(self._buf[:, :len(tensors)].unbind())  # row views, made once
         self._fill = 0
         return True
 
