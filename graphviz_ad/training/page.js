@@ -187,7 +187,8 @@ if (actFig) {
   var actHeat = actFig.querySelector(".gadt-act-heat");
   actHeat.addEventListener("mousemove", function (ev) {
     var r = runs[active], withFrac = r.acts.filter(fracOf), b = actHeat.getBoundingClientRect();
-    var i = Math.floor((ev.clientX - b.left) / b.width * r.rows), m = Math.floor((ev.clientY - b.top) / b.height * withFrac.length);
+    var i = Math.floor((ev.clientX - b.left) / b.width * r.rows);
+    var m = Math.floor((ev.clientY - b.top) / b.height * withFrac.length);
     actHeat.title = (i >= 0 && i < r.rows && m >= 0 && m < withFrac.length) ? withFrac[m].module + " at step " +
       r.steps[i] + ": " + fracOf(withFrac[m]) + " fraction " + num(withFrac[m].v[fracOf(withFrac[m])][i]) : "";
   });

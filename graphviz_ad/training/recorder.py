@@ -3,12 +3,12 @@
 At each recorded optimizer step (every ``every``-th), for every parameter the optimizer trains: the
 gradient norm (post-step, so DDP's synchronized gradient), the parameter norm after the step, the
 update norm ``||p_after - p_before||`` and their ratio. A step pre-hook copies the parameters into
-buffers allocated once; the post-hook subtracts the parameters from that copy in place and takes every
+buffers allocated once; the post-hook subtracts the parameters from that copy in place, takes every
 norm (gradients, parameters, updates) with one ``torch._foreach_norm`` and stacks them straight into a
-row of a preallocated tensor (``torch.stack(..., out=row)``: no new tensor, no conversion). The rows become Python floats in batches, one
-``tolist()`` per :data:`CHUNK` steps (or when the history is read, or at the end), so a step costs two
-foreach calls and a little Python; on a GPU that is also one synchronization per batch instead of one
-per step. Everything runs under ``torch.no_grad()`` and
+row of a tensor allocated once (``torch.stack(..., out=row)``). The rows become Python floats in
+batches, one ``tolist()`` per :data:`CHUNK` steps (or when the history is read, or at the end): a step
+costs three foreach calls, one stack and a little Python, and on a GPU there is one synchronization
+per batch instead of one per step. Everything runs under ``torch.no_grad()`` and
 reads only: no ``.grad``, parameter, optimizer state or RNG is touched, so the training is
 bit-identical with and without the watch. Every hook is removed when the ``with`` ends, also when the
 loop raises.
