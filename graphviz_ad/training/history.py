@@ -1,15 +1,18 @@
 """A training run's record as plain data: per-parameter norms per recorded step, logged scalars, activations.
 
 The recorder appends one flat row of floats per recorded optimizer step (gradient, parameter and
-update norm of every parameter) to one ``array('d')``: 8 bytes per scalar, one ``extend`` per step,
-nothing else grows. Everything else (the ``history`` dict, JSON, the page's arrays) is derived from
-that on demand.
+update norm of every parameter) to one ``array('d')``: 8 bytes per scalar, nothing else grows. It
+may hold the newest rows back (as tensors, converted in batches); ``pull``, when set, hands them over,
+and every reader (``steps``, ``rows``, ``nonfinite``, ``len``, ``matrix``, ``as_dict``, ``to_json``)
+calls it first. Everything else (the ``history`` dict, JSON, the page's arrays) is derived from that
+on demand.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import GraphvizADError
@@ -46,27 +49,62 @@ class History:
 
     def __init__(self, names: list[str], activation_stats: dict[str, tuple[str, ...]] | None = None) -> None:
         self.names = list(names)
-        self.steps: array = array("q")
-        self.rows: array = array("d")  # per recorded step: grad norms, param norms, update norms (3 * len(names))
+        self._steps: array = array("q")
+        self._rows: array = array("d")  # per recorded step: grad norms, param norms, update norms (3 * len(names))
         self.scalars: dict[str, list[float | None]] = {}  # None: not logged at that call
         self.log_steps: list[int] = []  # the optimizer step count at each log() call
         self.activation_stats = dict(activation_stats or {})  # module -> the statistics kept for it
         self.activations: dict[str, dict[str, list[float | None]]] = {
             m: {s: [] for s in stats} for m, stats in self.activation_stats.items()}
-        self.nonfinite: dict[str, int] = {}  # parameter or scalar name -> first step it was nan/inf
+        self._nonfinite: dict[str, int] = {}  # parameter or scalar name -> first step it was nan/inf
         self._cache: dict[str, Any] | None = None
+        self.pull: Callable[[], None] | None = None  # hands over rows the recorder holds back (see above)
+
+    @property
+    def steps(self) -> array:
+        """The optimizer step numbers recorded (1-based), one per row."""
+        if self.pull is not None:
+            self.pull()
+        return self._steps
+
+    @property
+    def rows(self) -> array:
+        """Per recorded step: grad norms, param norms, update norms (``3 * len(names)`` floats, flat)."""
+        if self.pull is not None:
+            self.pull()
+        return self._rows
+
+    @property
+    def nonfinite(self) -> dict[str, int]:
+        """Parameter or scalar name -> the first step it was nan or inf."""
+        if self.pull is not None:
+            self.pull()
+        return self._nonfinite
+
+    @nonfinite.setter
+    def nonfinite(self, value: dict[str, int]) -> None:
+        self._nonfinite = value
 
     # -- writing (the recorder's side) ----------------------------------------
     def add_step(self, step: int, values: list[float]) -> None:
         """One recorded optimizer step: ``values`` = grad norms + param norms + update norms (flat)."""
-        self.steps.append(step)
-        self.rows.extend(values)
+        self.add_steps([step], values)
+
+    def add_steps(self, steps: list[int], values: list[float]) -> None:
+        """Recorded optimizer steps in order: ``values`` = their rows (see :meth:`add_step`), one after another."""
+        self._steps.extend(steps)
+        self._rows.extend(values)
         self._cache = None
-        if not math.isfinite(sum(values)):  # rare (or an overflowing sum): find which parameters went bad
+        if steps and not math.isfinite(sum(values)):  # rare (or an overflowing sum): find which parameters went bad
             n = len(self.names)
-            for i, name in enumerate(self.names):
-                if name not in self.nonfinite and not (math.isfinite(values[i]) and math.isfinite(values[n + i])):
-                    self.nonfinite[name] = step
+            width = 3 * n
+            for k, step in enumerate(steps):
+                row = values[k * width:(k + 1) * width]
+                if math.isfinite(sum(row)):
+                    continue
+                for i, name in enumerate(self.names):
+                    if name not in self._nonfinite and not (math.isfinite(row[i]) and math.isfinite(row[n + i])):
+                        self._nonfinite[name] = step
 
     def add_activations(self, values: dict[str, list[float]]) -> None:
         """The statistics of each watched module at the step just recorded (None for modules that did not run)."""
@@ -91,13 +129,13 @@ class History:
             if len(series) < n - 1:  # a scalar logged for the first time, or skipped: pad with None
                 series.extend([None] * (n - 1 - len(series)))
             series.append(value)
-            if not math.isfinite(value) and name not in self.nonfinite:
-                self.nonfinite[name] = step
+            if not math.isfinite(value) and name not in self._nonfinite:
+                self._nonfinite[name] = step
         self._cache = None
 
     # -- reading ----------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.steps)
+        return len(self.steps)  # (through pull)
 
     def matrix(self, metric: str) -> Any:
         """A numpy array (recorded steps x parameters) of one of :data:`METRICS` (a view where possible)."""
@@ -106,8 +144,9 @@ class History:
         if metric not in METRICS:
             raise TrainingError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
         n = len(self.names)
-        rows = np.frombuffer(self.rows, dtype=np.float64).reshape(len(self.steps), 3 * n) if n else \
-            np.zeros((len(self.steps), 0))
+        flat, steps = self.rows, self._steps  # (rows pulls first)
+        rows = np.frombuffer(flat, dtype=np.float64).reshape(len(steps), 3 * n) if n else \
+            np.zeros((len(steps), 0))
         if metric == "update_ratio":
             u, p = rows[:, 2 * n:], rows[:, n:2 * n]
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -119,8 +158,10 @@ class History:
     def as_dict(self) -> dict[str, Any]:
         """The plain-Python history: ``step``, ``grad_norm[name]`` ... lists per recorded step, each logged
         scalar as a list per log call with ``log_step``, ``activations[module][stat]``, ``nonfinite``."""
+        if self.pull is not None:
+            self.pull()
         if self._cache is None:
-            d: dict[str, Any] = {"step": list(self.steps)}
+            d: dict[str, Any] = {"step": list(self._steps)}
             for metric in METRICS:  # columns of the numpy view: one tolist() per metric
                 columns = self.matrix(metric).T.tolist() if self.names else []
                 d[metric] = dict(zip(self.names, columns, strict=True))
@@ -166,8 +207,8 @@ class History:
             steps = list(data["step"])
             cols = [[float(x) for x in data[m][name]] for m in METRICS[:3] for name in names]  # "nan" too
             for j, step in enumerate(steps):
-                h.steps.append(int(step))
-                h.rows.extend(c[j] for c in cols)
+                h._steps.append(int(step))
+                h._rows.extend(c[j] for c in cols)
             h.log_steps = [int(s) for s in data.get("log_step", [])]
             h.scalars = {k: [from_json_number(x) for x in v] for k, v in data.get("scalars", {}).items()}
             for m, stats in data.get("activations", {}).items():

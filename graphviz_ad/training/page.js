@@ -18,7 +18,10 @@ var runs = data.runs.map(function (r) {
   return {label: r.label, names: r.names, rows: r.rows, total: r.total, P: r.names.length,
           steps: f64(r.steps), grad: f32(r.grad), bins: bytes(r.bins), ratio: f32(r.ratio),
           lx: f64(r.loss_x), ly: f32(r.loss_y), boxes: r.boxes, boxBins: bytes(r.box_bins),
-          nonfinite: r.nonfinite};
+          nonfinite: r.nonfinite, acts: (r.acts || []).map(function (a) {
+            var v = {}; a.stats.forEach(function (s) { v[s] = f32(a.values[s]); });
+            return {module: a.module, stats: a.stats, v: v};
+          })};
 });
 var slider = root.querySelector(".gadt-slider");
 var counter = root.querySelector(".gadt-counter");
@@ -132,6 +135,68 @@ function drawHeat(canvas, r) {
   }
   ctx.putImageData(img, 0, 0);
 }
+// the activations panel (only on pages of runs that recorded them): fraction heatmap and the step's table
+var actFig = root.querySelector(".gadt-acts");
+function fracOf(a) { return a.stats.length > 2 ? a.stats[2] : null; }
+function drawActs() {
+  if (!actFig) return;
+  var r = runs[active], withFrac = r.acts.filter(fracOf);
+  actFig.querySelector(".gadt-act-note").textContent = r.acts.length ? "" :
+    "This run recorded no activations (watch(..., activations=True)).";
+  actFig.querySelector(".gadt-act-rows").textContent = withFrac.length ?
+    "rows, top to bottom: " + withFrac.map(function (a) { return a.module + " (" + fracOf(a) + ")"; }).join(", ") : "";
+  var canvas = actFig.querySelector(".gadt-act-heat"), w = Math.max(1, r.rows), h = Math.max(1, withFrac.length);
+  canvas.style.display = withFrac.length ? "block" : "none";
+  canvas.width = w; canvas.height = h;
+  var box = canvas.parentNode.clientWidth || 800;
+  canvas.style.width = (box - PAD.l - PAD.r) + "px"; canvas.style.marginLeft = PAD.l + "px";
+  canvas.style.height = Math.min(300, Math.max(12, 12 * h)) + "px";
+  var ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+  for (var m = 0; m < withFrac.length; m++) {
+    var vals = withFrac[m].v[fracOf(withFrac[m])];
+    for (var i = 0; i < r.rows; i++) {
+      var f = vals[i], o = 4 * (m * w + i), ok = f === f;
+      f = ok ? Math.max(0, Math.min(1, f)) : 0;
+      img.data[o] = ok ? Math.round(255 - 42 * f) : 221; img.data[o + 1] = ok ? Math.round(255 - 161 * f) : 221;
+      img.data[o + 2] = ok ? Math.round(255 - 255 * f) : 221; img.data[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  var body = actFig.querySelector(".gadt-act-table tbody");
+  while (body.firstChild) body.removeChild(body.firstChild);
+  r.acts.forEach(function (a) {
+    var tr = document.createElement("tr"); tr.setAttribute("data-module", a.module);
+    ["module", "mean", "std", "frac"].forEach(function (k) {
+      var td = document.createElement("td"); td.className = "gadt-act-" + k;
+      if (k === "module") td.textContent = a.module;
+      tr.appendChild(td);
+    });
+    body.appendChild(tr);
+  });
+}
+function actRow(i) {
+  if (!actFig) return;
+  var r = runs[active], trs = actFig.querySelectorAll(".gadt-act-table tbody tr");
+  r.acts.forEach(function (a, k) {
+    var cells = trs[k].children, frac = fracOf(a);
+    cells[1].textContent = num(a.v.mean[i]); cells[2].textContent = num(a.v.std[i]);
+    cells[3].textContent = frac ? num(a.v[frac][i]) + " " + frac : "-";
+  });
+}
+if (actFig) {
+  var actHeat = actFig.querySelector(".gadt-act-heat");
+  actHeat.addEventListener("mousemove", function (ev) {
+    var r = runs[active], withFrac = r.acts.filter(fracOf), b = actHeat.getBoundingClientRect();
+    var i = Math.floor((ev.clientX - b.left) / b.width * r.rows);
+    var m = Math.floor((ev.clientY - b.top) / b.height * withFrac.length);
+    actHeat.title = (i >= 0 && i < r.rows && m >= 0 && m < withFrac.length) ? withFrac[m].module + " at step " +
+      r.steps[i] + ": " + fracOf(withFrac[m]) + " fraction " + num(withFrac[m].v[fracOf(withFrac[m])][i]) : "";
+  });
+  actHeat.addEventListener("click", function (ev) {
+    var r = runs[active], b = actHeat.getBoundingClientRect(), i = Math.floor((ev.clientX - b.left) / b.width * r.rows);
+    if (i >= 0 && i < r.rows) { slider.value = String(i); redraw(); }
+  });
+}
 // the graph: every box that stands for recorded parameters, with its filled shapes and its texts
 var prefix = root.id + "-";
 function boxesOf(r) {
@@ -192,6 +257,7 @@ function redraw() {
   var bad = Object.keys(r.nonfinite).filter(function (n) { return r.nonfinite[n] <= step; });
   if (bad.length) text += " \u00B7 nan/inf since step " + r.nonfinite[bad[0]] + ": " + bad.slice(0, 5).join(", ");
   readout.textContent = text;
+  actRow(i);
   for (var c = 0; c < cursors.length; c++) place(cursors[c], step);
   root.setAttribute("data-redraw-ms", (performance.now() - t0).toFixed(2));
 }
@@ -202,6 +268,7 @@ function selectRun(k) {
   if (+slider.value > r.rows - 1) slider.value = String(Math.max(0, r.rows - 1));
   boxEls = boxesOf(r);
   drawRatio();
+  drawActs();
   redraw();
 }
 var timer = null;

@@ -13,6 +13,11 @@ DOM contract (tests and embedding pages rely on it): root ``div.gadt#<prefix>`` 
 ``canvas.gadt-loss``, ``canvas.gadt-heat`` (one per run), ``canvas.gadt-ratio``; in the graph, every
 box standing for recorded parameters has ``data-box`` (its node id) and ``data-bin`` (the colour bin
 shown; ``nan`` for non-finite); ``.gadt-readout`` lists the step's loss and extreme gradient norms.
+Only when a run recorded activations (``watch(..., activations=True)``): ``figure.gadt-acts`` with
+``canvas.gadt-act-heat`` (saturated/zero fraction, one row per module that has one, named in
+``.gadt-act-rows``) and ``table.gadt-act-table``, one ``tr[data-module]`` per module with
+``td.gadt-act-mean``, ``td.gadt-act-std``, ``td.gadt-act-frac`` for the step shown (4 significant digits,
+``nan`` where the module did not run, ``-`` where it has no such statistic).
 A heatmap cell's tooltip names its parameter, step and norm; a click on it moves the slider there.
 """
 
@@ -79,7 +84,35 @@ def page_data(run: Run, label: str, boxes: tuple[tuple[str, tuple[int, ...]], ..
         "loss_x": _b64(lx if loss is not None else [], "<f8"), "loss_y": _b64(ly, "<f4"),
         "boxes": [b for b, _ in boxes], "box_bins": _b64(box_bins, "u1"),
         "nonfinite": dict(sorted(h.nonfinite.items())),
+        "acts": _activations(h, idx),
     }
+
+
+def _activations(h: Any, idx: Any) -> list[dict[str, Any]]:
+    """Per watched module (``activations=True``), its statistics at the shown steps (float32, nan where the
+    module did not run): ``[{"module", "stats", "values": {stat: base64}}]``; empty without activations."""
+    out = []
+    n = len(h)
+    for module, stats in h.activations.items():
+        values = {}
+        for stat, series in stats.items():
+            a = np.full(n, math.nan)
+            got = np.asarray([math.nan if v is None else v for v in series[:n]], dtype=np.float64)
+            a[:len(got)] = got
+            values[stat] = _b64(a[idx], "<f4")
+        out.append({"module": module, "stats": list(stats), "values": values})
+    return out
+
+
+def _activation_panel() -> str:
+    """The activations figure (filled by the script): a heatmap of the saturated (Tanh, Sigmoid) or zero (ReLU)
+    fraction per module and step, and a table of every module's mean, std and fraction at the step shown."""
+    return ('<figure class="gadt-acts"><figcaption>activations per module: saturated (|tanh| &gt; 0.99, '
+            'sigmoid within 0.01 of 0 or 1) or zero (ReLU) fraction of the outputs, white 0 to orange 1; '
+            'mean and std at the step shown</figcaption><p class="gadt-note gadt-act-note"></p>'
+            '<div class="gadt-act-rows"></div><div class="gadt-plot"><canvas class="gadt-act-heat"></canvas>'
+            '<div class="gadt-cursor"></div></div><table class="gadt-act-table"><thead><tr><th>module</th>'
+            '<th>mean</th><th>std</th><th>saturated / zero</th></tr></thead><tbody></tbody></table></figure>')
 
 
 def _legend() -> str:
@@ -130,6 +163,7 @@ def run_page(runs: list[Run], labels: list[str] | None = None, *, embedded: bool
         f'<div class="gadt-heats">{heats}</div>{_legend()}'
         '<figure><figcaption>update / parameter ratio per layer (dashed: 1e-3)</figcaption><div class="gadt-plot">'
         '<canvas class="gadt-ratio"></canvas><div class="gadt-cursor"></div></div></figure>'
+        f'{_activation_panel() if any(d["acts"] for d in datas) else ""}'
         f'<figure><figcaption>the model\'s graph, coloured by the gradient norms of the step shown</figcaption>'
         f'{graph}</figure>'
         f'<script type="application/json" class="gadt-data">{blob}</script>'

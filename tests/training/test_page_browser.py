@@ -112,3 +112,70 @@ def test_a_comparison_page_switches_the_graph_between_runs(exploding_run, watche
     assert page.get_attribute(".gadt", "data-step") == str(last)
     assert palette()[NONFINITE_BIN][0] in _fills(page).values()
     assert watched.errors == [] and watched.requests == [url]
+
+
+def _act_cells(run, k: int) -> dict[str, list[str]]:
+    """The activation table's cells at row k as the page must write them: the recorded float32 value to 4
+    significant digits, the fraction followed by its name."""
+    import math
+
+    def show(v: float) -> str:
+        v = float(torch.tensor(v, dtype=torch.float32))
+        return "nan" if math.isnan(v) else f"{float(f'{v:.4g}'):g}"
+
+    out = {}
+    for module, stats in run.history["activations"].items():
+        frac = [s for s in stats if s not in ("mean", "std")]
+        out[module] = [module, show(stats["mean"][k]), show(stats["std"][k]),
+                       f"{show(stats[frac[0]][k])} {frac[0]}" if frac else "-"]
+    return out
+
+
+def _table(page) -> dict[str, list[str]]:
+    return page.eval_on_selector_all(
+        ".gadt-act-table tbody tr", "trs => Object.fromEntries(trs.map(tr => [tr.getAttribute('data-module'), "
+                                    "Array.from(tr.children).map(td => td.textContent)]))")
+
+
+def test_the_activation_panel_shows_the_recorded_statistics(small_run, exploding_run, watched, tmp_path):
+    """activations=True: the page has the activations panel, whose table follows the slider with the recorded
+    mean, std and saturated fraction of each module and whose heatmap has one row per module with a fraction;
+    a run without activations has no panel at all."""
+    url = watched.open(small_run.save(tmp_path / "acts.html"))
+    page = watched.page
+    acts = small_run.history["activations"]
+    assert set(acts) == {"0", "1", "2"} and set(acts["1"]) == {"mean", "std", "saturated"}
+    assert page.eval_on_selector_all(".gadt-acts", "els => els.length") == 1
+    assert _table(page) == _act_cells(small_run, 0)
+    last = len(small_run.history["step"]) - 1
+    page.eval_on_selector(".gadt-slider", f"s => {{ s.value = {last}; s.dispatchEvent(new Event('input')); }}")
+    assert _table(page) == _act_cells(small_run, last) != _act_cells(small_run, 0)
+    heat = page.query_selector("canvas.gadt-act-heat")
+    assert heat.is_visible() and page.eval_on_selector(".gadt-act-heat", "c => [c.width, c.height]") == [last + 1, 1]
+    assert page.text_content(".gadt-act-rows") == "rows, top to bottom: 1 (saturated)"
+    # the heatmap's pixels are the recorded fractions (white 0 to orange 1)
+    px = page.eval_on_selector(".gadt-act-heat", "c => Array.from(c.getContext('2d').getImageData(0, 0, "
+                                                 "c.width, 1).data)")
+    for i, f in enumerate(acts["1"]["saturated"]):
+        f = float(torch.tensor(f, dtype=torch.float32))
+        assert px[4 * i:4 * i + 4] == [round(255 - 42 * f), round(255 - 161 * f), round(255 - 255 * f), 255], i
+    # hovering names the cell; a click moves the slider there
+    box = heat.bounding_box()
+    heat.hover(position={"x": box["width"] * 2.5 / (last + 1), "y": box["height"] / 2})
+    assert heat.get_attribute("title").startswith("1 at step 3: saturated fraction ")
+    heat.click(position={"x": box["width"] * 2.5 / (last + 1), "y": box["height"] / 2})
+    assert page.get_attribute(".gadt", "data-step") == "2" and _table(page) == _act_cells(small_run, 2)
+    assert watched.errors == [] and watched.requests == [url]
+
+    url2 = watched.open(exploding_run.save(tmp_path / "plain.html"))
+    assert watched.page.eval_on_selector_all(".gadt-acts, .gadt-act-table", "els => els.length") == 0
+    assert watched.errors == [] and watched.requests == [url, url2]
+
+    # a comparison of a run with and one without activations: the panel says so for the second
+    url3 = watched.open(gad.compare(small_run, exploding_run, labels=["a", "b"]).save(tmp_path / "cmp.html"))
+    page = watched.page
+    assert _table(page) == _act_cells(small_run, 0)
+    page.select_option(".gadt-run", "1")
+    assert _table(page) == {} and "recorded no activations" in page.text_content(".gadt-act-note")
+    assert not page.is_visible(".gadt-act-heat")
+    assert watched.errors == [] and watched.requests == [url, url2, url3]

@@ -296,3 +296,34 @@ def test_half_precision_and_sparse_gradients_are_measured_in_float32():
         dense = emb.weight.grad.to_dense()
         opt.step()
     assert run.history["grad_norm"]["weight"] == [pytest.approx(torch.linalg.vector_norm(dense).item())]
+
+
+def test_rows_held_back_as_a_tensor_read_the_same(data, monkeypatch):
+    """The recorder keeps the newest rows in a tensor and converts them in batches: a history read mid-run,
+    across the batch boundary, with updates=False, or after a nan, is what the per-step norms say."""
+    from graphviz_ad.training import recorder
+
+    monkeypatch.setattr(recorder, "CHUNK", 3)  # batches of 3 rows: 8 steps cross the boundary twice
+    model = widenet(16)
+    opt = torch.optim.SGD(model.parameters(), lr=0.003)
+    expected = []
+    with gad.watch(model, opt, graph=False, updates=False) as run:
+        rec = run._recorder
+        for k in range(8):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(data[0]), data[1]).backward()
+            if k == 5:
+                model[0].bias.grad[0] = math.nan
+            expected.append([torch.linalg.vector_norm(p.grad).item() for p in model.parameters()])
+            opt.step()
+            if k == 3:  # one row held back, then read: the history has all 4
+                assert rec._fill == 1 and run.history["step"] == [1, 2, 3, 4] and rec._fill == 0
+        assert rec._fill == 1  # held back again until the end of the with
+    h = run.history
+    assert h["step"] == list(range(1, 9)) and rec._buf is None
+    for i, n in enumerate(run.names):
+        got = h["grad_norm"][n]
+        assert all((g == e) or (math.isnan(g) and math.isnan(e)) for g, e in zip(got, [r[i] for r in expected],
+                                                                                  strict=True)), n
+        assert all(math.isnan(u) for u in h["update_norm"][n])
+    assert h["nonfinite"] == {"0.bias": 6, "0.weight": 7, "2.weight": 7, "2.bias": 7}  # the nan spreads at step 7
