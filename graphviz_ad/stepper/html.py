@@ -16,6 +16,10 @@ DOM contract (what tests and embedding pages may rely on):
   ``backward: step k of N``, ``gradients (after backward)``, ``optimizer step (SGD): j of U``);
   keys ArrowLeft/ArrowRight, Home/End when focus is in the stepper (or on the page body, for the
   page's first stepper);
+- zoom (:mod:`graphviz_ad.output.zoom`, as the notebook graph view): ``div.gad-zoom-tools`` with
+  ``button.gad-zoom-out``, ``button.gad-zoom-in``, ``button.gad-zoom-fit`` above ``div.gad-view``
+  (the SVG's scroll box); the root carries ``data-gad-zoom`` (1 = fitted) and ``gad-zoomed``; keys
+  ``+``, ``-``, ``0``; Ctrl/⌘ + wheel, drag to pan while zoomed, double-click to fit;
 - SVG: node groups ``g[data-node="n3"]`` and edge groups ``g[data-edge="e3"]`` carry the state
   classes of :mod:`graphviz_ad.stepper.progress` (``gad-current`` on the current step's node, or
   on the parameter being updated); gradient texts have class ``gad-grad`` and are hidden while
@@ -36,10 +40,10 @@ DOM contract (what tests and embedding pages may rely on):
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..output.embed import content_prefix, script_json, svg_for_html
+from ..output.zoom import ZOOM_JS, readable_min_width
 from ..render.theme import Theme
 from .progress import Progress
 from .stepinfo import StepView
@@ -55,17 +59,11 @@ MAX_HTML_STATE = 20  # optimizer state entries sent per update; the rest are cou
 
 
 
-# Graphviz's smallest text here is 9 pt (edge labels, shapes): 12 px at the SVG's natural size. Fitting
-# the page's width never shrinks it below this share of that (about 10 px); the figure scrolls instead.
-READABLE_SCALE = 0.85
-_WIDTH = re.compile(r'width="([0-9.]+)pt"')
-
-
 def _readable_floor(svg_open: str) -> str:
     """``style="min-width:…px"`` for the root ``<svg`` tag: fit to the column, but not below
-    :data:`READABLE_SCALE` of the natural size."""
-    m = _WIDTH.search(svg_open)
-    return f' style="min-width:{float(m.group(1)) * 4 / 3 * READABLE_SCALE:.0f}px"' if m else ""
+    :data:`~graphviz_ad.output.zoom.READABLE_SCALE` of the natural size."""
+    floor = readable_min_width(svg_open)
+    return f' style="{floor}"' if floor else ""
 
 
 def inline_svg(template: SvgTemplate, prefix: str) -> str:
@@ -124,7 +122,13 @@ _CSS = """\
 .gad-stepper .gad-slider{flex:1 1 220px;accent-color:var(--gad-hl)}
 .gad-stepper .gad-counter{min-width:8em;color:var(--gad-muted);font-variant-numeric:tabular-nums}
 .gad-stepper .gad-body{display:flex;flex-wrap:wrap;align-items:flex-start;gap:16px}
-.gad-stepper .gad-figure{flex:1 1 420px;min-width:0;overflow:auto}
+.gad-stepper .gad-figure{flex:1 1 420px;min-width:0}
+.gad-stepper .gad-view{overflow:auto}
+.gad-stepper.gad-zoomed .gad-view{overflow:hidden;cursor:grab;touch-action:none}
+.gad-stepper.gad-dragging .gad-view{cursor:grabbing}
+.gad-stepper .gad-zoom-tools{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin:0 0 6px;font-size:12px}
+.gad-stepper .gad-zoom-tools button{padding:1px 8px;min-width:2.4em}
+.gad-stepper .gad-zoom-hint{color:var(--gad-muted)}
 .gad-stepper .gad-figure svg{max-width:100%;height:auto;display:block}
 .gad-stepper .gad-panel{flex:0 1 380px;min-width:240px;position:sticky;top:8px;
   border:1px solid var(--gad-border);border-radius:6px;padding:10px 12px}
@@ -159,6 +163,7 @@ _JS = r"""
 (function () {
   "use strict";
   var me = document.currentScript;
+""" + ZOOM_JS + r"""
   function first(root, cls) { return root.getElementsByClassName(cls)[0]; }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -188,6 +193,9 @@ _JS = r"""
     var prev = first(root, "gad-prev"), next = first(root, "gad-next"), play = first(root, "gad-play");
     var slider = first(root, "gad-slider"), counter = first(root, "gad-counter");
     var title = first(root, "gad-panel-title"), body = first(root, "gad-panel-body");
+    var view = first(root, "gad-view");
+    var zoom = gadZoom(root, view, view.getElementsByTagName("svg")[0],
+                       {bar: "gad-zoom-tools", hint: "gad-zoom-hint", pan: false});
 
     function updateStates(j) {
       var over = {};
@@ -322,7 +330,9 @@ _JS = r"""
       next.disabled = k === last;
       var curG = restyle();
       panel();
-      if (scroll && curG && curG.scrollIntoView) { curG.scrollIntoView({block: "nearest", inline: "nearest"}); }
+      if (scroll && curG && curG.scrollIntoView && !zoom.zoomed()) {  // zoomed: the reader's pan stays
+        curG.scrollIntoView({block: "nearest", inline: "nearest"});
+      }
       if (k === last) { stop(); }
     }
     function start() {
@@ -398,7 +408,7 @@ def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView
             + STALE_NOTE
             + _controls(prefix, progress.frame_count)
             + f'<div class="gad-body" id="{prefix}-body-wrap">\n'
-            f'<div class="gad-figure" id="{prefix}-figure">\n{svg}</div>\n'
+            f'<div class="gad-figure" id="{prefix}-figure"><div class="gad-view" id="{prefix}-view">\n{svg}</div></div>\n'
             + _panel(prefix)
             + "</div>\n"
             f'<script type="application/json" class="gad-data" id="{prefix}-data">{data}</script>\n'

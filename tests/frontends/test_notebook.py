@@ -374,3 +374,36 @@ def test_zoom_and_pan(watched, tmp_path) -> None:
     page.keyboard.press("0")
     assert state()[0] == 1.0
     assert watched.errors == []
+
+
+@pytest.mark.browser
+@needs_dot
+def test_fitting_a_narrow_cell_keeps_the_text_readable(browser, tmp_path) -> None:
+    """Fit never shrinks the graph below 0.85 of its natural size (text ~10 px): the view scrolls sideways."""
+    from tests.browser_support import Watched
+
+    t = _nested()
+    path = _host_page(tmp_path, [GraphView(t, rankdir="LR")._repr_mimebundle_()["text/html"]])
+    w = Watched(browser, width=320)
+    try:
+        w.page.goto(path.as_uri() + "#jupyterlab")
+        page, root = w.page, ".gad-nbgraph"
+        svg, view = f"{root} svg.gad-nbgraph-img", f"{root} .gad-nbgraph-view"
+        natural = float(page.get_attribute(svg, "width").removesuffix("pt")) * 4 / 3
+        fitted = page.eval_on_selector(svg, "e => e.getBoundingClientRect().width")
+        room = page.eval_on_selector(view, "e => e.clientWidth")
+        assert room < 0.85 * natural  # the cell is narrower than the floor: a real test of it
+        assert fitted == pytest.approx(0.85 * natural, abs=1)
+        assert page.eval_on_selector(view, "e => e.scrollWidth > e.clientWidth")  # scrolls sideways
+        page.eval_on_selector(view, "e => { e.scrollLeft = 40; }")
+        x = page.eval_on_selector(svg, "e => e.getBoundingClientRect().x")
+        page.click(f"{root} .gad-zoom-in")  # the scroll becomes the pan: no jump, then zoomed about the centre
+        assert page.get_attribute(root, "data-gad-zoom") == "1.5"
+        assert page.eval_on_selector(view, "e => e.scrollLeft") == 0
+        assert page.eval_on_selector(svg, "e => e.getBoundingClientRect().width") == pytest.approx(fitted * 1.5, rel=0.01)
+        assert page.eval_on_selector(svg, "e => e.getBoundingClientRect().x") < x
+        page.click(f"{root} .gad-zoom-fit")
+        assert page.eval_on_selector(svg, "e => e.getBoundingClientRect().width") == pytest.approx(fitted, abs=0.5)
+        assert w.errors == []
+    finally:
+        w.page.close()
