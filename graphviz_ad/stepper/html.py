@@ -15,7 +15,8 @@ DOM contract (what tests and embedding pages may rely on):
   ``input.gad-slider`` (type range, 0..last frame), ``span.gad-counter`` (the phase: ``forward``,
   ``backward: step k of N``, ``gradients (after backward)``, ``optimizer step (SGD): j of U``);
   keys ArrowLeft/ArrowRight, Home/End when focus is in the stepper (or on the page body, for the
-  page's first stepper);
+  page's first stepper); a click on Prev, Play or Next that leaves the focus outside (Safari, a
+  notebook) moves it to the root, so the keys go on stepping this stepper;
 - zoom (:mod:`graphviz_ad.output.zoom`, as the notebook graph view): ``div.gad-zoom-tools`` with
   ``button.gad-zoom-out``, ``button.gad-zoom-in``, ``button.gad-zoom-fit`` above ``div.gad-view``
   (the SVG's scroll box); the root carries ``data-gad-zoom`` (1 = fitted) and ``gad-zoomed``; keys
@@ -341,9 +342,12 @@ _JS = r"""
       play.textContent = "\u275a\u275a Pause";
       play.setAttribute("aria-pressed", "true");
     }
-    prev.addEventListener("click", function () { stop(); show(k - 1, true); });
-    next.addEventListener("click", function () { stop(); show(k + 1, true); });
-    play.addEventListener("click", function () { if (timer === null) { start(); } else { stop(); } });
+    function keep() {  // a click that left the focus elsewhere (Safari; a notebook): the keys come here still
+      if (!root.contains(document.activeElement)) { root.focus({preventScroll: true}); }
+    }
+    prev.addEventListener("click", function () { keep(); stop(); show(k - 1, true); });
+    next.addEventListener("click", function () { keep(); stop(); show(k + 1, true); });
+    play.addEventListener("click", function () { keep(); if (timer === null) { start(); } else { stop(); } });
     slider.addEventListener("input", function () { stop(); show(Number(slider.value), true); });
     document.addEventListener("keydown", function (ev) {
       if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
