@@ -31,7 +31,8 @@ DOM contract (what tests and embedding pages may rely on):
   where several gradients were summed (``0.1 + 0.2 = ``); per chain-rule term a
   ``.gad-panel-term`` with ``.gad-panel-to``, ``.gad-panel-factor`` (the upstream),
   ``.gad-panel-local`` (the local derivative's number, empty when unknown), ``.gad-panel-contrib``
-  and ``.gad-panel-formula``; the final frame lists ``.gad-panel-leafgrad`` rows. An update frame's
+  and ``.gad-panel-formula``; per node whose gradient the step completed a ``.gad-panel-complete``
+  row (``∇a complete (from step 6)``); the final frame lists ``.gad-panel-leafgrad`` rows. An update frame's
   title reads ``optimizer step (SGD): 0.bias``; its rows hold ``.gad-panel-old`` (the value before),
   ``.gad-panel-gradient``, per optimizer state entry a ``.gad-panel-state`` row with
   ``.gad-panel-state-name``, ``.gad-panel-before`` and ``.gad-panel-after`` (``none`` where the
@@ -89,7 +90,7 @@ def _step_data(v: StepView) -> dict[str, Any]:
     terms = [[t.to, t.formula, t.local, t.contrib] for t in v.terms[:MAX_HTML_TERMS]]
     return {"index": v.index, "number": v.number, "node": v.node, "label": v.label, "grad_fn": v.grad_fn, "leaf": v.leaf,
             "title": v.heading, "upstream": v.upstream, "sum": v.sum_text, "terms": terms,
-            "more": max(0, len(v.terms) - MAX_HTML_TERMS)}
+            "more": max(0, len(v.terms) - MAX_HTML_TERMS), "complete": v.complete_notes[:MAX_HTML_TERMS]}
 
 
 def _update_data(u: UpdateView) -> dict[str, Any]:
@@ -144,6 +145,7 @@ _CSS = """\
 .gad-stepper .gad-panel-upstream,.gad-stepper .gad-panel-factor,.gad-stepper .gad-panel-contrib,
 .gad-stepper .gad-panel-grad{color:var(--gad-grad);font-variant-numeric:tabular-nums}
 .gad-stepper .gad-panel-formula{font-style:italic;color:var(--gad-muted)}
+.gad-stepper .gad-panel-complete{margin-top:6px;color:var(--gad-grad)}
 .gad-stepper .gad-panel-gradient{color:var(--gad-grad)}
 .gad-stepper .gad-panel-old,.gad-stepper .gad-panel-new,.gad-stepper .gad-panel-before,.gad-stepper .gad-panel-after,
 .gad-stepper .gad-panel-gradient{font-variant-numeric:tabular-nums}
@@ -305,7 +307,7 @@ _JS = r"""
       }
       var v = steps[k - 1];
       title.textContent = "[" + v.number + "] " + v.title;
-      if (v.leaf) { gradRow("gad-panel-leaf", v.label, v.sum, v.upstream); return; }
+      if (v.leaf) { gradRow("gad-panel-leaf", v.label, v.sum, v.upstream); complete(v); return; }
       var u = row("gad-panel-up");
       add(u, "gad-panel-key", "upstream ");
       if (v.sum) { add(u, "gad-panel-sum", v.sum + " = "); }
@@ -313,6 +315,10 @@ _JS = r"""
       v.terms.forEach(function (t) { term(v, t); });
       if (v.more) { row("gad-panel-note").textContent = "\u2026 and " + v.more + " more"; }
       if (!v.terms.length) { row("gad-panel-note").textContent = "No input of this op needs a gradient."; }
+      complete(v);
+    }
+    function complete(v) {
+      (v.complete || []).forEach(function (c) { row("gad-panel-complete").textContent = c; });
     }
     function stop() {
       if (timer !== null) { clearInterval(timer); timer = null; }
