@@ -37,6 +37,13 @@ traces the last one, an expression, runs its backward where the result needs a g
 ``--no-backward``; ``.grad`` is left as it was) and shows the graph (or, with ``--steps``, the
 stepper). Tensors the expression names become the graph's inputs, under those names. The
 cell's value is a :class:`GraphView` (or the ``Stepper``); ``.trace`` holds the trace.
+
+Where the last expression is one the CLI's expression parser takes (:mod:`graphviz_ad.recipes.expr`:
+numbers, operators, floating tensors and its functions, written ``tanh`` or ``torch.tanh``), it is
+traced as the CLI traces it, and the intermediates get the lesson's names, a, b, c, ..., the
+result ``f``: ``torch.tanh(torch.log(1 + z*(2*x/torch.sin(y))))`` draws as ``graphviz-ad render``
+draws it. Any other Python (a call of your own function or module, a method, a non-tensor
+variable, Python's own ``sum``) is run as it is, and its ops are named from its source, as today.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ import torch
 
 from ..api import Trace, trace, trace_call
 from ..errors import GraphvizADError
+from ..recipes.expr import FUNCTIONS, trace_expression
 from ..render.display import graph_bundle
 from ..render.options import RenderOptions
 
@@ -138,6 +146,60 @@ def _as_function(expr: ast.expr, params: list[str], filename: str, ns: dict[str,
     return eval(code, ns)  # the user's own cell, in their own namespace
 
 
+def _as_expression(expr: ast.expr, names: list[str], ns: dict[str, Any]) -> str | None:
+    """The cell's last expression as the expression parser writes it (``tanh(x * y)``), or ``None``
+    where it is Python the parser does not take, or means something else there.
+
+    Accepted: numbers, the operators, tensors of a floating dtype from the namespace, and calls of
+    functions that are the parser's very ones (``torch.tanh``, ``F.gelu``, ``tanh`` imported from
+    torch: written bare); not Python's own ``sum``, ``abs`` or ``pow``, other names, or ``pi``/``e``
+    where they are not tensors."""
+    tensors = set(names)
+    if any(not ns[n].is_floating_point() for n in names):
+        return None
+
+    def function(node: ast.expr) -> str | None:  # the parser's name of the function called, if it is one
+        path: list[str] = []
+        while isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id in tensors or node.id not in ns:
+            return None
+        obj = ns[node.id]
+        for attr in reversed(path):
+            obj = getattr(obj, attr, None)
+        name = path[0] if path else node.id
+        return name if name in FUNCTIONS and obj is FUNCTIONS[name] and name not in tensors else None
+
+    class Bare(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            self.generic_visit(node)
+            name = function(node.func)
+            if name is None:
+                raise ValueError("not a function of the expression parser")
+            return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=node.args, keywords=node.keywords)
+
+    try:
+        tree = Bare().visit(ast.parse(ast.unparse(expr), mode="eval"))
+    except (ValueError, RecursionError):
+        return None
+    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    if any(isinstance(n, ast.Name) and id(n) not in calls and n.id not in tensors for n in ast.walk(tree)):
+        return None  # a name that is no tensor (a Python number, pi): the parser would read it otherwise
+    return ast.unparse(tree)
+
+
+def _trace_as_expression(expr: ast.expr, names: list[str], ns: dict[str, Any]) -> Trace | None:
+    """The CLI's tracing, with its a, b, c names, where the expression parser takes the expression."""
+    text = _as_expression(expr, names, ns) if names else None
+    if text is None:
+        return None
+    try:
+        return trace_expression(text, {n: ns[n] for n in names}, output_name="f" if "f" not in names else "out")
+    except GraphvizADError:  # refused, or PyTorch failed: the user's own code runs, and says so itself
+        return None
+
+
 def _output_name(expr: ast.expr) -> str | None:
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
         return expr.func.id
@@ -161,9 +223,11 @@ def autograd_cell(shell: Any, line: str, cell: str) -> "GraphView | Stepper":
     if body:
         exec(compile(ast.Module(body=body, type_ignores=[]), filename, "exec"), ns)  # the user's own statements
     names = _tensor_names(expr, ns)
-    fn = _as_function(expr, names, filename, ns)
     try:
-        t = trace_call(fn, tuple(ns[n] for n in names), output_name=_output_name(expr))
+        t = _trace_as_expression(expr, names, ns)
+        if t is None:
+            fn = _as_function(expr, names, filename, ns)
+            t = trace_call(fn, tuple(ns[n] for n in names), output_name=_output_name(expr))
         out = t.output
         needs_grad = isinstance(out, torch.Tensor) and out.requires_grad
         if opts.steps and (opts.no_backward or not needs_grad):

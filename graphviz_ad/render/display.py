@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..errors import RenderError
 from ..output.embed import content_prefix, svg_for_html
+from ..output.zoom import ZOOM_JS, readable_min_width
 
 __all__ = ["graph_html", "graph_bundle"]
 
@@ -29,7 +30,8 @@ _CSS = """\
   background:transparent;border:1px solid rgba(128,128,128,.6);border-radius:4px;cursor:pointer}
 .gad-nbgraph .gad-nbgraph-tools button:disabled{opacity:.4;cursor:default}
 .gad-nbgraph .gad-nbgraph-hint{opacity:.7}
-.gad-nbgraph .gad-nbgraph-view{max-width:100%;overflow:hidden}
+.gad-nbgraph .gad-nbgraph-view{max-width:100%;overflow-x:auto;overflow-y:hidden}
+.gad-nbgraph.gad-zoomed .gad-nbgraph-view{overflow:hidden}
 .gad-nbgraph .gad-nbgraph-img{display:block;max-width:100%;height:auto;transform-origin:0 0}
 .gad-nbgraph.gad-zoomed .gad-nbgraph-view{cursor:grab;touch-action:none}
 .gad-nbgraph.gad-dragging .gad-nbgraph-view{cursor:grabbing}
@@ -39,7 +41,8 @@ _CSS = """\
 _JS = r"""
 (function () {
   "use strict";
-  var me = document.currentScript, MAX = 40;
+  var me = document.currentScript;
+""" + ZOOM_JS + r"""
   function decode(src) {
     var bin = atob(src.slice(src.indexOf(",") + 1)), bytes = new Uint8Array(bin.length);
     for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
@@ -52,105 +55,20 @@ _JS = r"""
       if (!svg || svg.localName !== "svg" || doc.getElementsByTagName("parsererror").length) { return img; }
       svg = document.importNode(svg, true);
       svg.setAttribute("class", img.getAttribute("class"));
+      svg.setAttribute("style", img.getAttribute("style") || "");
       svg.setAttribute("role", "img");
       svg.setAttribute("aria-label", img.getAttribute("alt") || "");
       img.parentNode.replaceChild(svg, img);
       return svg;
     } catch (e) { return img; }
   }
-  function button(bar, cls, text, label) {
-    var b = document.createElement("button");
-    b.type = "button";
-    b.className = cls;
-    b.textContent = text;
-    b.setAttribute("aria-label", label);
-    b.title = label;
-    bar.appendChild(b);
-    return b;
-  }
   function setup(root) {
     var img = root.querySelector(".gad-nbgraph-img");
     if (!img || root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
     var view = img.parentNode, el = img.localName === "img" ? inline(img) : img;
-    var s = 1, tx = 0, ty = 0, drag = null;
-    var bar = document.createElement("div");
-    bar.className = "gad-nbgraph-tools";
-    var zout = button(bar, "gad-zoom-out", "\u2212", "zoom out");
-    var zin = button(bar, "gad-zoom-in", "+", "zoom in");
-    var fit = button(bar, "gad-zoom-fit", "Fit", "fit to the width");
-    var hint = document.createElement("span");
-    hint.className = "gad-nbgraph-hint";
-    hint.textContent = "Ctrl/\u2318 + wheel or pinch: zoom \u00b7 drag: pan \u00b7 double-click: fit";
-    bar.appendChild(hint);
-    root.insertBefore(bar, view);
     root.setAttribute("tabindex", "0");
-
-    function size() {  // the element's box before the transform
-      var r = el.getBoundingClientRect();
-      return {w: r.width / s, h: r.height / s};
-    }
-    function apply() {
-      var b = size(), vw = view.clientWidth, vh = view.clientHeight;
-      tx = Math.min(0, Math.max(Math.min(0, vw - b.w * s), tx));
-      ty = Math.min(0, Math.max(Math.min(0, vh - b.h * s), ty));
-      el.style.transform = s === 1 ? "" : "translate(" + tx + "px," + ty + "px) scale(" + s + ")";
-      if (s > 1) { root.classList.add("gad-zoomed"); } else { root.classList.remove("gad-zoomed"); }
-      root.setAttribute("data-gad-zoom", String(Math.round(s * 1000) / 1000));
-      zout.disabled = fit.disabled = s <= 1;
-      zin.disabled = s >= MAX;
-    }
-    function zoomAt(f, cx, cy) {
-      var ns = Math.max(1, Math.min(MAX, s * f));
-      tx = cx - (cx - tx) * ns / s;
-      ty = cy - (cy - ty) * ns / s;
-      s = ns;
-      apply();
-    }
-    function zoomCentre(f) {
-      var b = size();
-      zoomAt(f, Math.min(view.clientWidth, b.w * s) / 2, view.clientHeight / 2);
-    }
-    function reset() { s = 1; tx = 0; ty = 0; apply(); }
-    zin.addEventListener("click", function () { zoomCentre(1.5); });
-    zout.addEventListener("click", function () { zoomCentre(1 / 1.5); });
-    fit.addEventListener("click", reset);
-    view.addEventListener("dblclick", reset);
-    view.addEventListener("wheel", function (ev) {
-      if (!(ev.ctrlKey || ev.metaKey)) { return; }  // a plain wheel scrolls the notebook
-      ev.preventDefault();
-      var r = view.getBoundingClientRect(), d = ev.deltaY * (ev.deltaMode === 1 ? 33 : 1);
-      zoomAt(Math.exp(-Math.max(-300, Math.min(300, d)) * 0.002), ev.clientX - r.left, ev.clientY - r.top);
-    }, {passive: false});
-    view.addEventListener("pointerdown", function (ev) {
-      if (s <= 1 || ev.button !== 0) { return; }
-      ev.preventDefault();
-      drag = {x: ev.clientX, y: ev.clientY, tx: tx, ty: ty};
-      if (view.setPointerCapture) { view.setPointerCapture(ev.pointerId); }
-      root.classList.add("gad-dragging");
-    });
-    view.addEventListener("pointermove", function (ev) {
-      if (!drag) { return; }
-      tx = drag.tx + ev.clientX - drag.x;
-      ty = drag.ty + ev.clientY - drag.y;
-      apply();
-    });
-    function end() { drag = null; root.classList.remove("gad-dragging"); }
-    view.addEventListener("pointerup", end);
-    view.addEventListener("pointercancel", end);
-    view.addEventListener("dragstart", function (ev) { ev.preventDefault(); });
-    root.addEventListener("keydown", function (ev) {
-      if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
-      var pan = {ArrowLeft: [40, 0], ArrowRight: [-40, 0], ArrowUp: [0, 40], ArrowDown: [0, -40]}[ev.key];
-      if (ev.key === "+" || ev.key === "=") { zoomCentre(1.5); }
-      else if (ev.key === "-" || ev.key === "_") { zoomCentre(1 / 1.5); }
-      else if (ev.key === "0") { reset(); }
-      else if (pan && s > 1) { tx += pan[0]; ty += pan[1]; apply(); }
-      else { return; }
-      ev.preventDefault();
-    });
-    window.addEventListener("resize", apply);
-    apply();
+    gadZoom(root, view, el, {bar: "gad-nbgraph-tools", hint: "gad-nbgraph-hint", pan: true});
   }
   var root = me && me.closest ? me.closest(".gad-nbgraph") : null;
   if (root) { setup(root); } else { Array.prototype.forEach.call(document.querySelectorAll(".gad-nbgraph"), setup); }
@@ -165,10 +83,12 @@ def graph_html(svg: str, label: str) -> str:
     prefix = content_prefix("gad-nbgraph-", svg)
     body = svg_for_html(svg, prefix + "-")
     data = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    floor = readable_min_width(body[:body.find(">") + 1])
+    floor = floor + ";" if floor else ""
     # data-lm-suppress-shortcuts: JupyterLab (4.1+) leaves the keys to the graph while it has focus
     return (f'<div class="gad-nbgraph" id="{prefix}" data-lm-suppress-shortcuts="true">\n<style>\n{_CSS}</style>\n'
             f'<div class="gad-nbgraph-view"><img class="gad-nbgraph-img" alt="{html.escape(label)}" '
-            f'style="max-width:100%;height:auto;display:block" src="data:image/svg+xml;base64,{data}"></div>\n'
+            f'style="max-width:100%;{floor}height:auto;display:block" src="data:image/svg+xml;base64,{data}"></div>\n'
             f"<script>{_JS}</script>\n</div>\n")
 
 

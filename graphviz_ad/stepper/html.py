@@ -15,7 +15,12 @@ DOM contract (what tests and embedding pages may rely on):
   ``input.gad-slider`` (type range, 0..last frame), ``span.gad-counter`` (the phase: ``forward``,
   ``backward: step k of N``, ``gradients (after backward)``, ``optimizer step (SGD): j of U``);
   keys ArrowLeft/ArrowRight, Home/End when focus is in the stepper (or on the page body, for the
-  page's first stepper);
+  page's first stepper); a click on Prev, Play or Next that leaves the focus outside (Safari, a
+  notebook) moves it to the root, so the keys go on stepping this stepper;
+- zoom (:mod:`graphviz_ad.output.zoom`, as the notebook graph view): ``div.gad-zoom-tools`` with
+  ``button.gad-zoom-out``, ``button.gad-zoom-in``, ``button.gad-zoom-fit`` above ``div.gad-view``
+  (the SVG's scroll box); the root carries ``data-gad-zoom`` (1 = fitted) and ``gad-zoomed``; keys
+  ``+``, ``-``, ``0``; Ctrl/⌘ + wheel, drag to pan while zoomed, double-click to fit;
 - SVG: node groups ``g[data-node="n3"]`` and edge groups ``g[data-edge="e3"]`` carry the state
   classes of :mod:`graphviz_ad.stepper.progress` (``gad-current`` on the current step's node, or
   on the parameter being updated); gradient texts have class ``gad-grad`` and are hidden while
@@ -26,7 +31,8 @@ DOM contract (what tests and embedding pages may rely on):
   where several gradients were summed (``0.1 + 0.2 = ``); per chain-rule term a
   ``.gad-panel-term`` with ``.gad-panel-to``, ``.gad-panel-factor`` (the upstream),
   ``.gad-panel-local`` (the local derivative's number, empty when unknown), ``.gad-panel-contrib``
-  and ``.gad-panel-formula``; the final frame lists ``.gad-panel-leafgrad`` rows. An update frame's
+  and ``.gad-panel-formula``; per node whose gradient the step completed a ``.gad-panel-complete``
+  row (``∇a complete (from step 6)``); the final frame lists ``.gad-panel-leafgrad`` rows. An update frame's
   title reads ``optimizer step (SGD): 0.bias``; its rows hold ``.gad-panel-old`` (the value before),
   ``.gad-panel-gradient``, per optimizer state entry a ``.gad-panel-state`` row with
   ``.gad-panel-state-name``, ``.gad-panel-before`` and ``.gad-panel-after`` (``none`` where the
@@ -36,10 +42,10 @@ DOM contract (what tests and embedding pages may rely on):
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..output.embed import content_prefix, script_json, svg_for_html
+from ..output.zoom import ZOOM_JS, readable_min_width
 from ..render.theme import Theme
 from .progress import Progress
 from .stepinfo import StepView
@@ -55,17 +61,11 @@ MAX_HTML_STATE = 20  # optimizer state entries sent per update; the rest are cou
 
 
 
-# Graphviz's smallest text here is 9 pt (edge labels, shapes): 12 px at the SVG's natural size. Fitting
-# the page's width never shrinks it below this share of that (about 10 px); the figure scrolls instead.
-READABLE_SCALE = 0.85
-_WIDTH = re.compile(r'width="([0-9.]+)pt"')
-
-
 def _readable_floor(svg_open: str) -> str:
     """``style="min-width:…px"`` for the root ``<svg`` tag: fit to the column, but not below
-    :data:`READABLE_SCALE` of the natural size."""
-    m = _WIDTH.search(svg_open)
-    return f' style="min-width:{float(m.group(1)) * 4 / 3 * READABLE_SCALE:.0f}px"' if m else ""
+    :data:`~graphviz_ad.output.zoom.READABLE_SCALE` of the natural size."""
+    floor = readable_min_width(svg_open)
+    return f' style="{floor}"' if floor else ""
 
 
 def inline_svg(template: SvgTemplate, prefix: str) -> str:
@@ -90,7 +90,7 @@ def _step_data(v: StepView) -> dict[str, Any]:
     terms = [[t.to, t.formula, t.local, t.contrib] for t in v.terms[:MAX_HTML_TERMS]]
     return {"index": v.index, "number": v.number, "node": v.node, "label": v.label, "grad_fn": v.grad_fn, "leaf": v.leaf,
             "title": v.heading, "upstream": v.upstream, "sum": v.sum_text, "terms": terms,
-            "more": max(0, len(v.terms) - MAX_HTML_TERMS)}
+            "more": max(0, len(v.terms) - MAX_HTML_TERMS), "complete": v.complete_notes[:MAX_HTML_TERMS]}
 
 
 def _update_data(u: UpdateView) -> dict[str, Any]:
@@ -124,7 +124,13 @@ _CSS = """\
 .gad-stepper .gad-slider{flex:1 1 220px;accent-color:var(--gad-hl)}
 .gad-stepper .gad-counter{min-width:8em;color:var(--gad-muted);font-variant-numeric:tabular-nums}
 .gad-stepper .gad-body{display:flex;flex-wrap:wrap;align-items:flex-start;gap:16px}
-.gad-stepper .gad-figure{flex:1 1 420px;min-width:0;overflow:auto}
+.gad-stepper .gad-figure{flex:1 1 420px;min-width:0}
+.gad-stepper .gad-view{overflow:auto}
+.gad-stepper.gad-zoomed .gad-view{overflow:hidden;cursor:grab;touch-action:none}
+.gad-stepper.gad-dragging .gad-view{cursor:grabbing}
+.gad-stepper .gad-zoom-tools{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin:0 0 6px;font-size:12px}
+.gad-stepper .gad-zoom-tools button{padding:1px 8px;min-width:2.4em}
+.gad-stepper .gad-zoom-hint{color:var(--gad-muted)}
 .gad-stepper .gad-figure svg{max-width:100%;height:auto;display:block}
 .gad-stepper .gad-panel{flex:0 1 380px;min-width:240px;position:sticky;top:8px;
   border:1px solid var(--gad-border);border-radius:6px;padding:10px 12px}
@@ -139,6 +145,7 @@ _CSS = """\
 .gad-stepper .gad-panel-upstream,.gad-stepper .gad-panel-factor,.gad-stepper .gad-panel-contrib,
 .gad-stepper .gad-panel-grad{color:var(--gad-grad);font-variant-numeric:tabular-nums}
 .gad-stepper .gad-panel-formula{font-style:italic;color:var(--gad-muted)}
+.gad-stepper .gad-panel-complete{margin-top:6px;color:var(--gad-grad)}
 .gad-stepper .gad-panel-gradient{color:var(--gad-grad)}
 .gad-stepper .gad-panel-old,.gad-stepper .gad-panel-new,.gad-stepper .gad-panel-before,.gad-stepper .gad-panel-after,
 .gad-stepper .gad-panel-gradient{font-variant-numeric:tabular-nums}
@@ -159,6 +166,7 @@ _JS = r"""
 (function () {
   "use strict";
   var me = document.currentScript;
+""" + ZOOM_JS + r"""
   function first(root, cls) { return root.getElementsByClassName(cls)[0]; }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -188,6 +196,9 @@ _JS = r"""
     var prev = first(root, "gad-prev"), next = first(root, "gad-next"), play = first(root, "gad-play");
     var slider = first(root, "gad-slider"), counter = first(root, "gad-counter");
     var title = first(root, "gad-panel-title"), body = first(root, "gad-panel-body");
+    var view = first(root, "gad-view");
+    var zoom = gadZoom(root, view, view.getElementsByTagName("svg")[0],
+                       {bar: "gad-zoom-tools", hint: "gad-zoom-hint", pan: false});
 
     function updateStates(j) {
       var over = {};
@@ -296,7 +307,7 @@ _JS = r"""
       }
       var v = steps[k - 1];
       title.textContent = "[" + v.number + "] " + v.title;
-      if (v.leaf) { gradRow("gad-panel-leaf", v.label, v.sum, v.upstream); return; }
+      if (v.leaf) { gradRow("gad-panel-leaf", v.label, v.sum, v.upstream); complete(v); return; }
       var u = row("gad-panel-up");
       add(u, "gad-panel-key", "upstream ");
       if (v.sum) { add(u, "gad-panel-sum", v.sum + " = "); }
@@ -304,6 +315,10 @@ _JS = r"""
       v.terms.forEach(function (t) { term(v, t); });
       if (v.more) { row("gad-panel-note").textContent = "\u2026 and " + v.more + " more"; }
       if (!v.terms.length) { row("gad-panel-note").textContent = "No input of this op needs a gradient."; }
+      complete(v);
+    }
+    function complete(v) {
+      (v.complete || []).forEach(function (c) { row("gad-panel-complete").textContent = c; });
     }
     function stop() {
       if (timer !== null) { clearInterval(timer); timer = null; }
@@ -322,7 +337,9 @@ _JS = r"""
       next.disabled = k === last;
       var curG = restyle();
       panel();
-      if (scroll && curG && curG.scrollIntoView) { curG.scrollIntoView({block: "nearest", inline: "nearest"}); }
+      if (scroll && curG && curG.scrollIntoView && !zoom.zoomed()) {  // zoomed: the reader's pan stays
+        curG.scrollIntoView({block: "nearest", inline: "nearest"});
+      }
       if (k === last) { stop(); }
     }
     function start() {
@@ -331,9 +348,12 @@ _JS = r"""
       play.textContent = "\u275a\u275a Pause";
       play.setAttribute("aria-pressed", "true");
     }
-    prev.addEventListener("click", function () { stop(); show(k - 1, true); });
-    next.addEventListener("click", function () { stop(); show(k + 1, true); });
-    play.addEventListener("click", function () { if (timer === null) { start(); } else { stop(); } });
+    function keep() {  // a click that left the focus elsewhere (Safari; a notebook): the keys come here still
+      if (!root.contains(document.activeElement)) { root.focus({preventScroll: true}); }
+    }
+    prev.addEventListener("click", function () { keep(); stop(); show(k - 1, true); });
+    next.addEventListener("click", function () { keep(); stop(); show(k + 1, true); });
+    play.addEventListener("click", function () { keep(); if (timer === null) { start(); } else { stop(); } });
     slider.addEventListener("input", function () { stop(); show(Number(slider.value), true); });
     document.addEventListener("keydown", function (ev) {
       if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
@@ -398,7 +418,7 @@ def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView
             + STALE_NOTE
             + _controls(prefix, progress.frame_count)
             + f'<div class="gad-body" id="{prefix}-body-wrap">\n'
-            f'<div class="gad-figure" id="{prefix}-figure">\n{svg}</div>\n'
+            f'<div class="gad-figure" id="{prefix}-figure"><div class="gad-view" id="{prefix}-view">\n{svg}</div></div>\n'
             + _panel(prefix)
             + "</div>\n"
             f'<script type="application/json" class="gad-data" id="{prefix}-data">{data}</script>\n'

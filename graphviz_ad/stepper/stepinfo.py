@@ -55,6 +55,13 @@ class StepView(NamedTuple):
     upstream: str
     incoming: tuple[str, ...] = ()
     terms: tuple[Term, ...] = ()
+    completes: tuple[str, ...] = ()  # labels of the nodes whose gradient this step completed (its last part)
+
+    @property
+    def complete_notes(self) -> list[str]:
+        """``∇a complete (from step 6)`` for every node whose gradient this step completed."""
+        return [f"∇{to if _NAME.fullmatch(to) else f'({to})'} complete (from step {self.number})"
+                for to in self.completes]
 
     @property
     def number(self) -> int:
@@ -219,7 +226,7 @@ class _Views:
             formula = formula[:-len(local) - 3]
         return Term(to, formula, local, contrib)  # by position: one per term, keywords cost
 
-    def view(self, step: Step) -> StepView:
+    def view(self, step: Step, completes: tuple[str, ...] = ()) -> StepView:
         node = self.node(step.node)
         terms: list[Term] = []
         for loc, con in zip_longest(step.local, step.contributions):
@@ -235,7 +242,7 @@ class _Views:
         # by position, in the fields' order (index, node, label, grad_fn, leaf, internal, expr, upstream,
         # incoming, terms): one per step, and keywords cost a third of the time
         return StepView(step.index, step.node, label, step.grad_fn, step.leaf, step.internal, expr, upstream,
-                        incoming, tuple(terms))
+                        incoming, tuple(terms), completes)
 
 
 def step_view(step: Step, graph: Graph, digits: int = 5) -> StepView:
@@ -246,4 +253,13 @@ def step_view(step: Step, graph: Graph, digits: int = 5) -> StepView:
 def step_views(steps: list[Step], graph: Graph, digits: int = 5, text: ValueTexts | None = None) -> list[StepView]:
     """:func:`step_view` of every step; each value, node label and expression formatted once."""
     views = _Views(graph, text if text is not None else ValueTexts(digits))
-    return [views.view(s) for s in steps]
+    last: dict[str, int] = {}  # node id -> the step that sent it the last part of its gradient
+    for pos, s in enumerate(steps):
+        for c in s.contributions:
+            if c.to is not None and c.value is not None and c.to != s.node:
+                last[c.to] = pos
+    completed: dict[int, list[str]] = {}
+    for nid, pos in last.items():
+        completed.setdefault(pos, []).append(nid)
+    return [views.view(s, tuple([views.label(n) for n in completed[pos]]) if pos in completed else ())
+            for pos, s in enumerate(steps)]

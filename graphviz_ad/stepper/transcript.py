@@ -13,14 +13,16 @@ __all__ = ["step_line", "transcript"]
 def step_line(view: StepView) -> str:
     """``[4] MulBackward0 (mul = z*c): upstream 0.0088 × ∂mul/∂z = c = 2.1995 → z: 0.019377; …``
 
-    A leaf step reads ``[5] z.grad = 0.019377`` (``= 0.1 + 0.2 = 0.3`` where gradients summed).
+    A leaf step reads ``[5] z.grad = 0.019377`` (``= 0.1 + 0.2 = 0.3`` where gradients summed). The
+    line ends with `` · ∇z complete (from step 4)`` for every node whose gradient the step completed.
     """
+    notes = "".join(f" · {n}" for n in view.complete_notes)
     if view.leaf:
-        return f"[{view.number}] {view.title} = {view.upstream_text}"
+        return f"[{view.number}] {view.title} = {view.upstream_text}{notes}"
     head = f"[{view.number}] {view.title}: upstream {view.upstream_text}"
     if not view.terms:
-        return f"{head} (no input needs a gradient)"
-    return f"{head} " + "; ".join(t.text() for t in view.terms)
+        return f"{head} (no input needs a gradient){notes}"
+    return f"{head} " + "; ".join(t.text() for t in view.terms) + notes
 
 
 def _update_lines(updates: Iterable[UpdateView], title: str) -> list[str]:

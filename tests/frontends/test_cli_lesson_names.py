@@ -16,15 +16,15 @@ EXPR = "tanh(log(1 + z*(2*x/sin(y))))"
 AT = ["--at", "x=1", "--at", "y=2", "--at", "z=3"]
 
 LESSON_TRANSCRIPT = """\
-[1] TanhBackward0 (f = tanh(e)): upstream 1 × ∂f/∂e = 1 - tanh²(e) = 0.066941 → e: 0.066941
-[2] LogBackward0 (e = log(d)): upstream 0.066941 × ∂e/∂d = 1/d = 0.1316 → d: 0.0088097
-[3] AddBackward0 (d = 1 + z*c): upstream 0.0088097 × ∂d/∂(z*c) = 1 → z*c: 0.0088097
-[4] MulBackward0 (z*c): upstream 0.0088097 × ∂(z*c)/∂z = c = 2.1995 → z: 0.019377; × ∂(z*c)/∂c = z = 3 → c: 0.026429
+[1] TanhBackward0 (f = tanh(e)): upstream 1 × ∂f/∂e = 1 - tanh²(e) = 0.066941 → e: 0.066941 · ∇e complete (from step 1)
+[2] LogBackward0 (e = log(d)): upstream 0.066941 × ∂e/∂d = 1/d = 0.1316 → d: 0.0088097 · ∇d complete (from step 2)
+[3] AddBackward0 (d = 1 + z*c): upstream 0.0088097 × ∂d/∂(z*c) = 1 → z*c: 0.0088097 · ∇(z*c) complete (from step 3)
+[4] MulBackward0 (z*c): upstream 0.0088097 × ∂(z*c)/∂z = c = 2.1995 → z: 0.019377; × ∂(z*c)/∂c = z = 3 → c: 0.026429 · ∇z complete (from step 4) · ∇c complete (from step 4)
 [5] z.grad = 0.019377
-[6] DivBackward0 (c = a / b): upstream 0.026429 × ∂c/∂a = 1/b = 1.0998 → a: 0.029065; × ∂c/∂b = -a/b² = -2.4189 → b: -0.063929
-[7] SinBackward0 (b = sin(y)): upstream -0.063929 × ∂b/∂y = cos(y) = -0.41615 → y: 0.026604
+[6] DivBackward0 (c = a / b): upstream 0.026429 × ∂c/∂a = 1/b = 1.0998 → a: 0.029065; × ∂c/∂b = -a/b² = -2.4189 → b: -0.063929 · ∇a complete (from step 6) · ∇b complete (from step 6)
+[7] SinBackward0 (b = sin(y)): upstream -0.063929 × ∂b/∂y = cos(y) = -0.41615 → y: 0.026604 · ∇y complete (from step 7)
 [8] y.grad = 0.026604
-[9] MulBackward0 (a = 2*x): upstream 0.029065 × ∂a/∂x = 2 → x: 0.058131
+[9] MulBackward0 (a = 2*x): upstream 0.029065 × ∂a/∂x = 2 → x: 0.058131 · ∇x complete (from step 9)
 [10] x.grad = 0.058131
 """
 

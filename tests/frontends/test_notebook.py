@@ -199,6 +199,41 @@ def test_magic_steps(shell) -> None:
     assert r.result.text() == _nested().stepper().text()
 
 
+LESSON = "tanh(log(1 + z*(2*x/sin(y))))"
+
+
+@pytest.mark.parametrize("spelling", [
+    "torch.tanh(torch.log(1 + z*(2*x/torch.sin(y))))",
+    "from torch import tanh, log, sin\n" + LESSON,
+])
+def test_magic_names_intermediates_like_the_cli(shell, spelling) -> None:
+    from graphviz_ad.recipes.expr import trace_expression
+
+    cell = "x, y, z = (torch.tensor(v, requires_grad=True) for v in (1.0, 2.0, 3.0))\n" + spelling
+    r = _run(shell, "", cell)
+    assert r.success, r.error_in_exec
+    t = r.result.trace
+    # the CLI's trace of the same text (as ast.unparse writes it), inputs in order of appearance
+    cli = trace_expression("tanh(log(1 + z * (2 * x / sin(y))))", {n: shell.user_ns[n] for n in "zxy"}).backward()
+    assert [n.label for n in t.nodes] == [n.label for n in cli.nodes]
+    assert [n.label for n in t.nodes if n.kind == "op"][:3] == ["a", "b", "c"]
+    assert t.to_dot() == cli.to_dot()
+    assert t.node("x").grad.scalar() == pytest.approx(0.058130868, rel=1e-6)
+    assert shell.user_ns["x"].grad is None
+
+
+@pytest.mark.parametrize("cell", [
+    "k = 2.0\nx = torch.tensor(1.0, requires_grad=True)\ntorch.tanh(k * x)",  # a Python number by name
+    "x = torch.tensor([1.0, 2.0], requires_grad=True)\nsum(x * x)",  # Python's sum, not torch.sum
+    "x = torch.tensor(1.0, requires_grad=True)\n(x * 2).exp()",  # a method
+])
+def test_magic_keeps_python_naming_where_the_parser_would_read_it_otherwise(shell, cell) -> None:
+    r = _run(shell, "", cell)
+    assert r.success, r.error_in_exec
+    ops = [n.label for n in r.result.trace.nodes if n.kind == "op"]
+    assert ops and "a" not in ops
+
+
 def test_magic_without_backward_and_with_constants(shell) -> None:
     r = _run(shell, "--no-backward", "w = torch.tensor([1.0, -2.0], requires_grad=True)\nk = 3.0\n(w * k).sum()")
     assert r.success, r.error_in_exec
@@ -374,3 +409,36 @@ def test_zoom_and_pan(watched, tmp_path) -> None:
     page.keyboard.press("0")
     assert state()[0] == 1.0
     assert watched.errors == []
+
+
+@pytest.mark.browser
+@needs_dot
+def test_fitting_a_narrow_cell_keeps_the_text_readable(browser, tmp_path) -> None:
+    """Fit never shrinks the graph below 0.85 of its natural size (text ~10 px): the view scrolls sideways."""
+    from tests.browser_support import Watched
+
+    t = _nested()
+    path = _host_page(tmp_path, [GraphView(t, rankdir="LR")._repr_mimebundle_()["text/html"]])
+    w = Watched(browser, width=320)
+    try:
+        w.page.goto(path.as_uri() + "#jupyterlab")
+        page, root = w.page, ".gad-nbgraph"
+        svg, view = f"{root} svg.gad-nbgraph-img", f"{root} .gad-nbgraph-view"
+        natural = float(page.get_attribute(svg, "width").removesuffix("pt")) * 4 / 3
+        fitted = page.eval_on_selector(svg, "e => e.getBoundingClientRect().width")
+        room = page.eval_on_selector(view, "e => e.clientWidth")
+        assert room < 0.85 * natural  # the cell is narrower than the floor: a real test of it
+        assert fitted == pytest.approx(0.85 * natural, abs=1)
+        assert page.eval_on_selector(view, "e => e.scrollWidth > e.clientWidth")  # scrolls sideways
+        page.eval_on_selector(view, "e => { e.scrollLeft = 40; }")
+        x = page.eval_on_selector(svg, "e => e.getBoundingClientRect().x")
+        page.click(f"{root} .gad-zoom-in")  # the scroll becomes the pan: no jump, then zoomed about the centre
+        assert page.get_attribute(root, "data-gad-zoom") == "1.5"
+        assert page.eval_on_selector(view, "e => e.scrollLeft") == 0
+        assert page.eval_on_selector(svg, "e => e.getBoundingClientRect().width") == pytest.approx(fitted * 1.5, rel=0.01)
+        assert page.eval_on_selector(svg, "e => e.getBoundingClientRect().x") < x
+        page.click(f"{root} .gad-zoom-fit")
+        assert page.eval_on_selector(svg, "e => e.getBoundingClientRect().width") == pytest.approx(fitted, abs=0.5)
+        assert w.errors == []
+    finally:
+        w.page.close()

@@ -278,7 +278,7 @@ def test_transcript_lines(nested_trace):
     lines = nested_trace.stepper().text().splitlines()
     assert len(lines) == len(nested_trace.steps)
     assert lines[3] == ("[4] MulBackward0 (mul = z*c): upstream 0.0088097 × ∂mul/∂z = c = 2.1995 → z: 0.019377; "
-                        "× ∂mul/∂c = z = 3 → c: 0.026429")
+                        "× ∂mul/∂c = z = 3 → c: 0.026429 · ∇z complete (from step 4) · ∇c complete (from step 4)")
     assert lines[4] == "[5] z.grad = 0.019377"
     assert lines[9] == "[10] x.grad = 0.058131"
     assert lines[0].startswith("[1] TanhBackward0 (f = tanh(e)): upstream 1 × ∂f/∂e = 1 - tanh²(e) = 0.066941")
