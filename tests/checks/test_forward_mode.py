@@ -96,6 +96,6 @@ def test_the_forward_page_steps_in_a_browser(watched, tmp_path):
     page.click(".gfw-next")
     page.keyboard.press("ArrowRight")
     assert page.text_content(".gfw-counter") == "forward step 3 of 7"
-    assert page.text_content(".gfw-title") == "[3] c = div of a, b"
+    assert page.text_content(".gfw-title") == "[3] c = a / b"
     assert page.eval_on_selector_all(".gfw-current", "els => els.length") == 1
     assert watched.errors == [] and watched.requests == [url]
