@@ -9,7 +9,6 @@ component for ``wrt``; forward mode needs one pass per input, reverse mode one p
 from __future__ import annotations
 
 import html
-import json
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -17,7 +16,7 @@ from typing import NamedTuple
 from ..model.graph import Graph
 from ..model.steps import Local, Step
 from ..model.values import Value
-from ..output.embed import content_prefix, svg_for_html
+from ..output.embed import content_prefix, script_json, svg_for_html
 from ..output.files import write_atomic
 from ..render.format import clean_text
 from .stepinfo import ValueTexts, op_expression
@@ -112,8 +111,7 @@ class ForwardStepper:
 
     def to_html(self) -> str:
         """One self-contained page: the graph, the steps (Prev/Next, ← →), the summary."""
-        data = json.dumps([[s.node, f"[{s.number}] {s.title}", s.text] for s in self.steps], ensure_ascii=False)
-        data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        data = script_json([[s.node, f"[{s.number}] {s.title}", s.text] for s in self.steps])
         prefix = content_prefix("gfw-", data + self.svg) + "-"
         svg = svg_for_html(self.svg, prefix)
         summary = "".join(f"<p>{html.escape(line)}</p>" for line in self.summary())

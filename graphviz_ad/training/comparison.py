@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..output.files import format_from_path, write_atomic
 from .history import TrainingError
-from .run import Run, dumps
+from .run import Run, save_as
 
 __all__ = ["compare", "Comparison", "labels_for"]
 
@@ -57,16 +56,7 @@ class Comparison:
 
     def save(self, path: str | os.PathLike[str], *, log_loss: bool = True) -> Path:
         """``.html`` (the page), ``.json`` (every run), ``.png``/``.svg`` (the figure); atomic."""
-        fmt = format_from_path(path, ("html", "json", "png", "svg"))
-        if fmt == "html":
-            data: str | bytes = self.to_html()
-        elif fmt == "json":
-            data = dumps(self.to_json())
-        else:
-            from .plot import figure_bytes
-
-            data = figure_bytes(self.plot(log_loss=log_loss), fmt)
-        return write_atomic(path, data)
+        return save_as(self, path, log_loss=log_loss)
 
     def _repr_html_(self) -> str:
         from .page import run_page

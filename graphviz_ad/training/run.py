@@ -159,18 +159,10 @@ class Run:
     def save(self, path: str | os.PathLike[str], *, log_loss: bool = True) -> Path | None:
         """Write ``.html`` (the page), ``.json``, ``.png`` or ``.svg`` (the figure); the format comes from
         the suffix; the file is written whole or not at all. On ranks that do not record: nothing, None."""
-        fmt = format_from_path(path, ("html", "json", "png", "svg"))
+        format_from_path(path, SAVE_FORMATS)  # a bad suffix is refused first, also where nothing is written
         if self._recorder is None and not len(self._history):
             return None
-        if fmt == "html":
-            data: str | bytes = self.to_html()
-        elif fmt == "json":
-            data = dumps(self.to_json())
-        else:
-            from .plot import figure_bytes
-
-            data = figure_bytes(self.plot(log_loss=log_loss), fmt)
-        return write_atomic(path, data)
+        return save_as(self, path, log_loss=log_loss)
 
     def _repr_html_(self) -> str:
         from .page import run_page
@@ -188,6 +180,24 @@ class Run:
             last = f", last loss {v:.6g}" if v is not None and math.isfinite(v) else f", last loss {v}"
         return (f"<graphviz_ad.Run {self.display_label!r}: {len(h)} recorded steps of {len(h.names)} parameters"
                 f"{last}>")
+
+
+SAVE_FORMATS = ("html", "json", "png", "svg")
+
+
+def save_as(shown: Any, path: str | os.PathLike[str], *, log_loss: bool = True) -> Path:
+    """Write a Run or a Comparison (``to_html``, ``to_json``, ``plot``) as the suffix says: ``.html`` (the
+    page), ``.json``, ``.png`` or ``.svg`` (the figure); whole or not at all."""
+    fmt = format_from_path(path, SAVE_FORMATS)
+    if fmt == "html":
+        data: str | bytes = shown.to_html()
+    elif fmt == "json":
+        data = dumps(shown.to_json())
+    else:
+        from .plot import figure_bytes
+
+        data = figure_bytes(shown.plot(log_loss=log_loss), fmt)
+    return write_atomic(path, data)
 
 
 def dumps(data: dict[str, Any]) -> str:
