@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import needs_dot
 
+pytestmark = pytest.mark.slow  # end to end: `-m "not slow"` leaves it out
+
 build_main = pytest.importorskip("sphinx.cmd.build").build_main
 
 CONF = 'extensions = ["graphviz_ad.sphinx"]\nproject = "autograd"\n'

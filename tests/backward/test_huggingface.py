@@ -13,6 +13,8 @@ import graphviz_ad as gad
 from graphviz_ad.errors import BackwardError
 from tests.hf_models import ARCH_PARAMS, build, same_state, state
 
+pytestmark = pytest.mark.slow  # end to end: `-m "not slow"` leaves it out
+
 pytest.importorskip("transformers")
 
 

@@ -227,6 +227,7 @@ def build():
 
 
 @needs_dot
+@pytest.mark.slow
 def test_figures_build_in_parallel_processes(run, tmp_path: Path):
     (tmp_path / "slow.py").write_text(SLOW_MODEL)
     text = "".join(figure(f"m{i}", model='"slow.py:build"', input='"1x2"', seed=str(i)) for i in range(2))
@@ -304,6 +305,7 @@ def test_const_values_of_a_figure_get_no_gradient():
         parse_entry({"name": "ce", "expr": "x*t", "at": {"x": 1}, "const": {"x": 2}}, ".")
 
 
+@pytest.mark.slow
 def test_a_train_entry_writes_the_run_page_and_figure(run, tmp_path: Path):
     toml = ('[[figure]]\nname = "fit"\nmodel = "tiny.py:build"\ninput = "8x2"\ntarget = "8x1"\nloss = "mse"\n'
             'outputs = ["html", "json", "png"]\ntrain = {epochs = 6, lr = 0.05, momentum = 0.9, compare = {lr = [0.01, 0.1]}}\n')

@@ -9,6 +9,8 @@ import torch
 
 from tests.helpers import _example, needs_dot
 
+pytestmark = pytest.mark.slow  # end to end: `-m "not slow"` leaves it out
+
 
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory):

@@ -11,7 +11,7 @@ from graphviz_ad.training.bins import NONFINITE_BIN, bins_of, palette
 from tests.helpers import needs_dot
 from tests.training.conftest import train, widenet, widenet_data
 
-pytestmark = [pytest.mark.browser, needs_dot]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_dot]
 
 
 @pytest.fixture(scope="module")
