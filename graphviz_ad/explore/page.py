@@ -23,7 +23,7 @@ import gzip
 import html
 from functools import cache
 
-from ..output.embed import content_prefix
+from ..output.embed import content_prefix, html_document
 from ..render.theme import Theme
 from .assets import VIZ_FILE, asset
 
@@ -116,10 +116,5 @@ def explorer_html(data_json: str, dot_lines: str, theme: Theme) -> str:
 def explorer_page(fragment: str, theme: Theme, title: str = "graphviz_ad: explorer") -> str:
     """A whole HTML document around the fragment; its content security policy forbids any fetch (the
     layout worker comes from a ``blob:`` URL, and compiling the WebAssembly needs ``wasm-unsafe-eval``)."""
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            '<link rel="icon" href="data:,">\n'
-            f"<title>{html.escape(title)}</title>\n"
-            f"<style>html,body{{margin:0;background:{theme.background}}}body{{padding:12px}}</style>\n"
-            "</head>\n<body>\n" + fragment + "</body>\n</html>\n")
+    return html_document(fragment, title=html.escape(title), csp=CSP,
+                         style=f"html,body{{margin:0;background:{theme.background}}}body{{padding:12px}}")

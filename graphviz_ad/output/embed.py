@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["content_prefix", "svg_for_html", "script_json"]
+__all__ = ["content_prefix", "svg_for_html", "script_json", "html_document"]
 
 _COMMENT = re.compile(r"<!--.*?-->\n?", re.S)
 _TAG_ID = re.compile(r'(<[a-zA-Z][^<>]*?\s)id="')
@@ -38,3 +38,18 @@ def script_json(data: Any) -> str:
     """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` as \\u escapes."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# a page's default: nothing fetched, inline style and script only
+OFFLINE_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def html_document(body: str, *, title: str, style: str, csp: str = OFFLINE_CSP) -> str:
+    """A whole, self-contained HTML document around ``body`` (``title`` already escaped): its content
+    security policy ``csp`` forbids any fetch, an empty icon keeps the browser from asking for one."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<link rel="icon" href="data:,">\n'
+            f"<title>{title}</title>\n<style>{style}</style>\n"
+            "</head>\n<body>\n" + body + "</body>\n</html>\n")

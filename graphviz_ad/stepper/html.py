@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..output.embed import content_prefix, script_json, svg_for_html
+from ..output.embed import content_prefix, html_document, script_json, svg_for_html
 from ..output.zoom import ZOOM_JS, readable_min_width
 from ..render.theme import Theme
 from .progress import Progress
@@ -428,11 +428,5 @@ def stepper_html(template: SvgTemplate, progress: Progress, views: list[StepView
 
 def stepper_page(fragment: str, theme: Theme) -> str:
     """A whole HTML document around the fragment; a content security policy forbids any fetch."""
-    csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            '<link rel="icon" href="data:,">\n'
-            "<title>graphviz_ad: backward pass, step by step</title>\n"
-            f"<style>html,body{{margin:0;background:{theme.background}}}body{{padding:16px}}</style>\n"
-            "</head>\n<body>\n" + fragment + "</body>\n</html>\n")
+    return html_document(fragment, title="graphviz_ad: backward pass, step by step",
+                         style=f"html,body{{margin:0;background:{theme.background}}}body{{padding:16px}}")

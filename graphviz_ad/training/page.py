@@ -24,7 +24,6 @@ A heatmap cell's tooltip names its parameter, step and norm; a click on it moves
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import math
 from importlib import resources
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..output.embed import script_json, svg_for_html
+from ..output.embed import content_prefix, script_json, svg_for_html
 from ..render.gradcolor import DECADES_PER_BIN, SCALE
 from .bins import bins_of, palette
 
@@ -135,7 +134,7 @@ def run_page(runs: list[Run], labels: list[str] | None = None, *, embedded: bool
     payload = {"runs": datas, "palette": [list(p) for p in palette()]}
     blob = script_json(payload)
     svg = view.svg if view is not None else ""
-    prefix = "gadt-" + hashlib.sha256((blob + svg).encode("utf-8")).hexdigest()[:12]
+    prefix = content_prefix("gadt-", blob + svg)
     title = html.escape(labels[0] if len(runs) == 1 else "comparison: " + " vs ".join(labels))
     picker = ""
     if len(runs) > 1:
