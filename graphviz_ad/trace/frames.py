@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["CodeInfo", "code_info", "assigned_name", "function_label", "find_name", "source_line", "scalar_first"]
+__all__ = ["CodeInfo", "code_info", "assigned_name", "function_label", "find_name", "source_line", "scalar_first",
+           "SOURCE_LIMIT"]
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -25,6 +26,7 @@ _LIBRARY_DIRS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + o
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL", "STORE_ATTR"}
 _RETURN_OPS = {"RETURN_VALUE"}
 _SKIP_OPS = {"CACHE", "EXTENDED_ARG", "NOP", "PRECALL", "TO_BOOL"}
+SOURCE_LIMIT = 160  # characters of a source line kept per op
 
 
 class CodeInfo:
@@ -123,6 +125,8 @@ def source_line(frame: types.FrameType, info: CodeInfo) -> str | None:
     if lasti in lines:
         return lines[lasti]
     text = linecache.getline(info.code.co_filename, frame.f_lineno).strip() or None
+    if text is not None and len(text) > SOURCE_LIMIT:  # a generated or minified line: its start says enough
+        text = text[:SOURCE_LIMIT - 1] + "…"
     lines[lasti] = text
     return text
 

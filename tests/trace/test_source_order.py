@@ -4,6 +4,8 @@ there is no source (an exec'd string) it keeps torch's order."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 import graphviz_ad as gad
@@ -148,3 +150,23 @@ def test_each_op_carries_the_line_of_the_users_code_that_made_it():
     # and the explorer's details panel reads it
     data, _ = page_data(t.graph, t.steps, gad.RenderOptions())
     assert "h = self.fc1(x)" in data["sources"]
+
+
+def test_a_long_source_line_is_cut():
+    from graphviz_ad.trace.frames import SOURCE_LIMIT
+
+    terms = " + ".join(["x * 0"] * 40)
+    scope: dict = {"torch": torch}
+    path = Path(__file__).with_name("_long_line_generated.py")  # linecache reads source from a file
+    code = compile(f"def f(x):\n    return torch.sin(x) + {terms}\n", str(path), "exec")
+    exec(code, scope)
+    import linecache
+
+    linecache.cache[str(path)] = (0, None, ["def f(x):\n", f"    return torch.sin(x) + {terms}\n"], str(path))
+    try:
+        t = gad.trace(scope["f"], *leaves(1.0))
+    finally:
+        linecache.cache.pop(str(path), None)
+    sources = {n.source for n in t.nodes if n.kind in ("op", "output")}
+    (line,) = sources
+    assert len(line) == SOURCE_LIMIT and line.endswith("…") and line.startswith("return torch.sin(x) + x * 0")
