@@ -184,10 +184,10 @@ def _binary_operands(code: types.CodeType, lasti: int) -> bool | tuple[str | Non
         return False
     try:
         tree: ast.AST = ast.parse(f"({text})", mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         try:
             body = ast.parse(text.strip(), mode="exec").body
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # not the code that ran (file changed)
             return False
         tree = body[0] if len(body) == 1 else ast.Pass()
     if isinstance(tree, ast.BinOp) and isinstance(tree.op, _ADD_MUL):
