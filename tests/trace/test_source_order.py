@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 import graphviz_ad as gad
@@ -170,3 +171,41 @@ def test_a_long_source_line_is_cut():
     sources = {n.source for n in t.nodes if n.kind in ("op", "output")}
     (line,) = sources
     assert len(line) == SOURCE_LIMIT and line.endswith("…") and line.startswith("return torch.sin(x) + x * 0")
+
+
+class _TwoLayers(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(3, 4)
+        self.fc2 = torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        return self.fc2(torch.tanh(h))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_explorers_details_panel_shows_the_source_line_of_a_model_op(browser, tmp_path):
+    from tests.browser_support import Watched
+
+    torch.manual_seed(0)
+    net = _TwoLayers()
+    t = gad.trace(lambda x: net(x).sum(), torch.randn(2, 3)).backward()
+    target = next(n for n in t.nodes if n.module == "fc1" and n.op == "linear")
+    path = tmp_path / "page.html"
+    t.explore(depth=None).save(path)
+    w = Watched(browser)
+    try:
+        w.open(path)
+        page = w.page
+        page.wait_for_function("() => { const e = document.querySelector('.gad-explorer');"
+                               " return e && e.getAttribute('data-state') === 'ready'; }", timeout=30000)
+        page.fill(".gad-x-search", target.id)
+        page.click(f'.gad-x-result[data-target="{target.id}"]')
+        page.wait_for_function("() => { const e = document.querySelector('.gad-x-panel [data-field=\"source\"]');"
+                               " return e && e.textContent.length > 0; }", timeout=30000)
+        assert page.text_content('.gad-x-panel [data-field="source"]') == "h = self.fc1(x)"
+        assert w.errors == []
+    finally:
+        w.page.close()
