@@ -141,9 +141,15 @@ class Trace:
         seed = direction_for(call, inputs, wrt, direction, self._rec.max_elements)
         tangents = forward_tangents(call, self.graph, inputs, wrt, self._rec.max_elements, seed)
         grad = next((n.grad for n in self.graph.nodes if n.kind == "input" and n.label == wrt), None)
+        along = reverse_along(grad, seed)
+        if along is None and grad is not None and wrt in call.leaves:  # summarised: autograd once more, in float64
+            try:
+                along = reverse_along(float64_gradients(call, [wrt])[wrt], seed)
+            except (RuntimeError, TypeError):  # code that cannot run in float64 (a float32 tensor of its own)
+                along = None
         svg = graph_bytes(self.graph, "svg", options)
         return ForwardStepper(self.graph, tangents, wrt, self.steps, svg, len(call.leaves), options.digits,
-                              direction=seed.value, direction_text=seed.text, along=reverse_along(grad, seed),
+                              direction=seed.value, direction_text=seed.text, along=along,
                               input_numbers=sum(t.numel() for t in call.leaves.values()))
 
     def _input_ids(self) -> list[str]:

@@ -99,12 +99,17 @@ def forward_tangents(call: Call, graph: Graph, inputs: list[str], wrt: str, max_
     return {n.id: held.get(n.id) for n in graph.nodes}
 
 
-def reverse_along(grad: Value | None, direction: Direction) -> float | None:
+def reverse_along(grad: Value | torch.Tensor | None, direction: Direction) -> float | None:
     """Reverse mode's gradient of ``wrt`` dotted with the direction (``x.grad · v``; for the default one-hot
-    vector its first element), in float64 from autograd's recorded numbers; None where they were not kept
-    (a summarised gradient) or there is none."""
-    if grad is None or grad.kind != "exact" or grad.data is None:
+    vector its first element), in float64 from autograd's numbers (recorded, or a gradient tensor); None
+    where the recorded ones were not kept (a summarised gradient) or there is none."""
+    if grad is None:
         return None
-    g = torch.as_tensor(grad.data, dtype=torch.float64).reshape(direction.tensor.shape)
+    if isinstance(grad, torch.Tensor):
+        g = grad.detach().to(torch.float64).reshape(direction.tensor.shape)
+    elif grad.kind != "exact" or grad.data is None:
+        return None
+    else:
+        g = torch.as_tensor(grad.data, dtype=torch.float64).reshape(direction.tensor.shape)
     dot = torch.dot(g.reshape(-1), direction.tensor.detach().to(torch.float64).reshape(-1))
     return float(dot)

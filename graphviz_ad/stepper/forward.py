@@ -140,9 +140,12 @@ class ForwardStepper:
                             else "the gradient dotted with v")
                     same = (f"; reverse mode's {wrt}.grad · v is {fmt_number(self.along, self._digits)} ({part})"
                             f"{self._agree(tangent, self.along)}")
+                else:
+                    same = (f"; reverse mode's {wrt}.grad was kept as a summary (more numbers than the trace "
+                            f"keeps), so it is not dotted with v here")
             lines.append(f"forward mode: {self._d(o)} = {final}{same}")
         n, numbers, outputs = self.inputs_with_grad, self.input_numbers, len(self.graph.outputs)
-        inputs = f"{n} input{'s' if n != 1 else ''} that need a gradient"
+        inputs = f"{n} inputs that need a gradient" if n != 1 else "1 input that needs a gradient"
         if numbers == n:
             forward = f"forward mode {n} (one per input)"
         else:

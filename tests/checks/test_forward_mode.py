@@ -194,3 +194,29 @@ def test_step_forward_on_the_cli_with_a_tensor_variable_and_a_direction():
     assert bad.exit_code == 2 and "--direction [0,1,2]: give a value of w's shape (2), not 3" in bad.output
     alone = run(cli, ["step", expr, *at, "--direction", "[0,1]"])
     assert alone.exit_code == 2 and "give --forward NAME too" in alone.output
+
+
+@needs_dot
+def test_a_large_tensor_input_compares_with_autograds_gradient_though_the_trace_summarised_it():
+    torch.manual_seed(0)
+    layer = nn.Linear(10, 10)
+    x = torch.randn(10, 10, requires_grad=True)
+
+    def fn(x):
+        return torch.tanh(layer(x)).sum()
+
+    t = gad.trace(fn, x).backward()
+    assert t.node("x").grad.kind == "stats"  # 100 numbers: more than the trace keeps
+    text = t.stepper(mode="forward", wrt="x").text()
+    x2 = x.detach().clone().requires_grad_(True)
+    fn(x2).backward()
+    line = next(line for line in text.splitlines() if line.startswith("forward mode: "))
+    shown = float(line.split("reverse mode's x.grad · v is ")[1].split(" ")[0])
+    assert shown == pytest.approx(float(x2.grad[0, 0]), rel=1e-4) and line.endswith("the same number")
+    assert "(3 inputs that need a gradient, 210 numbers in all, 1 output): forward mode 210" in text
+    # where the code cannot run again in float64 (a float32 tensor of its own), no comparison is claimed
+    w = torch.randn(10, 10)
+    t = gad.trace(lambda x: torch.tanh(x @ w).sum(), x).backward()
+    text = t.stepper(mode="forward", wrt="x").text()
+    assert "x.grad · v is" not in text and "x.grad was kept as a summary" in text
+    assert "(1 input that needs a gradient, 100 numbers in all, 1 output): forward mode 100" in text
