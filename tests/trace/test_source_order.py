@@ -209,3 +209,38 @@ def test_the_explorers_details_panel_shows_the_source_line_of_a_model_op(browser
         assert w.errors == []
     finally:
         w.page.close()
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_a_notebook_cell_reads_in_the_source_order(tmp_path, monkeypatch):
+    """In a real ipykernel the cell's source is IPython's (linecache), so ``1 + z * c`` reads in its order."""
+    import json
+    import sys
+
+    nbclient = pytest.importorskip("nbclient", reason="needs: pip install nbclient")
+    nbformat = pytest.importorskip("nbformat", reason="needs: pip install nbformat")
+    pytest.importorskip("ipykernel", reason="needs: pip install ipykernel")
+    root = Path(__file__).resolve().parents[2]
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python", "env": {"PYTHONPATH": str(root)}}), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    cell = ("import torch, graphviz_ad as gad\n"
+            "def f(x, z, c):\n"
+            "    a = 2 * x\n"
+            "    d = 1 + z * c\n"
+            "    return a * d\n"
+            "t = gad.trace(f, *[torch.tensor(v, requires_grad=True) for v in (1.0, 2.0, 3.0)]).backward()\n"
+            "print(t.stepper().text())\n"
+            "print(t.node('d').source)\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+                            ).execute()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream")
+    assert "AddBackward0 (d = 1 + z*c)" in text and "MulBackward0 (a = 2*x)" in text, text
+    assert text.rstrip().endswith("d = 1 + z * c")
