@@ -12,7 +12,7 @@ from .backward.optimizer import record_step
 from .backward.recorder import run_backward
 from .checks.gradcheck import LeafCheck, check_lines, finite_differences, float64_gradients
 from .checks.rerun import Call
-from .checks.tangents import forward_tangents
+from .checks.tangents import direction_for, forward_tangents, reverse_along
 from .errors import BackwardError, TraceError
 from .model.export import to_json as _to_json
 from .model.export import to_networkx as _to_networkx
@@ -131,16 +131,26 @@ class Trace:
             autograd.update(float64_gradients(call, missing))
         return finite_differences(call, autograd)
 
-    def _forward_stepper(self, options: RenderOptions, wrt: str | None) -> Any:
+    def _forward_stepper(self, options: RenderOptions, wrt: str | None, direction: Any = None) -> Any:
         from .stepper.forward import ForwardStepper
 
         inputs = [self.graph.node(nid).label for nid in self._input_ids()]
         if wrt is None:
             raise TraceError(f"forward mode needs wrt=, the input to differentiate by: one of {', '.join(inputs)}")
         call = self._rerun()
-        tangents = forward_tangents(call, self.graph, inputs, wrt, self._rec.max_elements)
+        seed = direction_for(call, inputs, wrt, direction, self._rec.max_elements)
+        tangents = forward_tangents(call, self.graph, inputs, wrt, self._rec.max_elements, seed)
+        grad = next((n.grad for n in self.graph.nodes if n.kind == "input" and n.label == wrt), None)
+        along = reverse_along(grad, seed)
+        if along is None and grad is not None and wrt in call.leaves:  # summarised: autograd once more, in float64
+            try:
+                along = reverse_along(float64_gradients(call, [wrt])[wrt], seed)
+            except (RuntimeError, TypeError):  # code that cannot run in float64 (a float32 tensor of its own)
+                along = None
         svg = graph_bytes(self.graph, "svg", options)
-        return ForwardStepper(self.graph, tangents, wrt, self.steps, svg, len(call.leaves), options.digits)
+        return ForwardStepper(self.graph, tangents, wrt, self.steps, svg, len(call.leaves), options.digits,
+                              direction=seed.value, direction_text=seed.text, along=along,
+                              input_numbers=sum(t.numel() for t in call.leaves.values()))
 
     def _input_ids(self) -> list[str]:
         """The traced function's arguments' nodes, in order."""
@@ -169,17 +179,22 @@ class Trace:
                                               self.update))
 
     def stepper(self, options: RenderOptions | None = None, *, check: bool = False, mode: str = "backward",
-                wrt: str | None = None, **kw: Any) -> Any:
+                wrt: str | None = None, direction: Any = None, **kw: Any) -> Any:
         """An interactive walk through the backward steps (frames, HTML).
 
         ``check=True`` adds the finite-difference check (:meth:`check`) to the transcript and to the
         page's last gradient frame. ``mode="forward", wrt="x"``: forward mode instead, the tangent of
         every node with respect to input ``x`` in forward order (a :class:`ForwardStepper`; no backward
-        needed, though after one each step shows autograd's local derivatives too)."""
+        needed, though after one each step shows autograd's local derivatives too). For a tensor ``x``
+        the tangents are derivatives along a ``direction`` v of ``x`` (a tensor of its shape; by default
+        the one-hot vector at its first element, so the final tangent is ``x.grad``'s first component;
+        in general it is ``x.grad · v``); the transcript and the page say which v was used."""
         from .stepper.stepper import Stepper
 
         if mode == "forward":
-            return self._forward_stepper(RenderOptions.make(options, **kw), wrt)
+            return self._forward_stepper(RenderOptions.make(options, **kw), wrt, direction)
+        if direction is not None:
+            raise TraceError("direction= is forward mode's: give it with mode=\"forward\", wrt=...")
         if mode != "backward":
             raise ValueError(f"mode must be 'backward' or 'forward', not {mode!r}")
         if not self._backward_done:

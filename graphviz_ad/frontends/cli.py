@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,15 @@ def render(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, n
 @click.option("--forward", "forward", metavar="NAME",
               help="Forward mode instead: the tangent of every node with respect to variable NAME, in forward "
                    "order (dual numbers, from torch.autograd.forward_ad); -o writes its page.")
+@click.option("--direction", "direction", metavar="VALUE",
+              help="With --forward and a tensor variable: the direction v of its tangent, a number or nested "
+                   "list of its shape (default: 1 at its first element, 0 elsewhere); the final tangent is "
+                   "then the gradient dotted with v.")
 @common_render_options
 @handle
 def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, names: str, check: bool,
-         out: str | None, frames_dir: str | None, as_text: bool, forward: str | None, **drawing: Any) -> None:
+         out: str | None, frames_dir: str | None, as_text: bool, forward: str | None, direction: str | None,
+         **drawing: Any) -> None:
     """Step through the backward pass of EXPR, one chain-rule computation at a time.
 
     Without -o or --frames, prints the transcript (as --text does).
@@ -110,9 +116,12 @@ def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, nam
       graphviz-ad step "x*y + sin(x)" --at x=1 --at y=2 --frames figs/
       graphviz-ad step "x*y + sin(x)" --at x=1 --at y=2 --text
       graphviz-ad step "tanh(log(1 + z*(2*x/sin(y))))" --at x=1 --at y=2 --at z=3 --forward x
+      graphviz-ad step "sum(tanh(w*x))" --at "w=[1,2]" --at x=3 --forward w --direction "[0,1]"
     """
     if out and format_from_path(out, ("html",)) != "html":
         raise click.UsageError("-o takes an .html file")
+    if direction is not None and forward is None:
+        raise click.UsageError("--direction is the tangent of --forward's variable: give --forward NAME too")
     t = _trace_expression(expr, at, dtype, True, const, names)
     if forward is not None:
         if frames_dir or check:
@@ -121,7 +130,16 @@ def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, nam
         if forward not in variables:
             raise click.UsageError(f"--forward {forward}: give one of the --at variables "
                                    f"({', '.join(variables) or 'none'})")
-        s = t.stepper(render_options(**drawing), mode="forward", wrt=forward)
+        from ..recipes.expr import parse_value
+
+        v = parse_value("--direction", direction, DTYPES[dtype]).detach() if direction is not None else None
+        node = next((n for n in t.nodes if n.kind == "input" and n.label == forward), None)
+        shape = tuple(node.shape or ()) if node is not None else None
+        if (v is not None and shape is not None and tuple(v.shape) != shape
+                and not (v.numel() == 1 and math.prod(shape) == 1)):
+            raise click.UsageError(f"--direction {direction[:40]}: give a value of {forward}'s shape "
+                                   f"({'x'.join(map(str, shape)) or 'a number'}), not {'x'.join(map(str, v.shape))}")
+        s = t.stepper(render_options(**drawing), mode="forward", wrt=forward, direction=v)
         if as_text or not out:
             click.echo(s.text(), nl=False)
         if out:

@@ -1,9 +1,12 @@
 """Forward mode, stepped: the tangent of every node in forward order (dual numbers, value + ε·tangent).
 
-Each step reads: d node/d wrt = Σ d operand/d wrt × ∂node/∂operand = tangent. The tangents are
-``torch.autograd.forward_ad``'s; the local derivatives (formula and number) are autograd's, read from
-the backward record where there is one. The last step's tangent is the reverse-mode gradient's
-component for ``wrt``; forward mode needs one pass per input, reverse mode one per output.
+Each step reads: d node/d wrt = Σ d operand/d wrt × ∂node/∂operand = tangent_in × local = tangent. The
+tangents are ``torch.autograd.forward_ad``'s, seeded with a direction ``v`` of ``wrt`` (1 for a scalar;
+for a tensor by default the one-hot vector at its first element, or the caller's): for a tensor input
+each d node/d wrt is the derivative of the node along ``v`` (J·v). The local derivatives (formula and
+number) are autograd's, read from the backward record where there is one. The last step's tangent is
+reverse mode's gradient dotted with ``v`` (for the one-hot default: its first component); forward mode
+needs one pass per input number, reverse mode one per output.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from ..model.steps import Local, Step
 from ..model.values import Value
 from ..output.embed import content_prefix, script_json, svg_for_html
 from ..output.files import write_atomic
-from ..render.format import clean_text
+from ..render.format import clean_text, fmt_number
 from .stepinfo import ValueTexts, op_expression
 
 __all__ = ["ForwardStep", "ForwardStepper"]
@@ -37,13 +40,22 @@ class ForwardStepper:
     """The forward-mode walk of a trace with respect to input ``wrt``: :meth:`text`, :meth:`to_html`, :meth:`save`."""
 
     def __init__(self, graph: Graph, tangents: dict[str, Value | None], wrt: str, steps: list[Step],
-                 svg: str, inputs_with_grad: int, digits: int = 5) -> None:
+                 svg: str, inputs_with_grad: int, digits: int = 5, *, direction: Value | None = None,
+                 direction_text: str = "1", along: float | None = None, input_numbers: int | None = None) -> None:
+        """``direction``: the seed tangent of ``wrt`` (None: 1) and ``direction_text`` its words (``the
+        one-hot vector at x[0, 0]``); ``along``: reverse mode's ``wrt.grad · direction`` where known;
+        ``input_numbers``: how many numbers the inputs that need a gradient hold (default: one each)."""
         self.graph = graph
         self.tangents = tangents
         self.wrt = wrt
         self.svg = svg
         self.inputs_with_grad = inputs_with_grad
+        self.direction = direction
+        self.direction_text = direction_text
+        self.along = along
+        self.input_numbers = input_numbers if input_numbers is not None else inputs_with_grad
         self._text = ValueTexts(digits)
+        self._digits = digits
         locals_: dict[tuple[str, str], Local] = {}
         for s in steps:
             if not s.leaf and not s.internal:
@@ -67,7 +79,7 @@ class ForwardStepper:
             number = len(out) + 1
             if node.kind == "input":
                 out.append(ForwardStep(number, node.id, f"{node.label} (input)",
-                                       f"{self._d(node.id)} = {text(tangent)}  (the seed: {node.label} + ε·1)"))
+                                       f"{self._d(node.id)} = {text(tangent)}  ({self._seed_words(node.label)})"))
                 continue
             terms, products = [], []
             for o in dict.fromkeys(node.operands):
@@ -81,28 +93,77 @@ class ForwardStepper:
                 if local and not shown.endswith(f" = {local}"):
                     shown = f"{shown} = {local}"
                 terms.append(f"{self._d(o)} × ({shown})")
-                products.append(f"{text(t_in)} × {local}" if local else "")
+                if local:
+                    products.append(f"{text(t_in)} × {local}")
+                elif t_in.numel != 1:  # a tensor tangent: its summary × the local derivative's formula
+                    rhs = shown.rsplit(" = ", 1)[-1]
+                    products.append(f"{text(t_in)} × ({rhs})" if " " in rhs else f"{text(t_in)} × {rhs}")
+                else:
+                    products.append("")
             lhs = f"{self._d(node.id)} = " + (" + ".join(terms) if terms else "0")
             numbers = " + ".join(products) if products and all(products) else ""
             line = f"{lhs} = {numbers} = {text(tangent)}" if numbers else f"{lhs} = {text(tangent)}"
             out.append(ForwardStep(number, node.id, op_expression(node, self.graph) or node.label, line))
         return out
 
+    @property
+    def _scalar_seed(self) -> bool:
+        """The plain case: a scalar input seeded with 1 (every tangent is d node / d wrt)."""
+        return self.direction is None or (self.direction.numel == 1 and self.direction_text == "1")
+
+    def _seed_words(self, label: str) -> str:
+        if self._scalar_seed:
+            return f"the seed: {label} + ε·1"
+        return f"the seed: {label} + ε·v, v = {self.direction_text}"
+
     def summary(self) -> list[str]:
-        """What the walk ends with: the final tangent beside reverse mode's gradient, and the passes each needs."""
+        """What the walk ends with: the direction, the final tangent beside reverse mode's gradient (dotted
+        with the direction), and the passes each mode needs."""
         lines = []
+        wrt = self.wrt
+        if not self._scalar_seed:
+            assert self.direction is not None
+            lines.append(f"direction: v = {self.direction_text} = {self._text(self.direction)}; {wrt} + ε·v, so "
+                         f"every d…/d{wrt} here is the derivative along v (J·v), one forward pass per direction")
         outs = [o for o in self.graph.outputs if self.tangents.get(o) is not None]
-        grad = self._reverse.get(self.wrt)
+        grad = self._reverse.get(wrt)
         for o in outs:
-            final = self._text(self.tangents[o])
-            same = (f"; reverse mode's {self.wrt}.grad is {self._text(grad)}: the same number"
-                    if grad is not None and len(outs) == 1 else "")
+            tangent = self.tangents[o]
+            final = self._text(tangent)
+            same = ""
+            if len(outs) == 1 and grad is not None and tangent is not None and tangent.numel == 1:
+                if self._scalar_seed:
+                    same = f"; reverse mode's {wrt}.grad is {self._text(grad)}{self._agree(tangent, grad.scalar())}"
+                elif self.along is not None:
+                    part = (f"{wrt}.grad[{', '.join('0' for _ in self.direction.shape)}], its component along v"
+                            if self.direction is not None and self.direction_text.startswith("the one-hot")
+                            else "the gradient dotted with v")
+                    same = (f"; reverse mode's {wrt}.grad · v is {fmt_number(self.along, self._digits)} ({part})"
+                            f"{self._agree(tangent, self.along)}")
+                else:
+                    same = (f"; reverse mode's {wrt}.grad was kept as a summary (more numbers than the trace "
+                            f"keeps), so it is not dotted with v here")
             lines.append(f"forward mode: {self._d(o)} = {final}{same}")
-        n = self.inputs_with_grad
-        lines.append(f"passes for the whole gradient of this graph ({n} input{'s' if n != 1 else ''} that need a "
-                     f"gradient, {len(self.graph.outputs)} output): forward mode {n} (one per input), reverse mode "
-                     f"{len(self.graph.outputs)} (one per output): reverse mode wins for one output and many inputs")
+        n, numbers, outputs = self.inputs_with_grad, self.input_numbers, len(self.graph.outputs)
+        inputs = f"{n} inputs that need a gradient" if n != 1 else "1 input that needs a gradient"
+        if numbers == n:
+            forward = f"forward mode {n} (one per input)"
+        else:
+            inputs += f", {numbers} numbers in all"
+            forward = f"forward mode {numbers} (one per input number)"
+        lines.append(f"passes for the whole gradient of this graph ({inputs}, {outputs} output): {forward}, "
+                     f"reverse mode {outputs} (one per output): reverse mode wins for one output and many inputs")
         return lines
+
+    @staticmethod
+    def _agree(tangent: Value, other: float | complex | None) -> str:
+        """``: the same number`` where forward and reverse mode agree to float32 rounding, else says they differ."""
+        t = tangent.scalar()
+        if t is None or other is None:
+            return ""
+        if abs(t - other) <= 1e-4 * max(abs(t), abs(other), 1e-12):
+            return ": the same number"
+        return ": they differ"
 
     def text(self) -> str:
         """One line per step, ``[k] title: d…/d x = …``, then :meth:`summary`."""

@@ -12,7 +12,7 @@ from .updateinfo import BACKWARD, GRADIENTS, UpdateView
 
 __all__ = ["Span", "Line", "PanelBox", "PanelPainter", "StepPainter", "forward_lines", "final_lines", "update_lines",
            "panel_box", "box_for", "panel_head", "panel_svg", "PANEL_END", "line_open", "line_width", "xml_text",
-           "MAX_TERMS", "MAX_LEAVES", "MAX_STATE"]
+           "MAX_TERMS", "MAX_LEAVES", "MAX_STATE", "MAX_COMPLETE", "complete_text"]
 
 Span = tuple[str, str]  # (text, role): role is title | muted | grad | num | label | formula
 Line = list[Span]
@@ -20,6 +20,7 @@ Line = list[Span]
 MAX_TERMS = 8  # chain-rule terms listed per step; the rest are counted
 MAX_LEAVES = 8  # leaf gradients listed in the final frame
 MAX_STATE = 6  # optimizer state entries listed per update
+MAX_COMPLETE = 4  # completed gradients named on a step's completion line; the rest are counted
 _FONT_SIZE = 12
 _LINE = 17.0
 _PAD = 10.0
@@ -189,6 +190,15 @@ class PanelPainter:
         return rows, widest
 
 
+def complete_text(view: StepView) -> str:
+    """The step's completion line: ``∇z complete (from step 4) · ∇c complete (from step 4)`` for the nodes
+    whose gradient it completed (at most :data:`MAX_COMPLETE`, the rest counted), "" for none."""
+    notes = view.complete_notes
+    text = " · ".join(notes[:MAX_COMPLETE])
+    more = len(notes) - MAX_COMPLETE
+    return f"{text} · … and {more} more complete" if more > 0 else text
+
+
 _ARROW, _COLON, _TIMES, _CLOSE, _EQUALS = "→ ", ":  ", " × (", ")", " = "  # a term line's fixed words
 _TERM_WIDTH = len(_ARROW + _COLON + _TIMES + _CLOSE)  # the fixed words' length in every term line
 _UPSTREAM = "upstream  "
@@ -202,7 +212,9 @@ class StepPainter:
     gradient (``upstream  0.1 + 0.2 = 0.3``, its sum where several consumers sent one; a leaf's
     reads ``x.grad = 0.3``); then, but for a leaf, one line per chain-rule term (``→ z:  0.3 ×
     (∂mul/∂z = c = 2.1995) = 0.66``: upstream × local = contribution), at most :data:`MAX_TERMS`
-    and a count of the rest, or a note that no input needs a gradient.
+    and a count of the rest, or a note that no input needs a gradient; last, where the step completed
+    some node's gradient (its last part arrived), the line ``∇a complete (from step 6)`` (class
+    ``gad-panel-complete``: :func:`complete_text`).
 
     Rows and width as :meth:`PanelPainter.paint` gives them, but each row is one f-string of
     painted spans, not a list of (text, role) spans first: the steps make all but a few frames.
@@ -212,6 +224,7 @@ class StepPainter:
         self.muted, self.title, self.num = painter.spans("muted"), painter.spans("title"), painter.spans("num")
         self.label, self.grad, self.formula = painter.spans("label"), painter.spans("grad"), painter.spans("formula")
         self._step = xml_text(_STEP)
+        self._complete = self.grad.tag.replace("<tspan ", '<tspan class="gad-panel-complete" ', 1)
 
     def paint(self, view: StepView, position: int, total: int) -> tuple[list[str], int]:
         """Step ``position`` of ``total``: its rows (each closed by ``</text>`` and a newline) and the
@@ -229,6 +242,7 @@ class StepPainter:
             grad_of = f"{view.label}.grad = "
             rows.append(f"{self.label[grad_of]}{sum_span}{up}</text>\n")
             widths.append(len(grad_of) + len(sum_part) + len(upstream))
+            self._completion(view, rows, widths)
             return rows, max(widths)
         rows.append(f"{muted[_UPSTREAM]}{sum_span}{up}</text>\n")
         widths.append(len(_UPSTREAM) + len(sum_part) + len(upstream))
@@ -241,7 +255,15 @@ class StepPainter:
         if note:
             rows.append(f"{muted[note]}</text>\n")
             widths.append(len(note))
+        self._completion(view, rows, widths)
         return rows, max(widths)
+
+    def _completion(self, view: StepView, rows: list[str], widths: list[int]) -> None:
+        """The completion line, where the step completed a gradient (new text per step: not kept)."""
+        if view.completes:
+            text = complete_text(view)
+            rows.append(f"{self._complete}{xml_text(text)}</tspan></text>\n")
+            widths.append(len(text))
 
     def _term(self, up: str, up_width: int, term: Term) -> tuple[str, int]:
         """A chain-rule term's row: ``→ to:  upstream × (formula = local) = contribution``."""

@@ -54,6 +54,8 @@ def _text(name: str) -> str:
 _REFLECTED = frozenset({"__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rdiv__", "__rfloordiv__", "__rmod__",
                         "__rpow__", "__rmatmul__", "rsub"})
 _REFLECTED_FLAG = ("reflected",)  # the Python source has the operands the other way round (1 + t, 2 / t)
+# torch hands both ``t + 1`` and ``1 + t`` to ``Tensor.add(t, 1)``: which one the source wrote is read from it
+_COMMUTATIVE = frozenset({"add", "mul"})
 
 
 def _kind(func: Callable[..., Any]) -> tuple[str, bool, bool, bool]:
@@ -436,7 +438,8 @@ class _Recorder:
                 self.error = e
 
     def _record(self, name: str, args: tuple, kwargs: dict, outs: list[torch.Tensor]) -> None:
-        frame, info, direct, cluster = self._locate(sys._getframe(3))
+        caller = sys._getframe(3)
+        frame, info, direct, cluster = self._locate(caller)
         hint = self.hint
         source = definition = None
         if hint is not None:
@@ -445,6 +448,9 @@ class _Recorder:
             label = label or name
         else:
             label = (fr.assigned_name(frame, info, self.stop) if frame is not None and direct else None) or name
+            if frame is not None:  # the line of the user's code that made it (for a model's op: the call)
+                lines, lasti = info.lines, frame.f_lasti
+                source = lines[lasti] if lasti in lines else fr.source_line(frame, info)
         graph = self.graph
         arith = name in ARITHMETIC
         sources: list[str] = []  # leaves and constants are created before the op, so ids follow data flow
@@ -486,6 +492,11 @@ class _Recorder:
             self._walk_autograd(node, outs)
         if node.kind == "input" and grad_fn is None:
             self.leaves[nid] = out0
+        # ``2 * x`` and ``1 + z*c`` reach torch as mul(x, 2) and add(z*c, 1): read the order the source wrote
+        if (name in _COMMUTATIVE and frame is caller and len(args) == 2 and not kwargs
+                and isinstance(args[0], torch.Tensor) and not isinstance(args[1], torch.Tensor)
+                and fr.scalar_first(frame, info, args[0])):
+            node.flags += _REFLECTED_FLAG
 
     def _source(self, a: Any, frame: Any, cluster: str | None, arith: bool, sources: list[str],
                 extra: list[Any]) -> None:

@@ -47,3 +47,44 @@ def test_the_page_names_the_completing_step(watched, tmp_path):
     page.click(f"{root} .gad-next")
     assert not any("∇x" in c for c in texts(page, root, "gad-panel-complete"))
     assert watched.errors == []
+
+
+def test_a_painted_panel_ends_with_the_completion_line():
+    from graphviz_ad.render.theme import get_theme
+    from graphviz_ad.stepper.panel import MAX_COMPLETE, PanelPainter, StepPainter
+    from graphviz_ad.stepper.stepinfo import StepView, Term
+
+    def rows(completes):
+        view = StepView(5, "n6", "c", "DivBackward0", False, False, "c = a / b", "0.026",
+                        ("0.026",), (Term("a", "∂c/∂a = 1/b", "1.1", "0.029"),), completes)
+        painted, width = StepPainter(PanelPainter(get_theme("light"))).paint(view, 6, 10)
+        return painted, width
+
+    plain, width = rows(("a", "b"))
+    assert 'class="gad-panel-complete"' in plain[-1]
+    assert "∇a complete (from step 6) · ∇b complete (from step 6)" in plain[-1]
+    assert width >= len("∇a complete (from step 6) · ∇b complete (from step 6)")
+    assert not any("gad-panel-complete" in r for r in rows(())[0])
+    many = rows(tuple(f"w{i}" for i in range(MAX_COMPLETE + 3)))[0][-1]
+    assert "… and 3 more complete" in many and "∇w4" not in many
+
+
+@needs_dot
+def test_the_svg_frame_of_the_completing_step_names_it_and_shows_the_gradient():
+    t = _twice()
+    frames = t.stepper().frames()  # frame 0 is the forward pass, frame k + 1 is step k
+    k = _last_sender(t, "x")
+    note = f"∇x complete (from step {k + 1})"
+    assert note in frames[k + 1] and 'class="gad-panel-complete"' in frames[k + 1]
+    assert sum(note in f for f in frames) == 1
+    # the lesson's nested function: the division's step completes a = 2*x; its frame draws a's gradient
+    from tests.helpers import leaves, nested_f
+
+    n = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0)).backward()
+    div = next(s.index for s in n.steps if s.grad_fn == "DivBackward0")
+    frame = n.stepper().frames()[div + 1]
+    assert f"∇a complete (from step {div + 1}) · ∇b complete (from step {div + 1})" in frame
+    a = n.node("a").id
+    group = frame[frame.index(f'<g id="{a}"'):]
+    group = group[:group.index("</g>")]
+    assert "gad-pending" not in group.split(">", 1)[0] and "∇ 0.029065" in group

@@ -35,7 +35,8 @@ def test_the_page_numbers_steps_from_one(nested_trace):
 
 def test_python_transcript_writes_an_unnamed_intermediate_as_its_expression(nested_trace):
     line = nested_trace.stepper().text().splitlines()[2]
-    assert line.startswith("[3] AddBackward0 (d = z*c + 1): ") and "mul + 1" not in line
+    # in the source's order (``d = 1 + z * c``), though torch was handed add(z*c, 1)
+    assert line.startswith("[3] AddBackward0 (d = 1 + z*c): ") and "mul + 1" not in line
 
 
 def test_a_node_shows_its_gradient_once_complete(nested_trace):
