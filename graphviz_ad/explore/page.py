@@ -27,7 +27,7 @@ from ..output.embed import content_prefix, html_document
 from ..render.theme import Theme
 from .assets import VIZ_FILE, asset
 
-__all__ = ["explorer_html", "explorer_page", "CSP"]
+__all__ = ["explorer_html", "explorer_page", "viz_key", "CSP"]
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'wasm-unsafe-eval'; "
        "worker-src blob:; img-src data: blob:")
@@ -88,26 +88,38 @@ def _side(prefix: str) -> str:
             "</div>\n")
 
 
-def explorer_html(data_json: str, dot_lines: str, theme: Theme) -> str:
+@cache
+def viz_key() -> str:
+    """The vendored Graphviz's key (a hash of it): explorers on one page share the Graphviz one of them
+    carries under this key (the root's ``data-viz``), so a notebook needs it in one output only."""
+    return content_prefix("viz-", _packed_viz())
+
+
+def explorer_html(data_json: str, dot_lines: str, theme: Theme, *, graphviz: bool = True, picture: str = "") -> str:
     """The explorer as an HTML fragment: ``data_json`` and ``dot_lines`` are
-    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements."""
+    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements.
+
+    ``graphviz=False`` leaves the vendored Graphviz out: the script then waits for another explorer on
+    the page to bring it (:mod:`graphviz_ad.explore.notebook`). ``picture``: HTML shown in the view
+    until the first layout replaces it (a static picture, for where the script does not run)."""
     data, dot = _packed(data_json), _packed(dot_lines)
     prefix = content_prefix("gad-x-", "\0".join((data, dot, theme.name)))
+    viz = (f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
+           f'id="{prefix}-viz">{_packed_viz()}</script>\n') if graphviz else ""
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
-            f'data-lm-suppress-shortcuts="true" style="{_theme_vars(theme)}">\n'
+            f'data-lm-suppress-shortcuts="true" data-viz="{viz_key()}" style="{_theme_vars(theme)}">\n'
             f"<style>\n{asset('explorer.css')}</style>\n"
             + _controls(prefix)
             + f'<div class="gad-x-body" id="{prefix}-body">'
-            f'<div class="gad-x-view" id="{prefix}-view"></div>\n'
+            f'<div class="gad-x-view" id="{prefix}-view">{picture}</div>\n'
             + _side(prefix)
             + "</div>\n"
             f'<script type="application/octet-stream" class="gad-x-data" data-encoding="gzip-base64" '
             f'id="{prefix}-data">{data}</script>\n'
             f'<script type="application/octet-stream" class="gad-x-dot" data-encoding="gzip-base64" '
             f'id="{prefix}-dot">{dot}</script>\n'
-            f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
-            f'id="{prefix}-viz">{_packed_viz()}</script>\n'
-            f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'
+            + viz
+            + f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'
             "</script>\n"
             f"<script>{_raw_script('explorer.js')}</script>\n"
             "</div>\n")
