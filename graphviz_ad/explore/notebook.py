@@ -86,8 +86,10 @@ def _picture(svg: str, label: str) -> str:
     data = base64.b64encode(svg[svg.find("<svg"):].encode("utf-8")).decode("ascii")
     floor = readable_min_width(svg[svg.find("<svg"):svg.find(">", svg.find("<svg")) + 1])
     floor = floor + ";" if floor else ""
-    return (f'<img class="gad-x-static" alt="{html.escape(label)}" style="display:block;max-width:100%;{floor}'
-            f'height:auto" src="data:image/svg+xml;base64,{data}">')
+    # inline styles only: a sanitizer keeps them, and drops the <style> that makes the view scroll
+    return (f'<div class="gad-x-static-box" style="max-width:100%;overflow-x:auto">'
+            f'<img class="gad-x-static" alt="{html.escape(label)}" style="display:block;max-width:100%;{floor}'
+            f'height:auto" src="data:image/svg+xml;base64,{data}"></div>')
 
 
 def notebook_bundle(explorer: "Explorer", text: str, *, include: Collection[str] | None = None,

@@ -18,8 +18,8 @@ from graphviz_ad.explore.notebook import SESSION, Session, notebook_bundle
 from graphviz_ad.explore.page import viz_key
 from tests.helpers import needs_dot
 
-PICTURE = re.compile(r'<img class="gad-x-static" alt="([^"]*)" style="[^"]*" src="data:image/svg\+xml;base64,'
-                     r'([A-Za-z0-9+/=]+)">')
+PICTURE = re.compile(r'<div class="gad-x-static-box" style="[^"]*"><img class="gad-x-static" alt="([^"]*)" '
+                     r'style="[^"]*" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"></div>')
 
 
 @pytest.fixture(scope="module")

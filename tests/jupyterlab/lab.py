@@ -40,8 +40,8 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 class Lab:
-    """A running server: ``url(name)`` opens a notebook under its root; ``open(page, name)`` loads it and
-    runs every cell, waiting for the kernel to finish."""
+    """A running server: ``url(name)`` opens a notebook under its root; ``open(page, name, cells)`` loads
+    it and (unless ``run=False``) runs every cell, waiting for the kernel to finish."""
 
     def __init__(self, root: Path, port: int, token: str, proc: subprocess.Popen) -> None:
         self.root, self.port, self.token, self.proc = root, port, token, proc
@@ -49,7 +49,7 @@ class Lab:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/lab/tree/{name}?token={self.token}&reset"
 
-    def open(self, page: Any, name: str, cells: int) -> None:
+    def open(self, page: Any, name: str, cells: int, *, run: bool = True) -> None:
         page.goto(self.url(name))
         # the app (exposed by --LabApp.expose_app_in_browser), the notebook and its kernel, idle
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
@@ -58,6 +58,15 @@ class Lab:
                                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
                                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
                                timeout=120000)
+        if run:
+            self.run_all(page, cells)
+
+    def run_all(self, page: Any, cells: int) -> None:
+        """Run every cell of the notebook in view (JupyterLab's own command), until the kernel is idle again."""
+        # saved outputs go first (and their execution counts with them): a count then means this run
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                               ".every(c => c.model.executionCount === null)", timeout=30000)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         # every cell ran: each shows its execution count, and the kernel is idle again
         page.wait_for_function(

@@ -137,3 +137,47 @@ def test_the_explorers_arrow_keys_step_right_after_clicking_its_button(opened):
     page.wait_for_function("([r, k]) => document.querySelector(r).getAttribute('data-step') === String(k)",
                            arg=[root, k], timeout=5000)
     assert opened.errors == []
+
+
+@pytest.fixture(scope="module")
+def saved(lab, browser):
+    """A notebook with someone else's saved outputs (made here, unsigned): JupyterLab does not trust it."""
+    nbformat = pytest.importorskip("nbformat")
+    from graphviz_ad.explore.notebook import SESSION
+    from tests.explore.test_explorer_notebook import _net_trace
+
+    t = _net_trace()
+    SESSION.reset()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell("t"),
+                nbformat.v4.new_code_cell("t.explore(depth=1)")]
+    for k, shown in ((1, t), (2, t.explore(depth=1))):
+        nb.cells[k].execution_count = k
+        nb.cells[k].outputs = [nbformat.v4.new_output("execute_result", data=shown._repr_mimebundle_(),
+                                                      execution_count=k)]
+    nbformat.write(nb, str(lab.root / "saved.ipynb"))
+    w = Watched(browser, width=1280)
+    lab.open(w.page, "saved.ipynb", len(nb.cells), run=False)
+    yield lab, w, len(nb.cells)
+    w.page.close()
+
+
+def test_an_untrusted_explorer_output_shows_its_picture_and_how_to_make_it_live(saved):
+    lab, w, cells = saved
+    page = w.page
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.jp-OutputArea-output img.gad-x-static'))"
+                           ".filter(i => i.complete && i.naturalWidth > 0).length === 2", timeout=30000)
+    assert page.eval_on_selector_all(".jp-OutputArea-output script", "els => els.length") == 0  # sanitized
+    assert page.eval_on_selector_all("[data-gad-ready]", "els => els.length") == 0  # no script ran
+    statuses = page.eval_on_selector_all(".gad-x-status", "els => els.map(e => e.textContent)")
+    assert len(statuses) == 2 and all("trust it, or run the cell" in s for s in statuses)
+    # readable: the picture keeps its floor (0.85 of its natural size) and its box scrolls sideways
+    sizes = page.eval_on_selector_all("img.gad-x-static", "els => els.map(e => [e.getBoundingClientRect().width, "
+                                      "e.naturalWidth])")
+    assert all(shown >= 0.84 * natural for shown, natural in sizes)
+    lab.run_all(page, cells)  # what the line says: run the cells
+    page.wait_for_function("() => document.querySelectorAll('.gad-explorer[data-state=\"ready\"]').length === 2",
+                           timeout=60000)
+    assert page.eval_on_selector_all(".gad-explorer .gad-x-viz", "els => els.length") == 1
+    assert w.errors == []
