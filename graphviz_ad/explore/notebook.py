@@ -92,7 +92,7 @@ def _picture(svg: str, label: str) -> str:
             f'height:auto" src="data:image/svg+xml;base64,{data}"></div>')
 
 
-def notebook_bundle(explorer: "Explorer", text: str, *, include: Collection[str] | None = None,
+def notebook_bundle(explorer: Explorer, text: str, *, include: Collection[str] | None = None,
                     exclude: Collection[str] | None = None, session: Session = SESSION) -> dict[str, Any]:
     """The explorer's notebook display: ``text/html`` (the explorer, Graphviz only in a session's first
     output, the static picture where no script runs), ``image/svg+xml`` (that picture) and
