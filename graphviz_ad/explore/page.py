@@ -57,8 +57,15 @@ def _raw_script(name: str) -> str:
     return text
 
 
-def _controls(prefix: str) -> str:
-    return (f'<div class="gad-x-controls" id="{prefix}-controls">'
+# shown with a notebook's static picture where the script did not run (an untrusted notebook); the script
+# removes it as it sets the explorer up
+STALE_NOTE = ('<p class="gad-x-stale" style="margin:0 0 8px;padding:4px 8px;border:1px solid #CC3311;'
+              'border-radius:4px">This explorer needs its script, which did not run here: run the cell, or trust '
+              'the notebook (File \u2192 Trust Notebook), to make it live.</p>\n')
+
+
+def _controls(prefix: str, hide: str = "") -> str:
+    return (f'<div class="gad-x-controls" id="{prefix}-controls"{hide}>'
             f'<input type="search" class="gad-x-search" id="{prefix}-search" '
             'placeholder="search: name, op, module, class" '
             f'aria-label="search the graph">'
@@ -71,8 +78,8 @@ def _controls(prefix: str) -> str:
             f'(an untrusted notebook runs none: trust it, or run the cell)</span></div>\n')
 
 
-def _side(prefix: str) -> str:
-    return (f'<div class="gad-x-side" id="{prefix}-side">'
+def _side(prefix: str, hide: str = "") -> str:
+    return (f'<div class="gad-x-side" id="{prefix}-side"{hide}>'
             f'<ol class="gad-x-results" id="{prefix}-results"></ol>'
             f'<div class="gad-x-panel" id="{prefix}-panel" aria-live="polite">'
             f'<div class="gad-x-title" id="{prefix}-title">click a box</div>'
@@ -101,18 +108,22 @@ def explorer_html(data_json: str, dot_lines: str, theme: Theme, *, graphviz: boo
 
     ``graphviz=False`` leaves the vendored Graphviz out: the script then waits for another explorer on
     the page to bring it (:mod:`graphviz_ad.explore.notebook`). ``picture``: HTML shown in the view
-    until the first layout replaces it (a static picture, for where the script does not run)."""
+    until the first layout replaces it (a static picture, for where the script does not run); with it,
+    the controls and the side panel stay hidden (inline styles, which a sanitizer keeps) until the
+    script shows them, and a line says how to make the explorer live."""
     data, dot = _packed(data_json), _packed(dot_lines)
     prefix = content_prefix("gad-x-", "\0".join((data, dot, theme.name)))
+    hide = ' style="display:none" data-gad-live="1"' if picture else ""  # no dead buttons where no script runs
     viz = (f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
            f'id="{prefix}-viz">{_packed_viz()}</script>\n') if graphviz else ""
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
             f'data-lm-suppress-shortcuts="true" data-viz="{viz_key()}" style="{_theme_vars(theme)}">\n'
             f"<style>\n{asset('explorer.css')}</style>\n"
-            + _controls(prefix)
+            + (STALE_NOTE if picture else "")
+            + _controls(prefix, hide)
             + f'<div class="gad-x-body" id="{prefix}-body">'
             f'<div class="gad-x-view" id="{prefix}-view">{picture}</div>\n'
-            + _side(prefix)
+            + _side(prefix, hide)
             + "</div>\n"
             f'<script type="application/octet-stream" class="gad-x-data" data-encoding="gzip-base64" '
             f'id="{prefix}-data">{data}</script>\n'

@@ -130,11 +130,19 @@ def test_under_a_sanitizer_the_picture_and_the_how_to_line_stay(trace):
     """JupyterLab sanitizes untrusted output (no script, style or SVG tags)."""
     bleach = pytest.importorskip("bleach")
     html = trace._repr_mimebundle_()["text/html"]
-    clean = bleach.clean(html, tags={"div", "img", "span", "button", "input", "label", "ol"}, strip=True,
+    clean = bleach.clean(html, tags={"div", "p", "img", "span", "button", "input", "label", "ol"}, strip=True,
                          attributes={"*": ["class", "id"], "img": ["src", "alt"]}, protocols={"data", "http", "https"})
     assert "<script" not in clean and "<svg" not in clean and "<style" not in clean
     assert re.search(r'<img class="gad-x-static"[^>]* src="data:image/svg\+xml;base64,', clean)
-    assert "trust it, or run the cell" in clean
+    assert "run the cell, or trust the notebook" in clean  # the first line, above the hidden controls
+    assert clean.index('class="gad-x-stale"') < clean.index('class="gad-x-controls"')
+    hidden = re.findall(r'<div class="gad-x-(?:controls|side)" id=[^>]*>', html)
+    assert len(hidden) == 2 and all('style="display:none"' in h for h in hidden)
+
+
+def test_a_page_of_its_own_has_neither_the_note_nor_hidden_controls(trace):
+    page = trace.explore().to_html()
+    assert 'class="gad-x-stale"' not in page and 'data-gad-live="1"' not in page and 'class="gad-x-static' not in page
 
 
 @needs_dot

@@ -170,8 +170,11 @@ def test_an_untrusted_explorer_output_shows_its_picture_and_how_to_make_it_live(
                            ".filter(i => i.complete && i.naturalWidth > 0).length === 2", timeout=30000)
     assert page.eval_on_selector_all(".jp-OutputArea-output script", "els => els.length") == 0  # sanitized
     assert page.eval_on_selector_all("[data-gad-ready]", "els => els.length") == 0  # no script ran
-    statuses = page.eval_on_selector_all(".gad-x-status", "els => els.map(e => e.textContent)")
-    assert len(statuses) == 2 and all("trust it, or run the cell" in s for s in statuses)
+    notes = page.eval_on_selector_all(".gad-x-stale", "els => els.map(e => e.offsetParent !== null && e.textContent)")
+    assert len(notes) == 2 and all("run the cell, or trust the notebook" in n for n in notes)
+    shown = "els => els.filter(e => e.offsetParent !== null).length"  # no dead buttons, no empty panel
+    assert page.eval_on_selector_all(".jp-OutputArea-output .gad-explorer button", shown) == 0
+    assert page.eval_on_selector_all(".jp-OutputArea-output .gad-explorer input", shown) == 0
     # readable: the picture keeps its floor (0.85 of its natural size) and its box scrolls sideways
     sizes = page.eval_on_selector_all("img.gad-x-static", "els => els.map(e => [e.getBoundingClientRect().width, "
                                       "e.naturalWidth])")
@@ -180,4 +183,6 @@ def test_an_untrusted_explorer_output_shows_its_picture_and_how_to_make_it_live(
     page.wait_for_function("() => document.querySelectorAll('.gad-explorer[data-state=\"ready\"]').length === 2",
                            timeout=60000)
     assert page.eval_on_selector_all(".gad-explorer .gad-x-viz", "els => els.length") == 1
+    assert page.eval_on_selector_all(".gad-x-stale", "els => els.length") == 0
+    assert page.eval_on_selector_all(".jp-OutputArea-output .gad-explorer .gad-x-next", shown) == 2
     assert w.errors == []

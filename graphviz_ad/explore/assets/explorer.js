@@ -107,6 +107,8 @@
   function setup(root) {
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
+    Array.prototype.forEach.call(root.querySelectorAll(".gad-x-stale"), function (e) { e.parentNode.removeChild(e); });
+    Array.prototype.forEach.call(root.querySelectorAll("[data-gad-live]"), function (e) { e.style.display = ""; });
     first(root, "gad-x-status").textContent = "loading\u2026";
     Promise.all([unpack(first(root, "gad-x-data")), unpack(first(root, "gad-x-dot")),
                  graphviz(root)]).then(function (texts) {
