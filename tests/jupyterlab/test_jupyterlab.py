@@ -186,3 +186,26 @@ def test_an_untrusted_explorer_output_shows_its_picture_and_how_to_make_it_live(
     assert page.eval_on_selector_all(".gad-x-stale", "els => els.length") == 0
     assert page.eval_on_selector_all(".jp-OutputArea-output .gad-explorer .gad-x-next", shown) == 2
     assert w.errors == []
+
+
+def _rerun(page, index: int) -> None:
+    """Run cell ``index`` again (JupyterLab sends its id with the request) and wait for its new output."""
+    count = page.evaluate("i => window.jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount", index)
+    page.evaluate("i => { const w = window.jupyterapp.shell.currentWidget; w.content.activeCellIndex = i;"
+                  " return window.jupyterapp.commands.execute('notebook:run-cell'); }", index)
+    page.wait_for_function("([i, n]) => { const w = window.jupyterapp.shell.currentWidget;"
+                           " const c = w.content.widgets[i]; return c.model.executionCount > n"
+                           " && w.sessionContext.session.kernel.status === 'idle'"
+                           " && c.node.querySelector('.gad-explorer[data-state=\"ready\"]'); }",
+                           arg=[index, count], timeout=60000)
+
+
+def test_running_the_carrying_cell_again_carries_graphviz_again(opened):
+    page = opened.page
+    carried = "i => !!window.jupyterapp.shell.currentWidget.content.widgets[i].node.querySelector('.gad-x-viz')"
+    _rerun(page, 2)  # another cell: its new output shares the page's Graphviz
+    assert not page.evaluate(carried, 2)
+    _rerun(page, 1)  # the carrier's cell: its old output (and Graphviz with it) goes, the new one brings it
+    assert page.evaluate(carried, 1)
+    assert page.eval_on_selector_all(".gad-explorer .gad-x-viz", "els => els.length") == 1
+    assert opened.errors == []
