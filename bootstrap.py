@@ -13,7 +13,8 @@ Standard library only, Python 3.9+. What "missing" means:
   lacks pip, or its site-packages is not writable; then ``./.venv`` (created if
   needed) and the script runs again inside it. ``torch`` is installed first,
   pinned (``BOOTSTRAP_TORCH``, default ``torch==2.13.0``), when it is not there;
-  then ``pip install -e .`` or ``-e .[dev]``. pip is skipped when a stamp of
+  then ``pip install -e .`` or ``-e .[dev]`` (the test tools: pytest, nbclient and
+  ipykernel, JupyterLab, Playwright, ...). pip is skipped when a stamp of
   setup.cfg + pyproject.toml matches, every requirement is installed at a
   satisfying version and graphviz_ad is installed in editable mode from here.
 """

@@ -21,7 +21,6 @@ from .model.steps import Step
 from .model.updates import OptimizerRecord
 from .model.values import DEFAULT_MAX_ELEMENTS
 from .output.files import format_from_path, write_atomic
-from .render.display import graph_bundle
 from .render.dot import to_dot as _to_dot
 from .render.formats import GRAPH_FORMATS, graph_bytes
 from .render.options import RenderOptions
@@ -212,8 +211,11 @@ class Trace:
         return Explorer(self.graph, self.steps, RenderOptions.make(options, **kw))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """The graph for a notebook (:mod:`graphviz_ad.render.display`): HTML with zoom, SVG and text."""
-        return graph_bundle(self.to_svg, repr(self), include=include, exclude=exclude)
+        """The explorer for a notebook (``self.explore()``, :mod:`graphviz_ad.explore.notebook`): HTML,
+        the static SVG and this summary as text."""
+        from .explore.notebook import notebook_bundle
+
+        return notebook_bundle(self.explore(), repr(self), include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         ops = sum(1 for n in self.graph.nodes if n.kind in ("op", "output"))

@@ -111,7 +111,7 @@ def test_read_requirements_from_the_real_setup_cfg():
     assert "torch>=2.1" in base
     dev = bs.read_requirements(ROOT / "setup.cfg", ["dev"])
     assert dev[:len(base)] == base
-    assert {"pytest>=7", "pytest-timeout", "playwright", "ipykernel"} <= set(dev)
+    assert {"pytest>=7", "pytest-timeout", "playwright", "ipykernel", "nbclient", "jupyterlab"} <= set(dev)
 
 
 def test_missing_requirements():

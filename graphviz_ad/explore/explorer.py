@@ -14,6 +14,7 @@ from ..model.steps import Step
 from ..output.files import write_atomic
 from ..render.options import RenderOptions
 from ..render.theme import get_theme
+from .notebook import notebook_bundle
 from .page import explorer_html, explorer_page
 from .pieces import page_data
 
@@ -41,9 +42,11 @@ class Explorer:
             # ASCII: a lone surrogate stays an escape (UTF-8 has no way to write it)
             return json.dumps(data, separators=(",", ":"), allow_nan=False), dot.encode("utf-8", "replace").decode()
 
-    def fragment(self) -> str:
-        """The explorer as an HTML fragment (a ``div``; several may share a page)."""
-        return explorer_html(*self._texts, get_theme(self.options.theme))
+    def fragment(self, *, graphviz: bool = True, picture: str = "") -> str:
+        """The explorer as an HTML fragment (a ``div``; several may share a page). ``graphviz=False``
+        leaves the vendored Graphviz out (the explorer waits for another on the page that carries it);
+        ``picture``: HTML shown until the first layout (see :mod:`graphviz_ad.explore.notebook`)."""
+        return explorer_html(*self._texts, get_theme(self.options.theme), graphviz=graphviz, picture=picture)
 
     def to_html(self) -> str:
         """A whole offline HTML page."""
@@ -54,12 +57,9 @@ class Explorer:
         return write_atomic(path, self.to_html())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {}
-        if (not include or "text/html" in include) and not (exclude and "text/html" in exclude):
-            bundle["text/html"] = self.fragment()
-        if (not include or "text/plain" in include) and not (exclude and "text/plain" in exclude):
-            bundle["text/plain"] = repr(self)
-        return bundle
+        """The notebook display (:mod:`graphviz_ad.explore.notebook`): the explorer, Graphviz in the kernel
+        session's first output only, the static picture where no script runs, and text."""
+        return notebook_bundle(self, repr(self), include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         return f"<graphviz_ad.Explorer: {len(self.graph.nodes)} nodes, {len(self.steps)} backward steps>"

@@ -27,7 +27,7 @@ from ..output.embed import content_prefix, html_document
 from ..render.theme import Theme
 from .assets import VIZ_FILE, asset
 
-__all__ = ["explorer_html", "explorer_page", "CSP"]
+__all__ = ["explorer_html", "explorer_page", "viz_key", "CSP"]
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'wasm-unsafe-eval'; "
        "worker-src blob:; img-src data: blob:")
@@ -57,8 +57,15 @@ def _raw_script(name: str) -> str:
     return text
 
 
-def _controls(prefix: str) -> str:
-    return (f'<div class="gad-x-controls" id="{prefix}-controls">'
+# shown with a notebook's static picture where the script did not run (an untrusted notebook); the script
+# removes it as it sets the explorer up
+STALE_NOTE = ('<p class="gad-x-stale" style="margin:0 0 8px;padding:4px 8px;border:1px solid #CC3311;'
+              'border-radius:4px">This explorer needs its script, which did not run here: run the cell, or trust '
+              'the notebook (File \u2192 Trust Notebook), to make it live.</p>\n')
+
+
+def _controls(prefix: str, hide: str = "") -> str:
+    return (f'<div class="gad-x-controls" id="{prefix}-controls"{hide}>'
             f'<input type="search" class="gad-x-search" id="{prefix}-search" '
             'placeholder="search: name, op, module, class" '
             f'aria-label="search the graph">'
@@ -71,8 +78,8 @@ def _controls(prefix: str) -> str:
             f'(an untrusted notebook runs none: trust it, or run the cell)</span></div>\n')
 
 
-def _side(prefix: str) -> str:
-    return (f'<div class="gad-x-side" id="{prefix}-side">'
+def _side(prefix: str, hide: str = "") -> str:
+    return (f'<div class="gad-x-side" id="{prefix}-side"{hide}>'
             f'<ol class="gad-x-results" id="{prefix}-results"></ol>'
             f'<div class="gad-x-panel" id="{prefix}-panel" aria-live="polite">'
             f'<div class="gad-x-title" id="{prefix}-title">click a box</div>'
@@ -88,26 +95,42 @@ def _side(prefix: str) -> str:
             "</div>\n")
 
 
-def explorer_html(data_json: str, dot_lines: str, theme: Theme) -> str:
+@cache
+def viz_key() -> str:
+    """The vendored Graphviz's key (a hash of it): explorers on one page share the Graphviz one of them
+    carries under this key (the root's ``data-viz``), so a notebook needs it in one output only."""
+    return content_prefix("viz-", _packed_viz())
+
+
+def explorer_html(data_json: str, dot_lines: str, theme: Theme, *, graphviz: bool = True, picture: str = "") -> str:
     """The explorer as an HTML fragment: ``data_json`` and ``dot_lines`` are
-    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements."""
+    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements.
+
+    ``graphviz=False`` leaves the vendored Graphviz out: the script then waits for another explorer on
+    the page to bring it (:mod:`graphviz_ad.explore.notebook`). ``picture``: HTML shown in the view
+    until the first layout replaces it (a static picture, for where the script does not run); with it,
+    the controls and the side panel stay hidden (inline styles, which a sanitizer keeps) until the
+    script shows them, and a line says how to make the explorer live."""
     data, dot = _packed(data_json), _packed(dot_lines)
     prefix = content_prefix("gad-x-", "\0".join((data, dot, theme.name)))
+    hide = ' style="display:none" data-gad-live="1"' if picture else ""  # no dead buttons where no script runs
+    viz = (f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
+           f'id="{prefix}-viz">{_packed_viz()}</script>\n') if graphviz else ""
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
-            f'data-lm-suppress-shortcuts="true" style="{_theme_vars(theme)}">\n'
+            f'data-lm-suppress-shortcuts="true" data-viz="{viz_key()}" style="{_theme_vars(theme)}">\n'
             f"<style>\n{asset('explorer.css')}</style>\n"
-            + _controls(prefix)
+            + (STALE_NOTE if picture else "")
+            + _controls(prefix, hide)
             + f'<div class="gad-x-body" id="{prefix}-body">'
-            f'<div class="gad-x-view" id="{prefix}-view"></div>\n'
-            + _side(prefix)
+            f'<div class="gad-x-view" id="{prefix}-view">{picture}</div>\n'
+            + _side(prefix, hide)
             + "</div>\n"
             f'<script type="application/octet-stream" class="gad-x-data" data-encoding="gzip-base64" '
             f'id="{prefix}-data">{data}</script>\n'
             f'<script type="application/octet-stream" class="gad-x-dot" data-encoding="gzip-base64" '
             f'id="{prefix}-dot">{dot}</script>\n'
-            f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
-            f'id="{prefix}-viz">{_packed_viz()}</script>\n'
-            f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'
+            + viz
+            + f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'
             "</script>\n"
             f"<script>{_raw_script('explorer.js')}</script>\n"
             "</div>\n")

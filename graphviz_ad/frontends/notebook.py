@@ -1,30 +1,35 @@
-"""Notebook display: a Trace's rich output, ``show()`` and the ``%%autograd`` cell magic.
+"""Notebook display: a Trace's rich output, ``show()``, ``GraphView`` and the ``%%autograd`` cell magic.
 
-In Jupyter (JupyterLab, Notebook, VS Code) a :class:`~graphviz_ad.Trace` and a
-:class:`~graphviz_ad.stepper.stepper.Stepper` display themselves when they end a cell. A trace
-offers three forms of the graph; the front end shows the richest it can:
+In Jupyter (JupyterLab, Notebook, VS Code) a :class:`~graphviz_ad.Trace`, an explorer and a
+:class:`~graphviz_ad.stepper.stepper.Stepper` display themselves when they end a cell. A trace shows
+its explorer (``t.explore()``, :mod:`graphviz_ad.explore.notebook`), in three forms; the front end
+shows the richest it can:
 
-- ``text/html``: the SVG scaled to the cell's width, with zoom (the − + Fit buttons,
-  Ctrl/⌘ + wheel or a pinch), pan (drag) and node tooltips carrying every digit. The graph
-  travels as an ``<img>`` of the SVG (a ``data:`` URL); the small script, scoped to its own
-  output, swaps it for the inline SVG and adds the controls. Where scripts do not run (an
-  untrusted notebook in JupyterLab, whose sanitizer also strips inline SVG and ``<style>``;
-  a static viewer) the ``<img>`` remains: the graph, scaled to the width, without zoom.
-- ``image/svg+xml``: Graphviz's SVG, for front ends that do not render HTML.
+- ``text/html``: the explorer (expand and collapse modules in place, search, details, the backward
+  pass at any level). Graphviz (WebAssembly) travels in the kernel session's first explorer output
+  only; later ones share it on the page, so ten explorers do not make ten copies. Where scripts do
+  not run (an untrusted notebook in JupyterLab, whose sanitizer also strips inline SVG and
+  ``<style>``; a static viewer) the static picture of the view it opens on remains, as an ``<img>``,
+  with one line saying how to make it live.
+- ``image/svg+xml``: that picture, Graphviz's SVG, for front ends that do not render HTML.
 - ``text/plain``: the trace's summary; where Graphviz's ``dot`` is missing, with a one-line
-  hint how to install it (no exception in the notebook).
+  hint how to install it (no exception in the notebook; the explorer itself needs no ``dot``).
 
-(The trace's display is :mod:`graphviz_ad.render.display`, the stepper's :mod:`graphviz_ad.stepper`;
-this module holds what a notebook user calls: ``show``, ``GraphView`` and the cell magic.)
+``GraphView(t, **options)`` shows the static graph instead (:mod:`graphviz_ad.render.display`): the
+SVG scaled to the cell's width, with zoom (the − + Fit buttons, Ctrl/⌘ + wheel or a pinch), pan
+(drag) and node tooltips carrying every digit; ``%%autograd`` shows one. (The stepper's display is
+:mod:`graphviz_ad.stepper`; this module holds what a notebook user calls: ``show``, ``GraphView``
+and the cell magic.)
 
-Nothing is fetched from the network, and several graphs and steppers on one page do not
+Nothing is fetched from the network, and several graphs, explorers and steppers on one page do not
 interfere: each script finds its own root (``document.currentScript``, else every root not yet
 set up). IPython is imported only by the magic, never by ``import graphviz_ad``.
 
 Convenience::
 
     gad.show(fn, *args, **kwargs)   # trace, backward, and the stepper (it displays itself)
-    GraphView(t, rankdir="LR")      # a trace drawn with other render options
+    t.explore(rankdir="LR")         # the explorer with other render options
+    GraphView(t, rankdir="LR")      # the static graph, drawn with other render options
 
 The cell magic (``%load_ext graphviz_ad``)::
 
@@ -67,7 +72,8 @@ if TYPE_CHECKING:
 __all__ = ["GraphView", "show", "autograd_cell", "register_magic"]
 
 class GraphView:
-    """A trace drawn with chosen render options; it displays itself in a notebook.
+    """A trace's static graph drawn with chosen render options; it displays itself in a notebook
+    (zoom, pan, tooltips), where the trace itself shows its explorer.
 
     ``GraphView(t, rankdir="LR", grad_color=True)``; options as :class:`RenderOptions`.
     """

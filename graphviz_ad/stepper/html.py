@@ -355,17 +355,24 @@ _JS = r"""
     next.addEventListener("click", function () { keep(); stop(); show(k + 1, true); });
     play.addEventListener("click", function () { keep(); if (timer === null) { start(); } else { stop(); } });
     slider.addEventListener("input", function () { stop(); show(Number(slider.value), true); });
-    document.addEventListener("keydown", function (ev) {
-      if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
-      var a = document.activeElement, t = ev.target;
-      var idle = !a || a === document.body || a === document.documentElement;
-      if (!(root.contains(a) || (idle && document.querySelector(".gad-stepper") === root))) { return; }
-      if (t && (/^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || t.isContentEditable)) { return; }
+    function onKey(ev) {  // whether the key stepped this stepper
+      if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey) { return false; }
+      var t = ev.target;
+      if (t && (/^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || t.isContentEditable)) { return false; }
       var to = {ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: last}[ev.key];
-      if (to === undefined) { return; }
+      if (to === undefined) { return false; }
       ev.preventDefault();
       stop();
       show(to, true);
+      return true;
+    }
+    // keys from inside the stepper, taken before they bubble to the page: JupyterLab's document-level
+    // shortcuts (ArrowRight matches its "... :focus" selector on a focused button) never see them
+    root.addEventListener("keydown", function (ev) { if (onKey(ev)) { ev.stopPropagation(); } });
+    document.addEventListener("keydown", function (ev) {  // nothing focused: the page's first stepper
+      var a = document.activeElement;
+      var idle = !a || a === document.body || a === document.documentElement;
+      if (idle && document.querySelector(".gad-stepper") === root) { onKey(ev); }
     });
     show(0);
   }

@@ -62,19 +62,6 @@ def test_the_page_data_is_to_json_and_opens_on_the_collapsed_view(trace):
     assert all("tooltip=" not in x for x in lines)
 
 
-def test_the_notebook_bundle_is_the_fragment_and_its_summary(trace):
-    e = trace.explore()
-    bundle = e._repr_mimebundle_()
-    assert list(bundle) == ["text/html", "text/plain"]
-    assert bundle["text/html"] == e.fragment() and bundle["text/html"].startswith('<div class="gad-explorer"')
-    assert bundle["text/plain"] == repr(e)
-    assert list(e._repr_mimebundle_(include={"text/plain"})) == ["text/plain"]
-
-
-def test_a_trace_at_the_end_of_a_cell_keeps_the_static_graph(trace):
-    assert "gad-explorer" not in trace._repr_mimebundle_().get("text/html", "")
-
-
 def test_render_options_are_checked():
     t = gad.trace(lambda x: x * 2, torch.ones(1, requires_grad=True))
     with pytest.raises(TypeError, match="unknown render option"):

@@ -49,10 +49,19 @@ def test_importing_graphviz_ad_does_not_import_ipython() -> None:
 
 
 @needs_dot
-def test_trace_bundle_offers_html_svg_and_text() -> None:
+def test_a_trace_shows_its_explorer_and_graph_view_the_static_graph() -> None:
     t = _nested()
-    bundle = t._repr_mimebundle_()
-    assert bundle == GraphView(t)._repr_mimebundle_()
+    shown = t._repr_mimebundle_()
+    assert list(shown) == ["text/html", "image/svg+xml", "text/plain"]
+    assert shown["text/html"].startswith('<div class="gad-explorer"') and shown["image/svg+xml"] == t.to_svg()
+    assert shown["text/plain"] == repr(t)
+    assert GraphView(t, rankdir="LR")._repr_mimebundle_()["image/svg+xml"] == t.to_svg(rankdir="LR")
+
+
+@needs_dot
+def test_graph_view_bundle_offers_html_svg_and_text() -> None:
+    t = _nested()
+    bundle = GraphView(t)._repr_mimebundle_()
     assert list(bundle) == ["text/html", "image/svg+xml", "text/plain"]
     svg = bundle["image/svg+xml"]
     assert svg == t.to_svg()
@@ -71,8 +80,8 @@ def test_trace_bundle_offers_html_svg_and_text() -> None:
     assert unprefixed == re.sub(r"<!--.*?-->\n?", "", svg[svg.find("<svg"):], flags=re.S)
     assert frag.count("<script>") == 1 and "max-width:100%" in frag
     assert not re.search(r'(?:src|href)="(?!data:)', frag)  # nothing to fetch
-    assert t._repr_mimebundle_() == bundle  # the same trace, the same bytes
-    other = gad.trace(f, *leaves(1.0, 2.0, 4.0)).backward()._repr_mimebundle_()["text/html"]
+    assert GraphView(t)._repr_mimebundle_() == bundle  # the same trace, the same bytes
+    other = GraphView(gad.trace(f, *leaves(1.0, 2.0, 4.0)).backward())._repr_mimebundle_()["text/html"]
     assert re.match(r'<div class="gad-nbgraph" id="([^"]+)"', other).group(1) != root.group(1)
 
 
@@ -87,17 +96,18 @@ def test_include_and_exclude() -> None:
 def test_missing_dot_gives_the_summary_and_a_hint(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("GRAPHVIZ_AD_DOT", str(tmp_path / "no-such-dot"))
     t = _nested()
-    bundle = t._repr_mimebundle_()
+    bundle = GraphView(t)._repr_mimebundle_()
     assert list(bundle) == ["text/plain"]
     summary, hint = bundle["text/plain"].split("\n")
     assert summary == repr(t)
     assert hint.startswith("(graph not drawn: Graphviz's") and "Install Graphviz" in hint
-    assert t._repr_mimebundle_(include={"text/plain"}) == {"text/plain": repr(t)}  # dot not even tried
+    assert GraphView(t)._repr_mimebundle_(include={"text/plain"}) == {"text/plain": repr(t)}  # dot not even tried
     step_bundle = t.stepper()._repr_mimebundle_()
     assert list(step_bundle) == ["text/plain"] and "x.grad = 0.058131" in step_bundle["text/plain"]
     ipython = pytest.importorskip("IPython.core.formatters")
     data, _ = ipython.DisplayFormatter().format(t)  # what the notebook calls: no exception
-    assert data == {"text/plain": bundle["text/plain"]}
+    assert list(data) == ["text/html", "text/plain"]  # the explorer lays out in the page: it needs no dot
+    assert data["text/plain"].startswith(repr(t) + "\n(no static picture: Graphviz's")
 
 
 @needs_dot
@@ -326,8 +336,8 @@ def _host_page(tmp_path: Path, outputs: list[str]) -> Path:
 @pytest.mark.parametrize("mode", ["jupyterlab", "jupyterlab-attached", "vscode", "classic"])
 def test_graphs_and_steppers_in_output_areas(watched, tmp_path, mode) -> None:
     a, b = _nested(), gad.trace(f, *leaves(1.0, 2.0, 4.0)).backward()
-    outputs = [a._repr_mimebundle_()["text/html"], a.stepper()._repr_mimebundle_()["text/html"],
-               b._repr_mimebundle_()["text/html"], b.stepper()._repr_mimebundle_()["text/html"]]
+    outputs = [GraphView(a)._repr_mimebundle_()["text/html"], a.stepper()._repr_mimebundle_()["text/html"],
+               GraphView(b)._repr_mimebundle_()["text/html"], b.stepper()._repr_mimebundle_()["text/html"]]
     path = _host_page(tmp_path, outputs)
     url = path.as_uri() + "#" + mode
     watched.page.goto(url)
@@ -363,7 +373,7 @@ def test_graphs_and_steppers_in_output_areas(watched, tmp_path, mode) -> None:
 @needs_dot
 def test_zoom_and_pan(watched, tmp_path) -> None:
     t = _nested()
-    path = _host_page(tmp_path, [t._repr_mimebundle_()["text/html"]])
+    path = _host_page(tmp_path, [GraphView(t)._repr_mimebundle_()["text/html"]])
     watched.page.goto(path.as_uri() + "#jupyterlab")
     page, root = watched.page, ".gad-nbgraph"
     svg = f"{root} svg.gad-nbgraph-img"

@@ -86,12 +86,32 @@
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
     return new Response(stream).text();
   }
+  /* Graphviz once per page: an explorer that carries it (.gad-x-viz) publishes it page-wide under its
+     key (the root's data-viz); one without it (a notebook's later outputs) waits for it, saying so. */
+  function graphviz(root) {
+    var key = root.getAttribute("data-viz") || "", own = first(root, "gad-x-viz");
+    var all = window.gadExplorerViz = window.gadExplorerViz || {}, r = all[key];
+    if (!r) {
+      r = all[key] = {carried: false};
+      r.promise = new Promise(function (ok) { r.resolve = ok; });
+    }
+    if (own && !r.carried) { r.carried = true; r.resolve(unpack(own)); }
+    if (!r.carried) {
+      root.setAttribute("data-graphviz", "waiting");
+      first(root, "gad-x-status").textContent = "waiting for Graphviz, the layout engine: it comes with the first " +
+        "explorer shown in a kernel session (restart the kernel and run the cells again if it never arrives)";
+      r.promise.then(function () { root.removeAttribute("data-graphviz"); }, function () {});
+    }
+    return r.promise;
+  }
   function setup(root) {
     if (root.getAttribute("data-gad-ready") === "1") { return; }
     root.setAttribute("data-gad-ready", "1");
+    Array.prototype.forEach.call(root.querySelectorAll(".gad-x-stale"), function (e) { e.parentNode.removeChild(e); });
+    Array.prototype.forEach.call(root.querySelectorAll("[data-gad-live]"), function (e) { e.style.display = ""; });
     first(root, "gad-x-status").textContent = "loading\u2026";
     Promise.all([unpack(first(root, "gad-x-data")), unpack(first(root, "gad-x-dot")),
-                 unpack(first(root, "gad-x-viz"))]).then(function (texts) {
+                 graphviz(root)]).then(function (texts) {
       var data = JSON.parse(texts[0]), lines = texts[1].split("\n"), g = data.graph, k = 0;
       function take(n) { var out = lines.slice(k, k + n); k += n; return out; }
       data.nodes = take(g.nodes.length);
@@ -257,7 +277,7 @@
       });
       s.setAttribute("id", prefix + "-svg");
       s = document.importNode(s, true);
-      if (svg) { view.replaceChild(s, svg); } else { view.appendChild(s); }
+      if (svg) { view.replaceChild(s, svg); } else { view.textContent = ""; view.appendChild(s); }  // the static picture goes
       svg = s;
     }
 
@@ -599,6 +619,7 @@
       var to = {ArrowRight: stepAt + 1, ArrowLeft: stepAt - 1, Home: -1}[ev.key];
       if (to === undefined) { return; }
       ev.preventDefault();
+      ev.stopPropagation();  // not also a shortcut of the page (JupyterLab's, on a focused button)
       step(to);
     });
 
