@@ -212,8 +212,8 @@ class AutogradGraph(SphinxDirective):
             assert spec.model is not None
             return train_runs(spec.model, spec.train, input_shapes=spec.inputs, target_shape=spec.target)._repr_html_()
         t = trace_spec(spec)
-        if "explore" in spec.outputs:
-            return t.explore(spec.options).fragment()
+        if "explore" in spec.outputs:  # Graphviz comes with the page's first explorer (AutogradGraphHTML)
+            return t.explore(spec.options).fragment(graphviz=False)
         if "html" in spec.outputs:
             return _STYLE + "\n" + t.stepper(spec.options).fragment()
         label = f"autograd graph of {entry.get('expr') or entry.get('model')}"
@@ -228,8 +228,14 @@ class AutogradGraphHTML(SphinxPostTransform):
     formats = ("html",)
 
     def run(self, **kwargs: Any) -> None:
+        from .explore.page import carrying_graphviz
+
+        carried = False  # the page's explorers share the Graphviz its first one carries
         for node in list(self.document.findall(autograd_graph)):
-            node.replace_self(nodes.raw("", node["html"], format="html"))
+            page = node["html"]
+            if not carried and 'class="gad-explorer"' in page:
+                page, carried = carrying_graphviz(page), True
+            node.replace_self(nodes.raw("", page, format="html"))
 
 
 class AutogradGraphNote(SphinxPostTransform):

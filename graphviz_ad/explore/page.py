@@ -27,7 +27,7 @@ from ..output.embed import content_prefix, html_document
 from ..render.theme import Theme
 from .assets import VIZ_FILE, asset
 
-__all__ = ["explorer_html", "explorer_page", "viz_key", "CSP"]
+__all__ = ["explorer_html", "explorer_page", "viz_key", "carrying_graphviz", "CSP"]
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'wasm-unsafe-eval'; "
        "worker-src blob:; img-src data: blob:")
@@ -102,6 +102,25 @@ def viz_key() -> str:
     return content_prefix("viz-", _packed_viz())
 
 
+def _viz_element(prefix: str) -> str:
+    return (f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
+            f'id="{prefix}-viz">{_packed_viz()}</script>\n')
+
+
+_WORKER_TAG = '<script type="text/plain" class="gad-x-worker" id="'
+
+
+def carrying_graphviz(fragment: str) -> str:
+    """An explorer fragment made with ``graphviz=False``, now carrying Graphviz itself: a Sphinx page's
+    first explorer, whose Graphviz the page's others share (one copy per page, not one per explorer)."""
+    at = fragment.find(_WORKER_TAG)
+    if at < 0 or 'class="gad-x-viz"' in fragment:
+        return fragment
+    start = at + len(_WORKER_TAG)
+    prefix = fragment[start:fragment.index('-worker"', start)]
+    return fragment[:at] + _viz_element(prefix) + fragment[at:]
+
+
 def explorer_html(data_json: str, dot_lines: str, theme: Theme, *, graphviz: bool = True, picture: str = "") -> str:
     """The explorer as an HTML fragment: ``data_json`` and ``dot_lines`` are
     :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements.
@@ -114,8 +133,7 @@ def explorer_html(data_json: str, dot_lines: str, theme: Theme, *, graphviz: boo
     data, dot = _packed(data_json), _packed(dot_lines)
     prefix = content_prefix("gad-x-", "\0".join((data, dot, theme.name)))
     hide = ' style="display:none" data-gad-live="1"' if picture else ""  # no dead buttons where no script runs
-    viz = (f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
-           f'id="{prefix}-viz">{_packed_viz()}</script>\n') if graphviz else ""
+    viz = _viz_element(prefix) if graphviz else ""
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
             f'data-lm-suppress-shortcuts="true" data-viz="{viz_key()}" style="{_theme_vars(theme)}">\n'
             f"<style>\n{asset('explorer.css')}</style>\n"
