@@ -47,19 +47,59 @@ def test_the_page_is_the_same_bytes_for_the_same_trace_and_forbids_every_fetch(t
     assert e.save(tmp_path / "p.html").read_text(encoding="utf-8") == html
 
 
-def test_the_page_data_is_to_json_and_opens_on_the_collapsed_view(trace):
+def columns_as_json(c: dict) -> dict:
+    """The page's columns as ``to_json``'s nodes, edges and steps (what explorer.js's ``objects`` makes)."""
+    S, V = c["strings"], c["values"]
+
+    def val(i):
+        return None if i is None else V["data"][i]
+
+    def s(i):
+        return None if i is None else S[i]
+
+    N, E, T = c["nodes"], c["edges"], c["steps"]
+    nodes = [{"id": S[N["id"][k]], "kind": c["kinds"][N["kind"][k]], "label": S[N["label"][k]], "op": S[N["op"][k]],
+              "module": s(N["module"][k]),
+              "shape": None if N["value"][k] is None else V["shapes"][V["shape"][N["value"][k]]],
+              "dtype": None if N["value"][k] is None else S[V["dtype"][N["value"][k]]],
+              "value": val(N["value"][k]), "grad": val(N["grad"][k]),
+              "cluster": None if N["cluster"][k] is None else c["clusters"]["id"][N["cluster"][k]],
+              "args": s(N["args"][k])} for k in range(len(N["id"]))]
+    edges = [{"source": nodes[a]["id"], "target": nodes[b]["id"], "grad": val(g)}
+             for a, b, g in zip(E["source"], E["target"], E["grad"])]
+    steps = [{"index": T["index"][i], "node": S[T["node"][i]], "grad_fn": s(T["grad_fn"][i]), "upstream": val(T["upstream"][i]),
+              "local": [{"to": s(t), "formula": s(f)} for t, f in (T["local"][i] or [])],
+              "contributions": [{"to": s(t), "value": val(v)} for t, v in zip(T["to"][i], T["value"][i])],
+              "leaf": bool(T["leaf"][i])} for i in range(len(T["index"]))]
+    return {"nodes": nodes, "edges": edges, "steps": steps}
+
+
+def test_the_page_data_is_to_json_as_columns_and_opens_on_the_collapsed_view(trace):
     html = trace.explore(depth=1).to_html()
     data = page_data(html)
     full = trace.to_json()
-    assert [n["id"] for n in data["graph"]["nodes"]] == [n["id"] for n in full["nodes"]]
-    assert data["graph"]["nodes"] == full["nodes"] and data["graph"]["edges"] == full["edges"]
-    assert [s["node"] for s in data["graph"]["steps"]] == [s["node"] for s in full["steps"]]
+    got = columns_as_json(data["graph"])
+    assert got["nodes"] == full["nodes"] and got["edges"] == full["edges"]
+    for s in full["steps"]:  # what the page never reads stays out: the earlier steps' contributions again
+        del s["incoming"]
+        for loc in s["local"]:
+            del loc["value"]
+    assert got["steps"] == full["steps"]
     view, _ = resolve_view(trace.graph, 1)
     assert {"m" + c for c in data["closed"]} == {n.id for n in view.nodes if n.kind == "module" or n.id.startswith("m")}
+    # made here: only the opening view's collapsed boxes (every other statement is composed in the page)
     lines = unpacked(html, "gad-x-dot").split("\n")
-    assert len(lines) == len(full["nodes"]) + len(full["edges"]) + len(full["clusters"]) + len(data["modules"])
-    assert [x.split(" ", 1)[0] for x in lines[:len(full["nodes"])]] == [n["id"] for n in full["nodes"]]
+    assert data["made"] == [] and sorted(data["opened"]) == sorted(data["closed"]) and len(lines) == len(data["opened"])
+    assert [x.split(" ", 1)[0] for x in lines] == ["m" + c for c in data["opened"]]
     assert all("tooltip=" not in x for x in lines)
+
+
+def test_a_value_shared_by_a_node_its_step_and_an_edge_is_shipped_once(trace):
+    data = page_data(trace.explore().to_html())["graph"]
+    used = [*data["nodes"]["value"], *data["nodes"]["grad"], *data["edges"]["grad"], *data["steps"]["upstream"],
+            *(v for vs in data["steps"]["value"] for v in vs)]
+    used = [v for v in used if v is not None]
+    assert len(set(used)) == len(data["values"]["data"]) < len(used)
 
 
 def test_the_notebook_bundle_is_the_fragment_and_its_summary(trace):
