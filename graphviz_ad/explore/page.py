@@ -2,8 +2,8 @@
 
 Every id starts with the explorer's prefix (``gad-x-`` and a hash of its data), so several explorers
 share a page and the same input gives the same bytes. The page's data travels as gzip-compressed JSON
-(base64) in a ``<script type="application/octet-stream">``, the vendored Graphviz (WebAssembly) packed
-the same way; the page's script inflates both and starts Graphviz in a Web Worker from a Blob URL.
+(base64) in a ``<script type="application/octet-stream">``, its float32 tensors' numbers as float32
+bytes (little-endian) and the vendored Graphviz (WebAssembly) packed the same way; the page's script inflates both and starts Graphviz in a Web Worker from a Blob URL.
 
 DOM contract (what tests and embedding pages may rely on): root ``div.gad-explorer`` with
 ``data-state`` (``busy``, ``ready``, ``error``) and ``data-boxes`` (the boxes drawn); in the drawing,
@@ -33,9 +33,10 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline
        "worker-src blob:; img-src data: blob:")
 
 
-def _packed(text: str, level: int = 1) -> str:
+def _packed(text: str | bytes, level: int = 1) -> str:
     """``text`` gzip-compressed (no timestamp: the same text gives the same bytes), in base64."""
-    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=level, mtime=0)).decode("ascii")
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return base64.b64encode(gzip.compress(raw, compresslevel=level, mtime=0)).decode("ascii")
 
 
 @cache
@@ -88,11 +89,11 @@ def _side(prefix: str) -> str:
             "</div>\n")
 
 
-def explorer_html(data_json: str, dot_lines: str, theme: Theme) -> str:
-    """The explorer as an HTML fragment: ``data_json`` and ``dot_lines`` are
-    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements."""
-    data, dot = _packed(data_json), _packed(dot_lines)
-    prefix = content_prefix("gad-x-", "\0".join((data, dot, theme.name)))
+def explorer_html(data_json: str, dot_lines: str, numbers: bytes, theme: Theme) -> str:
+    """The explorer as an HTML fragment: ``data_json``, ``dot_lines`` and ``numbers`` are
+    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON), DOT statements and float32 numbers."""
+    data, dot, nums = _packed(data_json), _packed(dot_lines), _packed(numbers)
+    prefix = content_prefix("gad-x-", "\0".join((data, dot, nums, theme.name)))
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
             f'data-lm-suppress-shortcuts="true" style="{_theme_vars(theme)}">\n'
             f"<style>\n{asset('explorer.css')}</style>\n"
@@ -105,6 +106,8 @@ def explorer_html(data_json: str, dot_lines: str, theme: Theme) -> str:
             f'id="{prefix}-data">{data}</script>\n'
             f'<script type="application/octet-stream" class="gad-x-dot" data-encoding="gzip-base64" '
             f'id="{prefix}-dot">{dot}</script>\n'
+            f'<script type="application/octet-stream" class="gad-x-numbers" data-encoding="gzip-base64" '
+            f'id="{prefix}-numbers">{nums}</script>\n'
             f'<script type="application/octet-stream" class="gad-x-viz" data-encoding="gzip-base64" '
             f'id="{prefix}-viz">{_packed_viz()}</script>\n'
             f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'

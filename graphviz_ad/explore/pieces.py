@@ -8,6 +8,8 @@ figures draw (:class:`graphviz_ad.render.dot.DotPieces`), and lays out only what
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from typing import Any
 
 from ..model.graph import Graph
@@ -92,67 +94,70 @@ def _style(pieces: DotPieces) -> dict[str, Any]:
             "digits": opts.digits, "grads": opts.grads, "gradColor": opts.grad_color}
 
 
-class _Table:
-    """Strings once each: a field holds the string's index (``None`` stays ``None``)."""
-
-    __slots__ = ("index", "items")
-
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.items: list[str] = []
-
-    def __call__(self, s: str | None) -> int | None:
-        if s is None:
-            return None
-        k = self.index.get(s)
-        if k is None:
-            k = self.index[s] = len(self.items)
-            self.items.append(s)
-        return k
+def _interned(columns: list[list[Any]]) -> tuple[list[Any], list[list[int]]]:
+    """The distinct items of ``columns`` (strings, ``None``), in order of first use, and each column as
+    indices into them: a name, an op or a module path is shipped once however often it recurs."""
+    index: dict[Any, int] = {}
+    put = index.setdefault
+    out = [[put(x, len(index)) for x in col] for col in columns]
+    return list(index), out
 
 
-class _Values:
-    """Values once each (by identity: a node's gradient is also its step's upstream, an edge's gradient
-    the step's contribution): columns of shape, dtype, device and ``Value.to_json``; ``bad``, the
-    indices of values with a non-finite number."""
-
-    __slots__ = ("index", "shape", "dtype", "device", "data", "bad", "strings", "shapes", "_keep")
-
-    def __init__(self, strings: _Table) -> None:
-        self.index: dict[int, int] = {}
-        self.shape: list[int | None] = []
-        self.dtype: list[int | None] = []
-        self.device: list[int | None] = []
-        self.data: list[Any] = []
-        self.bad: list[int] = []
-        self.strings = strings
-        self.shapes: dict[tuple[int, ...], int] = {}
-        self._keep: list[Value] = []  # ids stay unique while the table lives
-
-    def __call__(self, v: Value | None) -> int | None:
-        if v is None:
-            return None
-        k = self.index.get(id(v))
-        if k is None:
-            k = self.index[id(v)] = len(self.data)
-            self._keep.append(v)
-            shape = self.shapes.get(v.shape)
-            if shape is None:
-                shape = self.shapes[v.shape] = len(self.shapes)
-            self.shape.append(shape)
-            self.dtype.append(self.strings(v.dtype))
-            self.device.append(self.strings(v.device))
-            self.data.append(v.to_json())
-            if has_nonfinite(v):
-                self.bad.append(k)
-        return k
+_PACKED = frozenset({"float32", "float16", "bfloat16"})  # their numbers are float32 numbers, exactly
 
 
-def _composable(v: Value | None) -> bool:
+def _flat_into(d: Any, out: list[Any]) -> None:
+    """The numbers of a nested list (a tensor's ``tolist()``), row by row, appended to ``out``."""
+    stack = [d]
+    while stack:
+        x = stack.pop()
+        if type(x) is list:
+            if x and type(x[0]) is list:
+                stack.extend(reversed(x))
+            else:
+                out.extend(x)
+        else:
+            out.append(x)
+
+
+def _values(objs: list[Value]) -> tuple[dict[str, Any], bytes, set[int]]:
+    """The distinct values as columns: shape, dtype and device; a float32 tensor's numbers as float32
+    bytes (4 each, exactly the numbers kept: ``packed`` lists which values, in order), every other
+    value's ``Value.to_json`` in ``data``; ``bad``: the values with a non-finite number. Also the
+    indices of the values the page's labels cannot write (sparse, complex, an integer summary)."""
+    shapes: dict[tuple[int, ...], int] = {}
+    put = shapes.setdefault
+    shape = [put(v.shape, len(shapes)) for v in objs]
+    data: list[Any] = []
+    packed: list[int] = []
+    flat: list[float] = []
+    odd: set[int] = set()
+    bad: list[int] = []
+    for k, v in enumerate(objs):
+        if v.kind == "exact" and v.dtype in _PACKED and v.layout == "strided":
+            packed.append(k)
+            data.append(0)
+            d = v.data
+            if type(d) is list and d and type(d[0]) is list and len(d) == 1 and d[0] and type(d[0][0]) is not list:
+                flat.extend(d[0])  # a batch of one row, the common case
+            else:
+                _flat_into(d, flat)
+        else:
+            data.append(v.to_json())
+            if not _composable(v):
+                odd.add(k)
+        if v.finite is not True and has_nonfinite(v):
+            bad.append(k)
+    blob = array("f", flat)
+    if sys.byteorder != "little":
+        blob.byteswap()
+    return {"shape": shape, "shapes": [list(x) for x in shapes], "data": data, "packed": packed, "bad": bad}, \
+        blob.tobytes(), odd
+
+
+def _composable(v: Value) -> bool:
     """A value the page's label composer writes as the static figures do: dense, real, numbers or a
     float summary (a sparse or complex one, or an integer summary, keeps the statement made here)."""
-    if v is None:
-        return True
     if v.layout != "strided" or v.dtype.startswith("complex") or v.dtype in ("chalf", "cfloat", "cdouble"):
         return False
     if v.kind == "stats":
@@ -160,61 +165,69 @@ def _composable(v: Value | None) -> bool:
     return not isinstance(v.data, complex)
 
 
-def _columns(graph: Graph, steps: list[Step], pieces: DotPieces) -> tuple[dict[str, Any], dict[int, str], bool]:
-    """The graph and its steps as columns of numbers (strings and values once each, in tables): what
-    ``to_json`` holds that the page reads, without a step's ``incoming`` and its local derivatives'
-    values. Also the statements of the nodes the page does not compose (made here by ``pieces``), and
-    whether a value is one the page cannot write (then every module's box is made here too)."""
-    s = strings = _Table()
-    v = values = _Values(strings)
-    cluster_at = {c.id: k for k, c in enumerate(graph.clusters)}
+def _columns(graph: Graph, steps: list[Step],
+             pieces: DotPieces) -> tuple[dict[str, Any], bytes, dict[int, str], bool]:
+    """The graph and its steps as columns of numbers (strings and values once each, in tables; value 0
+    is none): what ``to_json`` holds that the page reads, without a step's ``incoming`` and its local
+    derivatives' values. Also the float32 numbers (:func:`_values`), the statements of the nodes the
+    page does not compose (made here by ``pieces``), and whether a value is one the page cannot write
+    (then every module's box is made here too)."""
+    nodes, edges = graph.nodes, graph.edges
+    cluster_at: dict[str | None, int | None] = {c.id: k for k, c in enumerate(graph.clusters)}
+    cluster_at[None] = None
     kinds = {k: i for i, k in enumerate(SHAPES)}
+    node_at = {n.id: i for i, n in enumerate(nodes)}
+    contributions = [x.contributions for x in steps]
+    # values: by identity, in order of first use; index 0 is "none"
+    columns = [[n.value for n in nodes], [n.grad for n in nodes], [e.grad for e in edges],
+               [x.upstream for x in steps], [c.value for cs in contributions for c in cs]]
+    objs: dict[int, Any] = {id(None): None}
+    for col in columns:
+        for v in col:
+            if id(v) not in objs:
+                objs[id(v)] = v
+    at = {k: i for i, k in enumerate(objs)}
+    value, grad, edge_grad, upstream, contributed = [[at[id(v)] for v in col] for col in columns]
+    distinct = list(objs.values())[1:]
+    vcols, blob, odd = _values(distinct)
+    odd = {k + 1 for k in odd}
+    to = [c.to for cs in contributions for c in cs]
+    local = [(loc.to, loc.formula) for x in steps for loc in x.local]
+    strings, (ids, label, op, module, args, definition, source, dtype, device, step_node, grad_fn, step_to,
+              local_to, local_formula, cluster_label) = _interned([
+        [n.id for n in nodes], [n.label for n in nodes], [n.op for n in nodes], [n.module for n in nodes],
+        [n.args or None for n in nodes], [n.definition for n in nodes], [n.source for n in nodes],
+        [v.dtype for v in distinct], [v.device for v in distinct], [x.node for x in steps],
+        [x.grad_fn for x in steps], to, [t for t, _ in local], [f for _, f in local],
+        [c.label for c in graph.clusters]])
     made: dict[int, str] = {}
     exotic = False
-    cols: dict[str, list[Any]] = {k: [] for k in ("id", "kind", "label", "op", "module", "cluster", "args",
-                                                  "definition", "value", "grad", "source")}
-    (ids, kind, label, op, module, cluster, args, definition, value, grad, source) = cols.values()
-    for i, n in enumerate(graph.nodes):
-        ids.append(s(n.id))
-        kind.append(kinds[n.kind])
-        label.append(s(n.label))
-        op.append(s(n.op))
-        module.append(s(n.module))
-        cluster.append(cluster_at[n.cluster] if n.cluster is not None else None)
-        args.append(s(n.args) if n.args else None)
-        definition.append(s(n.definition))
-        value.append(v(n.value))
-        grad.append(v(n.grad))
-        source.append(s(n.source))
-        if not (_composable(n.value) and _composable(n.grad)):
+    if odd:
+        for i, n in enumerate(nodes):
+            if value[i] in odd or grad[i] in odd:
+                made[i] = pieces.node(n)
+                exotic = True
+    for i, n in enumerate(nodes):
+        if n.flags and "collapsed" in n.flags and i not in made:  # a folded box (plumbing): its title is the fold's
             made[i] = pieces.node(n)
-            exotic = True
-        elif "collapsed" in n.flags:  # a folded box (plumbing): its title is the fold's
-            made[i] = pieces.node(n)
-    node_at = {n.id: i for i, n in enumerate(graph.nodes)}
-    edges = {"source": [node_at[e.source] for e in graph.edges], "target": [node_at[e.target] for e in graph.edges],
-             "grad": [v(e.grad) for e in graph.edges]}
-    edge_made = {k: pieces.edge_attrs(e.grad) for k, e in enumerate(graph.edges)
-                 if e.grad is not None and not _composable(e.grad)}
-    st: dict[str, list[Any]] = {k: [] for k in ("index", "node", "grad_fn", "upstream", "leaf", "local", "to",
-                                                "value")}
-    for x in steps:
-        st["index"].append(x.index)
-        st["node"].append(s(x.node))
-        st["grad_fn"].append(s(x.grad_fn))
-        st["upstream"].append(v(x.upstream))
-        st["leaf"].append(1 if x.leaf else 0)
-        st["local"].append([[s(loc.to), s(loc.formula)] for loc in x.local] if x.local else 0)
-        st["to"].append([s(c.to) for c in x.contributions])
-        st["value"].append([v(c.value) for c in x.contributions])
-    clusters = {"id": [c.id for c in graph.clusters], "kind": [c.kind for c in graph.clusters],
-                "label": [s(c.label) for c in graph.clusters],
-                "parent": [cluster_at[c.parent] if c.parent is not None else None for c in graph.clusters]}
-    shapes = [list(x) for x in values.shapes]
-    return {"strings": strings.items, "values": {"shape": values.shape, "shapes": shapes, "dtype": values.dtype,
-                                                 "device": values.device, "data": values.data, "bad": values.bad},
-            "kinds": list(SHAPES), "nodes": cols, "edges": edges, "steps": st, "clusters": clusters, "outputs": list(graph.outputs),
-            "madeEdges": edge_made}, made, exotic
+    edge_made = {k: pieces.edge_attrs(e.grad) for k, e in enumerate(edges) if edge_grad[k] in odd}
+    # a step's contributions and local derivatives, as runs of the flat columns
+    sizes = [len(cs) for cs in contributions]
+    local_sizes = [len(x.local) for x in steps]
+    return {"strings": strings, "values": {**vcols, "dtype": dtype, "device": device},
+            "kinds": list(SHAPES),
+            "nodes": {"id": ids, "kind": [kinds[n.kind] for n in nodes], "label": label, "op": op, "module": module,
+                      "cluster": [cluster_at[n.cluster] for n in nodes], "args": args, "definition": definition,
+                      "value": value, "grad": grad, "source": source},
+            "edges": {"source": [node_at[e.source] for e in edges], "target": [node_at[e.target] for e in edges],
+                      "grad": edge_grad},
+            "steps": {"index": [x.index for x in steps], "node": step_node, "grad_fn": grad_fn, "upstream": upstream,
+                      "leaf": [1 if x.leaf else 0 for x in steps], "size": sizes, "to": step_to,
+                      "value": contributed, "localSize": local_sizes, "localTo": local_to,
+                      "localFormula": local_formula},
+            "clusters": {"id": [c.id for c in graph.clusters], "kind": [c.kind for c in graph.clusters],
+                         "label": cluster_label, "parent": [cluster_at[c.parent] for c in graph.clusters]},
+            "outputs": list(graph.outputs), "madeEdges": edge_made}, blob, made, exotic
 
 
 def _lines(statements: list[str]) -> str:
@@ -223,7 +236,7 @@ def _lines(statements: list[str]) -> str:
     return "\n".join([x.replace("\n", "\\n") if "\n" in x else x for x in statements])
 
 
-def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[dict[str, Any], str]:
+def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[dict[str, Any], str, bytes]:
     """The page's data: the graph and its steps as columns (:func:`_columns`), the modules, the opening
     view and the drawing style; and as text, one statement a line, the DOT statements made here: the
     nodes the page does not compose (in the order of the data's ``made``) and the opening view's
@@ -242,7 +255,7 @@ def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[
                       "params": params.get(c.id, 0)}
                for c in graph.clusters if c.kind == "module"}
     kinds = {n.kind for n in graph.nodes} | ({"module"} if modules else set())
-    columns, made, exotic = _columns(graph, steps, pieces)
+    columns, blob, made, exotic = _columns(graph, steps, pieces)
     boxes = (_module_boxes if exotic else _opening_boxes)(graph, pieces, opening)
     opened = sorted(boxes)
     return {
@@ -256,4 +269,4 @@ def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[
         "folds": _folds(opening, mapping, pieces),
         "closed": sorted(closed, key=lambda cid: int(cid[1:]) if cid[1:].isdigit() else 0),
         "digits": options.digits,
-    }, _lines([made[i] for i in sorted(made)] + [boxes[c] for c in opened])
+    }, _lines([made[i] for i in sorted(made)] + [boxes[c] for c in opened]), blob

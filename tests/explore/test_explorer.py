@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import array
 import base64
 import configparser
 import gzip
 import json
+import math
 import re
 from pathlib import Path
 
@@ -47,30 +49,52 @@ def test_the_page_is_the_same_bytes_for_the_same_trace_and_forbids_every_fetch(t
     assert e.save(tmp_path / "p.html").read_text(encoding="utf-8") == html
 
 
-def columns_as_json(c: dict) -> dict:
+def numbers(html: str) -> list[float]:
+    packed = re.search(r'class="gad-x-numbers" data-encoding="gzip-base64" id="[^"]+">([A-Za-z0-9+/=]*)</script>', html)
+    assert packed
+    return list(array.array("f", gzip.decompress(base64.b64decode(packed.group(1)))))
+
+
+def _nested(flat: list[float], shape: list[int]):
+    if not shape:
+        return flat.pop(0)
+    return [_nested(flat, shape[1:]) for _ in range(shape[0])]
+
+
+def columns_as_json(c: dict, flat: list[float]) -> dict:
     """The page's columns as ``to_json``'s nodes, edges and steps (what explorer.js's ``objects`` makes)."""
     S, V = c["strings"], c["values"]
+    data = list(V["data"])
+    for k in V["packed"]:  # float32 numbers, exactly: non-finite ones as to_json writes them
+        data[k] = _nested(flat, V["shapes"][V["shape"][k]])
+        data[k] = json.loads(json.dumps(data[k]).replace("NaN", '"nan"').replace("-Infinity", '"-inf"')
+                             .replace("Infinity", '"inf"'))
+    assert flat == []
 
     def val(i):
-        return None if i is None else V["data"][i]
+        return None if i == 0 else data[i - 1]
 
-    def s(i):
-        return None if i is None else S[i]
+    def meta(i, col):
+        return None if i == 0 else (V["shapes"][V["shape"][i - 1]] if col == "shape" else S[V["dtype"][i - 1]])
 
     N, E, T = c["nodes"], c["edges"], c["steps"]
     nodes = [{"id": S[N["id"][k]], "kind": c["kinds"][N["kind"][k]], "label": S[N["label"][k]], "op": S[N["op"][k]],
-              "module": s(N["module"][k]),
-              "shape": None if N["value"][k] is None else V["shapes"][V["shape"][N["value"][k]]],
-              "dtype": None if N["value"][k] is None else S[V["dtype"][N["value"][k]]],
+              "module": S[N["module"][k]], "shape": meta(N["value"][k], "shape"), "dtype": meta(N["value"][k], "dtype"),
               "value": val(N["value"][k]), "grad": val(N["grad"][k]),
               "cluster": None if N["cluster"][k] is None else c["clusters"]["id"][N["cluster"][k]],
-              "args": s(N["args"][k])} for k in range(len(N["id"]))]
+              "args": S[N["args"][k]]} for k in range(len(N["id"]))]
     edges = [{"source": nodes[a]["id"], "target": nodes[b]["id"], "grad": val(g)}
              for a, b, g in zip(E["source"], E["target"], E["grad"])]
-    steps = [{"index": T["index"][i], "node": S[T["node"][i]], "grad_fn": s(T["grad_fn"][i]), "upstream": val(T["upstream"][i]),
-              "local": [{"to": s(t), "formula": s(f)} for t, f in (T["local"][i] or [])],
-              "contributions": [{"to": s(t), "value": val(v)} for t, v in zip(T["to"][i], T["value"][i])],
-              "leaf": bool(T["leaf"][i])} for i in range(len(T["index"]))]
+    steps, at, at_local = [], 0, 0
+    for i in range(len(T["index"])):
+        n, m = T["size"][i], T["localSize"][i]
+        steps.append({"index": T["index"][i], "node": S[T["node"][i]], "grad_fn": S[T["grad_fn"][i]],
+                      "upstream": val(T["upstream"][i]),
+                      "local": [{"to": S[T["localTo"][j]], "formula": S[T["localFormula"][j]]}
+                                for j in range(at_local, at_local + m)],
+                      "contributions": [{"to": S[T["to"][j]], "value": val(T["value"][j])} for j in range(at, at + n)],
+                      "leaf": bool(T["leaf"][i])})
+        at, at_local = at + n, at_local + m
     return {"nodes": nodes, "edges": edges, "steps": steps}
 
 
@@ -78,7 +102,7 @@ def test_the_page_data_is_to_json_as_columns_and_opens_on_the_collapsed_view(tra
     html = trace.explore(depth=1).to_html()
     data = page_data(html)
     full = trace.to_json()
-    got = columns_as_json(data["graph"])
+    got = columns_as_json(data["graph"], numbers(html))
     assert got["nodes"] == full["nodes"] and got["edges"] == full["edges"]
     for s in full["steps"]:  # what the page never reads stays out: the earlier steps' contributions again
         del s["incoming"]
@@ -95,11 +119,14 @@ def test_the_page_data_is_to_json_as_columns_and_opens_on_the_collapsed_view(tra
 
 
 def test_a_value_shared_by_a_node_its_step_and_an_edge_is_shipped_once(trace):
-    data = page_data(trace.explore().to_html())["graph"]
+    html = trace.explore().to_html()
+    data = page_data(html)["graph"]
     used = [*data["nodes"]["value"], *data["nodes"]["grad"], *data["edges"]["grad"], *data["steps"]["upstream"],
-            *(v for vs in data["steps"]["value"] for v in vs)]
-    used = [v for v in used if v is not None]
+            *data["steps"]["value"]]
+    used = [v for v in used if v != 0]  # value 0: none
     assert len(set(used)) == len(data["values"]["data"]) < len(used)
+    assert len(numbers(html)) == sum(math.prod(data["values"]["shapes"][data["values"]["shape"][k]])
+                                     for k in data["values"]["packed"]) > 0
 
 
 def test_the_notebook_bundle_is_the_fragment_and_its_summary(trace):

@@ -298,8 +298,8 @@ def test_hostile_module_and_node_names_stay_text(browser, tmp_path):
                  and c.qualname]
     shown = page.eval_on_selector_all("g[data-module]", "els => els.map(e => e.getAttribute('data-module'))")
     assert shown == qualnames
-    # data, DOT, Graphviz, worker, page: none injected
-    assert page.eval_on_selector_all("script", "els => els.length") == 5
+    # data, DOT, numbers, Graphviz, worker, page: none injected
+    assert page.eval_on_selector_all("script", "els => els.length") == 6
     assert page.eval_on_selector_all("b", "els => els.length") == 0  # no injected markup
     page.fill(".gad-x-search", "<b>bold</b>")
     texts = page.eval_on_selector_all(".gad-x-result", "els => els.map(e => e.textContent)")

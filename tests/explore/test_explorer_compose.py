@@ -76,7 +76,10 @@ def traces() -> list[gad.Trace]:
 
     expr = gad.trace(expression, torch.tensor([1.5, -2.0], requires_grad=True),
                      torch.tensor([0.25, 3.0], requires_grad=True)).backward()
-    return [odd, expr]
+    from tests.hardening.test_names import Hostile
+
+    hostile = gad.trace(Hostile(), torch.ones(1, 2)).backward()
+    return [odd, expr, hostile]
 
 
 def expected(trace: gad.Trace, options: RenderOptions) -> tuple[list[str], list[str], list[str], dict[str, str]]:

@@ -299,26 +299,41 @@
 
   /* The data and the vendored Graphviz travel gzip-compressed in base64 (a tenth of the JSON's size,
      half of Graphviz's); the browser's own DecompressionStream inflates them, nothing is fetched. */
-  function unpack(script) {
+  function unpack(script, binary) {
     var text = script.textContent;
     if (script.getAttribute("data-encoding") !== "gzip-base64") { return Promise.resolve(text); }
     var bin = atob(text), bytes = new Uint8Array(bin.length);
     for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
     var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Response(stream).text();
+    return binary ? new Response(stream).arrayBuffer() : new Response(stream).text();
+  }
+  function nested(numbers, at, shape) {  // numbers[at...] as a tensor's tolist() of ``shape``
+    if (!shape.length) { return numbers[at]; }
+    var out = [], step = prod(shape.slice(1)), inner = shape.slice(1);
+    for (var i = 0; i < shape[0]; i++) {
+      out.push(inner.length ? nested(numbers, at + i * step, inner) : numbers[at + i]);
+    }
+    return out;
   }
   /* The data comes as columns (pieces._columns: strings and values once each, by index); this makes the
      objects the rest of the script reads (to_json's shapes, without what the page never reads; a node's
      and an edge's ``vrec``/``grec``: the value with its shape, dtype and device, for the labels). */
-  function objects(c) {
-    var S = c.strings, V = c.values, kinds = c.kinds, bad = {}, values = new Array(V.data.length), k;
+  function objects(c, buffer) {
+    var S = c.strings, V = c.values, kinds = c.kinds, bad = {}, values = new Array(V.data.length + 1), k;
+    var numbers = new Float32Array(buffer), at = 0;
     V.bad.forEach(function (i) { bad[i] = true; });
-    for (k = 0; k < values.length; k++) {
-      values[k] = {shape: V.shapes[V.shape[k]], dtype: S[V.dtype[k]], device: S[V.device[k]], data: V.data[k], bad: !!bad[k]};
+    values[0] = null;  // value 0: none
+    for (k = 0; k < V.data.length; k++) {
+      values[k + 1] = {shape: V.shapes[V.shape[k]], dtype: S[V.dtype[k]], device: S[V.device[k]], data: V.data[k], bad: !!bad[k]};
     }
-    function str(i) { return i === null || i === undefined ? null : S[i]; }
-    function rec(i) { return i === null || i === undefined ? null : values[i]; }
-    function val(i) { return i === null || i === undefined ? null : values[i].data; }
+    V.packed.forEach(function (i) {
+      var v = values[i + 1];
+      v.data = nested(numbers, at, v.shape);
+      at += prod(v.shape);
+    });
+    function str(i) { return S[i]; }
+    function rec(i) { return values[i]; }
+    function val(i) { return values[i] ? values[i].data : null; }
     var N = c.nodes, C = c.clusters, E = c.edges, T = c.steps, nodes = new Array(N.id.length);
     var clusters = C.id.map(function (id, i) {
       return {id: id, kind: C.kind[i], label: S[C.label[i]], parent: C.parent[i] === null ? null : C.id[C.parent[i]]};
@@ -334,11 +349,12 @@
     var edges = E.source.map(function (s, i) {
       return {source: nodes[s].id, target: nodes[E.target[i]].id, grad: val(E.grad[i]), grec: rec(E.grad[i])};
     });
-    var steps = T.index.map(function (index, i) {
-      var local = T.local[i] || [];
+    var at0 = 0, at1 = 0, steps = T.index.map(function (index, i) {
+      var local = [], contributions = [], j;
+      for (j = 0; j < T.localSize[i]; j++, at1++) { local.push({to: str(T.localTo[at1]), formula: str(T.localFormula[at1])}); }
+      for (j = 0; j < T.size[i]; j++, at0++) { contributions.push({to: str(T.to[at0]), value: val(T.value[at0])}); }
       return {index: index, node: S[T.node[i]], grad_fn: str(T.grad_fn[i]), upstream: val(T.upstream[i]), leaf: !!T.leaf[i],
-              local: local.map(function (l) { return {to: str(l[0]), formula: str(l[1])}; }),
-              contributions: T.to[i].map(function (to, j) { return {to: str(to), value: val(T.value[i][j])}; })};
+              local: local, contributions: contributions};
     });
     return {nodes: nodes, edges: edges, clusters: clusters, steps: steps, outputs: c.outputs, madeEdges: c.madeEdges};
   }
@@ -347,9 +363,9 @@
     root.setAttribute("data-gad-ready", "1");
     first(root, "gad-x-status").textContent = "loading\u2026";
     Promise.all([unpack(first(root, "gad-x-data")), unpack(first(root, "gad-x-dot")),
-                 unpack(first(root, "gad-x-viz"))]).then(function (texts) {
+                 unpack(first(root, "gad-x-viz")), unpack(first(root, "gad-x-numbers"), true)]).then(function (texts) {
       var data = JSON.parse(texts[0]), lines = texts[1] ? texts[1].split("\n") : [], k = 0;
-      data.graph = objects(data.graph);
+      data.graph = objects(data.graph, texts[3]);
       data.made.forEach(function (i) { data.graph.nodes[i].made = lines[k++]; });
       data.opened.forEach(function (cid) { data.modules[cid].box = lines[k++]; });
       start(root, data, texts[2]);
