@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import sys
 from array import array
+from itertools import chain, count
+from operator import attrgetter
 from typing import Any
 
-from ..model.graph import Graph
+from ..model.graph import Graph, Node
 from ..model.steps import Step
 from ..model.values import _EPS, Value
 from ..render.collapse import AUTO_MAX_NODES, LIBRARY_MAX_NODES, collapse, module_level, resolve_view
@@ -20,7 +22,8 @@ from ..render.dot import DotPieces, has_nonfinite
 from ..render.gradcolor import _DARK, DECADES_PER_BIN, LIGHT, NONFINITE, SCALE
 from ..render.options import RenderOptions
 from ..render.theme import KIND_NAMES, SHAPES, STYLES
-from ..render.tidy import tidy
+from ..render.fold import rebuild_view
+from ..render.tidy import PLUMBING_OP, Tidied, _copy, tidy
 
 __all__ = ["page_data"]
 
@@ -70,17 +73,46 @@ def _opening_boxes(graph: Graph, pieces: DotPieces, opening: Graph) -> dict[str,
     return {n.id[1:]: pieces.node(n) for n in opening.nodes if n.id[1:] in closed}
 
 
-def _folds(opening: Graph, mapping: dict[str, str], pieces: DotPieces) -> dict[str, Any]:
-    """The long chains of ops the opening view folds into one box (a graph too big even collapsed):
-    fold id -> its box's statement and its members' ids. The page opens them like modules."""
+def _folds(opening: Graph, mapping: dict[str, str], pieces: DotPieces,
+           plumbing: dict[str, tuple[Node, list[str]]]) -> dict[str, Any]:
+    """What the page draws as one box and opens like a module: the long chains of ops the opening view
+    folds (a graph too big even collapsed), then each cluster's mask and position plumbing (the tidy
+    view's box): fold id -> its box's statement, its label, and its members' ids (a chain's members
+    are the plumbing's members where it holds a plumbing box)."""
     chains = {n.id: n for n in opening.nodes if "chain" in n.flags}
-    if not chains:
-        return {}
     members: dict[str, list[str]] = {fid: [] for fid in chains}
-    for nid, drawn in mapping.items():
+    for nid, drawn in mapping.items() if chains else ():
         if drawn in members:
-            members[drawn].append(nid)
-    return {fid: {"box": pieces.node(n), "members": members[fid]} for fid, n in chains.items()}
+            if nid in plumbing:
+                members[drawn].extend(plumbing[nid][1])
+            else:
+                members[drawn].append(nid)
+    out = {fid: {"box": pieces.node(n), "label": n.label, "members": members[fid]} for fid, n in chains.items()}
+    for fid, (box, inner) in plumbing.items():
+        out[fid] = {"box": pieces.node(box), "label": box.label, "members": inner, "plumbing": True}
+    return out
+
+
+def _plumbing_opened(graph: Graph, tidied: Tidied) -> tuple[Graph, dict[str, tuple[Node, list[str]]]]:
+    """The tidy view with each plumbing box's members in its place (in its cluster), for the page to
+    fold and open; and box id -> (the box, its members' ids). The view itself where it folds none."""
+    view = tidied.graph
+    boxes = {n.id: n for n in view.nodes if PLUMBING_OP in n.flags}
+    if not boxes:
+        return view, {}
+    inner: dict[str, list[Node]] = {fid: [] for fid in boxes}
+    mapping = dict(tidied.mapping)
+    for n in graph.nodes:
+        fid = mapping.get(n.id)
+        if fid in inner:
+            box = boxes[fid]
+            inner[fid].append(n if n.cluster == box.cluster else _copy(n, cluster=box.cluster))
+            mapping[n.id] = n.id
+    nodes: list[Node] = []
+    for n in view.nodes:
+        nodes.extend(inner[n.id] if n.id in inner else (n,))
+    return (rebuild_view(graph, nodes, mapping, list(view.clusters)),
+            {fid: (box, [m.id for m in inner[fid]]) for fid, box in boxes.items()})
 
 
 def _style(pieces: DotPieces) -> dict[str, Any]:
@@ -97,62 +129,55 @@ def _style(pieces: DotPieces) -> dict[str, Any]:
 def _interned(columns: list[list[Any]]) -> tuple[list[Any], list[list[int]]]:
     """The distinct items of ``columns`` (strings, ``None``), in order of first use, and each column as
     indices into them: a name, an op or a module path is shipped once however often it recurs."""
-    index: dict[Any, int] = {}
-    put = index.setdefault
-    out = [[put(x, len(index)) for x in col] for col in columns]
-    return list(index), out
+    index = dict(zip(dict.fromkeys(chain.from_iterable(columns)), count()))
+    at = index.__getitem__
+    return list(index), [list(map(at, col)) for col in columns]
 
 
 _PACKED = frozenset({"float32", "float16", "bfloat16"})  # their numbers are float32 numbers, exactly
 
 
-def _flat_into(d: Any, out: list[Any]) -> None:
-    """The numbers of a nested list (a tensor's ``tolist()``), row by row, appended to ``out``."""
+def _flat(d: Any) -> list[Any]:
+    """The numbers of a nested list (a tensor's ``tolist()``), row by row."""
+    if type(d) is not list:
+        return [d]
+    if not d or type(d[0]) is not list:
+        return d
+    if len(d) == 1 and (not d[0] or type(d[0][0]) is not list):
+        return d[0]  # a batch of one row, the common case
+    out: list[Any] = []
     stack = [d]
     while stack:
         x = stack.pop()
-        if type(x) is list:
-            if x and type(x[0]) is list:
-                stack.extend(reversed(x))
-            else:
-                out.extend(x)
+        if x and type(x[0]) is list:
+            stack.extend(reversed(x))
         else:
-            out.append(x)
+            out.extend(x)
+    return out
 
 
 def _values(objs: list[Value]) -> tuple[dict[str, Any], bytes, set[int]]:
-    """The distinct values as columns: shape, dtype and device; a float32 tensor's numbers as float32
-    bytes (4 each, exactly the numbers kept: ``packed`` lists which values, in order), every other
-    value's ``Value.to_json`` in ``data``; ``bad``: the values with a non-finite number. Also the
-    indices of the values the page's labels cannot write (sparse, complex, an integer summary)."""
-    shapes: dict[tuple[int, ...], int] = {}
-    put = shapes.setdefault
-    shape = [put(v.shape, len(shapes)) for v in objs]
-    data: list[Any] = []
-    packed: list[int] = []
-    flat: list[float] = []
+    """The distinct values as columns: ``meta``, each one's (shape, dtype, device) in ``metas``; a float32
+    tensor's numbers as float32 bytes (4 each, exactly the numbers kept: ``packed`` lists which values,
+    in order), every other value's ``Value.to_json`` in ``data`` (``0`` for the packed ones); ``bad``:
+    the values with a non-finite number. Also the indices of the values the page's labels cannot write
+    (sparse, complex, an integer summary)."""
+    metas, (meta,) = _interned([[(v.shape, v.dtype, v.device) for v in objs]])
+    packed = [k for k, v in enumerate(objs) if v.kind == "exact" and v.dtype in _PACKED and v.layout == "strided"]
+    data: list[Any] = [0] * len(objs)
     odd: set[int] = set()
-    bad: list[int] = []
+    is_packed = dict.fromkeys(packed)
     for k, v in enumerate(objs):
-        if v.kind == "exact" and v.dtype in _PACKED and v.layout == "strided":
-            packed.append(k)
-            data.append(0)
-            d = v.data
-            if type(d) is list and d and type(d[0]) is list and len(d) == 1 and d[0] and type(d[0][0]) is not list:
-                flat.extend(d[0])  # a batch of one row, the common case
-            else:
-                _flat_into(d, flat)
-        else:
-            data.append(v.to_json())
+        if k not in is_packed:
+            data[k] = v.to_json()
             if not _composable(v):
                 odd.add(k)
-        if v.finite is not True and has_nonfinite(v):
-            bad.append(k)
-    blob = array("f", flat)
+    bad = [k for k, v in enumerate(objs) if v.finite is not True and has_nonfinite(v)]
+    blob = array("f", chain.from_iterable([_flat(objs[k].data) for k in packed]))
     if sys.byteorder != "little":
         blob.byteswap()
-    return {"shape": shape, "shapes": [list(x) for x in shapes], "data": data, "packed": packed, "bad": bad}, \
-        blob.tobytes(), odd
+    return {"meta": meta, "metas": [[list(sh), dt, dev] for sh, dt, dev in metas], "data": data, "packed": packed,
+            "bad": bad}, blob.tobytes(), odd
 
 
 def _composable(v: Value) -> bool:
@@ -173,33 +198,34 @@ def _columns(graph: Graph, steps: list[Step],
     page does not compose (made here by ``pieces``), and whether a value is one the page cannot write
     (then every module's box is made here too)."""
     nodes, edges = graph.nodes, graph.edges
-    cluster_at: dict[str | None, int | None] = {c.id: k for k, c in enumerate(graph.clusters)}
+    cluster_at: dict[str | None, int | None] = dict(zip([c.id for c in graph.clusters], count()))
     cluster_at[None] = None
-    kinds = {k: i for i, k in enumerate(SHAPES)}
-    node_at = {n.id: i for i, n in enumerate(nodes)}
-    contributions = [x.contributions for x in steps]
+    kinds = dict(zip(SHAPES, count()))
+    node_ids = list(map(attrgetter("id"), nodes))
+    node_at = dict(zip(node_ids, count()))
+    contributions = list(map(attrgetter("contributions"), steps))
+    flat_contributions = list(chain.from_iterable(contributions))
     # values: by identity, in order of first use; index 0 is "none"
-    columns = [[n.value for n in nodes], [n.grad for n in nodes], [e.grad for e in edges],
-               [x.upstream for x in steps], [c.value for cs in contributions for c in cs]]
-    objs: dict[int, Any] = {id(None): None}
+    columns = [list(map(attrgetter("value"), nodes)), list(map(attrgetter("grad"), nodes)),
+               list(map(attrgetter("grad"), edges)), list(map(attrgetter("upstream"), steps)),
+               list(map(attrgetter("value"), flat_contributions))]
+    by_id = {id(None): None}
     for col in columns:
-        for v in col:
-            if id(v) not in objs:
-                objs[id(v)] = v
-    at = {k: i for i, k in enumerate(objs)}
-    value, grad, edge_grad, upstream, contributed = [[at[id(v)] for v in col] for col in columns]
-    distinct = list(objs.values())[1:]
+        by_id.update(zip(map(id, col), col))
+    at = dict(zip(dict.fromkeys(chain([id(None)], *[map(id, col) for col in columns])), count()))
+    value, grad, edge_grad, upstream, contributed = [list(map(at.__getitem__, map(id, col))) for col in columns]
+    distinct = [by_id[k] for k in at][1:]
     vcols, blob, odd = _values(distinct)
     odd = {k + 1 for k in odd}
-    to = [c.to for cs in contributions for c in cs]
-    local = [(loc.to, loc.formula) for x in steps for loc in x.local]
-    strings, (ids, label, op, module, args, definition, source, dtype, device, step_node, grad_fn, step_to,
+    local = list(chain.from_iterable(map(attrgetter("local"), steps)))
+    strings, (ids, label, op, module, args, definition, source, step_node, grad_fn, step_to,
               local_to, local_formula, cluster_label) = _interned([
-        [n.id for n in nodes], [n.label for n in nodes], [n.op for n in nodes], [n.module for n in nodes],
-        [n.args or None for n in nodes], [n.definition for n in nodes], [n.source for n in nodes],
-        [v.dtype for v in distinct], [v.device for v in distinct], [x.node for x in steps],
-        [x.grad_fn for x in steps], to, [t for t, _ in local], [f for _, f in local],
-        [c.label for c in graph.clusters]])
+        node_ids, list(map(attrgetter("label"), nodes)), list(map(attrgetter("op"), nodes)),
+        list(map(attrgetter("module"), nodes)), [n.args or None for n in nodes],
+        list(map(attrgetter("definition"), nodes)), list(map(attrgetter("source"), nodes)),
+        list(map(attrgetter("node"), steps)), list(map(attrgetter("grad_fn"), steps)),
+        list(map(attrgetter("to"), flat_contributions)), list(map(attrgetter("to"), local)),
+        list(map(attrgetter("formula"), local)), [c.label for c in graph.clusters]])
     made: dict[int, str] = {}
     exotic = False
     if odd:
@@ -210,21 +236,17 @@ def _columns(graph: Graph, steps: list[Step],
     for i, n in enumerate(nodes):
         if n.flags and "collapsed" in n.flags and i not in made:  # a folded box (plumbing): its title is the fold's
             made[i] = pieces.node(n)
-    edge_made = {k: pieces.edge_attrs(e.grad) for k, e in enumerate(edges) if edge_grad[k] in odd}
-    # a step's contributions and local derivatives, as runs of the flat columns
-    sizes = [len(cs) for cs in contributions]
-    local_sizes = [len(x.local) for x in steps]
-    return {"strings": strings, "values": {**vcols, "dtype": dtype, "device": device},
-            "kinds": list(SHAPES),
+    edge_made = {k: pieces.edge_attrs(e.grad) for k, e in enumerate(edges) if edge_grad[k] in odd} if odd else {}
+    return {"strings": strings, "values": vcols, "kinds": list(SHAPES),
             "nodes": {"id": ids, "kind": [kinds[n.kind] for n in nodes], "label": label, "op": op, "module": module,
-                      "cluster": [cluster_at[n.cluster] for n in nodes], "args": args, "definition": definition,
-                      "value": value, "grad": grad, "source": source},
-            "edges": {"source": [node_at[e.source] for e in edges], "target": [node_at[e.target] for e in edges],
-                      "grad": edge_grad},
-            "steps": {"index": [x.index for x in steps], "node": step_node, "grad_fn": grad_fn, "upstream": upstream,
-                      "leaf": [1 if x.leaf else 0 for x in steps], "size": sizes, "to": step_to,
-                      "value": contributed, "localSize": local_sizes, "localTo": local_to,
-                      "localFormula": local_formula},
+                      "cluster": list(map(cluster_at.__getitem__, map(attrgetter("cluster"), nodes))), "args": args,
+                      "definition": definition, "value": value, "grad": grad, "source": source},
+            "edges": {"source": list(map(node_at.__getitem__, map(attrgetter("source"), edges))),
+                      "target": list(map(node_at.__getitem__, map(attrgetter("target"), edges))), "grad": edge_grad},
+            "steps": {"index": list(map(attrgetter("index"), steps)), "node": step_node, "grad_fn": grad_fn,
+                      "upstream": upstream, "leaf": [1 if x.leaf else 0 for x in steps],
+                      "size": list(map(len, contributions)), "to": step_to, "value": contributed,
+                      "localSize": [len(x.local) for x in steps], "localTo": local_to, "localFormula": local_formula},
             "clusters": {"id": [c.id for c in graph.clusters], "kind": [c.kind for c in graph.clusters],
                          "label": cluster_label, "parent": [cluster_at[c.parent] for c in graph.clusters]},
             "outputs": list(graph.outputs), "madeEdges": edge_made}, blob, made, exotic
@@ -243,30 +265,32 @@ def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[
     collapsed boxes (in the order of ``opened``). Plain lines cost no JSON escapes (DOT is full of quotes)."""
     pieces = DotPieces(options, tooltips=False)  # the details panel shows every digit
     max_nodes = AUTO_MAX_NODES
+    view, plumbing = graph, {}
     if not options.show_all:  # the page explores the tidy graph: no library frames, plumbing folded
         tidied = tidy(graph)
-        graph = tidied.graph
+        view = tidied.graph
         if tidied.library:
             max_nodes = LIBRARY_MAX_NODES
-    opening, mapping = resolve_view(graph, options.depth, max_nodes, show_all=True)
+        graph, plumbing = _plumbing_opened(graph, tidied)  # ... into boxes the page opens
+    opening, mapping = resolve_view(view, options.depth, max_nodes, show_all=True)
     closed = _collapsed_clusters(opening)
-    params = _params(graph)
+    params = _params(view)  # a module's box counts what the static figure's does (no folded buffer)
     modules = {c.id: {"qualname": c.qualname or "", "type": c.type_name or "", "level": module_level(c.qualname),
                       "params": params.get(c.id, 0)}
                for c in graph.clusters if c.kind == "module"}
-    kinds = {n.kind for n in graph.nodes} | ({"module"} if modules else set())
+    kinds = {n.kind for n in view.nodes} | ({"module"} if modules else set())
     columns, blob, made, exotic = _columns(graph, steps, pieces)
-    boxes = (_module_boxes if exotic else _opening_boxes)(graph, pieces, opening)
+    boxes = (_module_boxes if exotic else _opening_boxes)(view, pieces, opening)
     opened = sorted(boxes)
     return {
         "graph": columns,
         "made": sorted(made),
         "opened": opened,
         "header": pieces.header(),
-        "legend": pieces.legend(kinds, graph),
+        "legend": pieces.legend(kinds, view),
         "style": _style(pieces),
         "modules": modules,
-        "folds": _folds(opening, mapping, pieces),
+        "folds": _folds(opening, mapping, pieces, plumbing),
         "closed": sorted(closed, key=lambda cid: int(cid[1:]) if cid[1:].isdigit() else 0),
         "digits": options.digits,
     }, _lines([made[i] for i in sorted(made)] + [boxes[c] for c in opened]), blob

@@ -66,7 +66,7 @@ def columns_as_json(c: dict, flat: list[float]) -> dict:
     S, V = c["strings"], c["values"]
     data = list(V["data"])
     for k in V["packed"]:  # float32 numbers, exactly: non-finite ones as to_json writes them
-        data[k] = _nested(flat, V["shapes"][V["shape"][k]])
+        data[k] = _nested(flat, V["metas"][V["meta"][k]][0])
         data[k] = json.loads(json.dumps(data[k]).replace("NaN", '"nan"').replace("-Infinity", '"-inf"')
                              .replace("Infinity", '"inf"'))
     assert flat == []
@@ -75,7 +75,7 @@ def columns_as_json(c: dict, flat: list[float]) -> dict:
         return None if i == 0 else data[i - 1]
 
     def meta(i, col):
-        return None if i == 0 else (V["shapes"][V["shape"][i - 1]] if col == "shape" else S[V["dtype"][i - 1]])
+        return None if i == 0 else V["metas"][V["meta"][i - 1]][0 if col == "shape" else 1]
 
     N, E, T = c["nodes"], c["edges"], c["steps"]
     nodes = [{"id": S[N["id"][k]], "kind": c["kinds"][N["kind"][k]], "label": S[N["label"][k]], "op": S[N["op"][k]],
@@ -125,7 +125,7 @@ def test_a_value_shared_by_a_node_its_step_and_an_edge_is_shipped_once(trace):
             *data["steps"]["value"]]
     used = [v for v in used if v != 0]  # value 0: none
     assert len(set(used)) == len(data["values"]["data"]) < len(used)
-    assert len(numbers(html)) == sum(math.prod(data["values"]["shapes"][data["values"]["shape"][k]])
+    assert len(numbers(html)) == sum(math.prod(data["values"]["metas"][data["values"]["meta"][k]][0])
                                      for k in data["values"]["packed"]) > 0
 
 

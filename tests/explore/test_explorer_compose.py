@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import graphviz_ad as gad
+from graphviz_ad.explore.pieces import _plumbing_opened
 from graphviz_ad.render.collapse import collapse, module_level
 from graphviz_ad.render.dot import DotPieces
 from graphviz_ad.render.options import RenderOptions
@@ -33,6 +34,7 @@ class Odd(nn.Module):
         self.lin = nn.Linear(4, 4)
         self.add_module(HOSTILE.replace(".", ""), nn.Linear(4, 4))
         self.inner = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+        self.masked = Masked()
 
     def forward(self, x):
         h = self.lin(x)
@@ -42,17 +44,25 @@ class Odd(nn.Module):
         nested = tiny.reshape(2, 2, 2)
         ints = (h * 1e10).round().long()  # integers past 1e9, and small ones
         small = (h * 10).round().int()
-        mask = h > 0
-        picked = torch.where(mask, h, torch.zeros_like(h))
+        keep = (torch.arange(4) % 2) == 0  # mask plumbing: the tidy view folds it into one box
+        picked = torch.where(keep, h, torch.zeros_like(h))
         bad = torch.log(h) * 0 + h  # NaN where h < 0
         inf = h / (h - h)  # inf and NaN
         big = h.repeat(50, 50)  # a summary, no numbers kept
         big_out = big.mean(0, keepdim=True)[:, :4]
         zero_d = h.sum()
         empty = h[:, :0].sum(1)
-        return ((self.inner(nested.reshape(2, 4) + picked) + big_out).sum() + zero_d * 0.5 + empty.sum()
+        return ((self.inner(nested.reshape(2, 4) + picked) + torch.mul(*self.masked(h)) + big_out).sum() + zero_d * 0.5 + empty.sum()
                 + (ints.float() * 0).sum() + (small.float() * 0).sum() + bad.nansum() * 0
                 + torch.nan_to_num(inf).sum() * 0 + weird.sum())
+
+
+class Masked(nn.Module):
+    """Its mask leaves it (a module's box is then the value that leaves it last, not the mask)."""
+
+    def forward(self, x):
+        keep = (torch.arange(4) + 1) % 2 == 0
+        return torch.where(keep, x, torch.zeros(())), keep
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +93,15 @@ def traces() -> list[gad.Trace]:
 
 
 def expected(trace: gad.Trace, options: RenderOptions) -> tuple[list[str], list[str], list[str], dict[str, str]]:
-    """What DotPieces writes for the graph the page explores: nodes, edges, clusters, every module's box."""
-    graph = trace.graph if options.show_all else tidy(trace.graph).graph
+    """What DotPieces writes for the graph the page explores (the tidy view with its plumbing's members,
+    which the page folds): nodes, edges, clusters; and every module's box in the tidy view, as the
+    static figures draw it."""
+    static = trace.graph if options.show_all else tidy(trace.graph).graph
+    graph = trace.graph if options.show_all else _plumbing_opened(trace.graph, tidy(trace.graph))[0]
     pieces = DotPieces(options, tooltips=False)
     boxes: dict[str, str] = {}
-    for level in sorted({module_level(c.qualname) for c in graph.clusters if c.kind == "module"}):
-        view, _ = collapse(graph, level)
+    for level in sorted({module_level(c.qualname) for c in static.clusters if c.kind == "module"}):
+        view, _ = collapse(static, level)
         for n in view.nodes:
             if "collapsed" in n.flags and n.id.startswith("m") and n.id[1:] not in boxes:
                 boxes[n.id[1:]] = pieces.node(n)
@@ -139,6 +152,7 @@ def test_the_sample_graph_has_every_kind_of_value(traces):
     assert any(isinstance(x, float) and math.isinf(x) for x in flat)
     assert any(isinstance(x, int) and not isinstance(x, bool) and abs(x) >= 1e9 for x in flat)
     assert any(n.definition for n in traces[1].graph.nodes)
+    assert sum("plumbing" in n.flags for n in tidy(odd).graph.nodes) == 2
 
 
 def _flat(d):

@@ -294,7 +294,11 @@
         (c.kind === "module" ? style.clusterMod : style.clusterFn) + '"; color="' + style.clusterBorder + '"; fontcolor="' +
         style.muted + '"; fontsize=10; labeljust=l; label=<' + html(clean(c.label, 60)) + ">;";
     }
-    return {node: node, edge: edge, cluster: cluster};
+    function foldCluster(id, label) {  // an open fold (the page's own: a static figure draws it closed)
+      return 'id="cluster_' + id + '"; class="gad-cluster gad-cluster-fold"; style="rounded,dashed"; color="' +
+        style.clusterBorder + '"; fontcolor="' + style.muted + '"; fontsize=10; labeljust=l; label=<' + html(clean(label, 60)) + ">;";
+    }
+    return {node: node, edge: edge, cluster: cluster, foldCluster: foldCluster};
   }
 
   /* The data and the vendored Graphviz travel gzip-compressed in base64 (a tenth of the JSON's size,
@@ -324,7 +328,8 @@
     V.bad.forEach(function (i) { bad[i] = true; });
     values[0] = null;  // value 0: none
     for (k = 0; k < V.data.length; k++) {
-      values[k + 1] = {shape: V.shapes[V.shape[k]], dtype: S[V.dtype[k]], device: S[V.device[k]], data: V.data[k], bad: !!bad[k]};
+      var meta = V.metas[V.meta[k]];
+      values[k + 1] = {shape: meta[0], dtype: meta[1], device: meta[2], data: V.data[k], bad: !!bad[k]};
     }
     V.packed.forEach(function (i) {
       var v = values[i + 1];
@@ -380,12 +385,30 @@
     nodes.forEach(function (n, i) { idx[n.id] = i; });
     clusters.forEach(function (c, i) { cidx[c.id] = i; });
     data.closed.forEach(function (c) { closed[c] = true; });
-    var folds = data.folds || {}, foldOf = {}, foldClosed = {};  // long op chains folded into one box
+    // long op chains and a cluster's mask plumbing, folded into one box each (a chain may hold plumbing)
+    var folds = data.folds || {}, foldOf = {}, foldClosed = {}, plumbingOf = {};
     Object.keys(folds).forEach(function (f) {
       foldClosed[f] = true;
-      folds[f].members.forEach(function (id) { foldOf[id] = f; });
+      folds[f].members.forEach(function (id) {
+        (foldOf[id] = foldOf[id] || []).push(f);
+        if (folds[f].plumbing) { plumbingOf[id] = f; }
+      });
+      var cs = {};  // an open fold is drawn as a cluster of its own where its members share one
+      folds[f].members.forEach(function (id) { cs[String(nodes[idx[id]] ? nodes[idx[id]].cluster : "?")] = true; });
+      folds[f].wrap = Object.keys(cs).length === 1 && !cs["?"];
     });
-    function foldAt(id) { var f = foldOf[id]; return f && foldClosed[f] ? f : null; }
+    function foldAt(id) {  // the outermost closed fold around node ``id``
+      var fs = foldOf[id];
+      if (!fs) { return null; }
+      for (var i = 0; i < fs.length; i++) { if (foldClosed[fs[i]]) { return fs[i]; } }
+      return null;
+    }
+    function openFold(id) {  // the innermost open fold around node ``id`` drawn as a cluster
+      var fs = foldOf[id];
+      if (!fs) { return null; }
+      for (var i = fs.length - 1; i >= 0; i--) { if (!foldClosed[fs[i]] && folds[fs[i]].wrap) { return fs[i]; } }
+      return null;
+    }
     var view = first(root, "gad-x-view"), status = first(root, "gad-x-status");
     var search = first(root, "gad-x-search"), results = first(root, "gad-x-results");
     var title = first(root, "gad-x-title"), body = first(root, "gad-x-panel-body");
@@ -410,6 +433,9 @@
       if (d === undefined) { d = clusterDots[i] = compose.cluster(clusters[i]); }
       return d;
     }
+    function foldCluster(f) {  // an open fold's cluster: the page's own (the static figures draw folds closed)
+      return compose.foldCluster(f, folds[f].label + " (click to fold)");
+    }
     function moduleOutputs() {  // collapse.collapse's choice of each module's value: what leaves it last
       var leaving = {}, last = {}, lastOut = {}, hasOut = {}, isOut = {}, chains = {};
       g.outputs.forEach(function (o) { isOut[o] = true; });
@@ -422,9 +448,12 @@
         }
         return got;
       }
+      // a plumbing member counts as the plumbing's box, as in the tidy view collapse.collapse reads:
+      // no value of its own, and a mask leaving a module is not the module's value
+      function at(i) { return plumbingOf[nodes[i].id] ? -1 : i; }
       nodes.forEach(function (n, i) {
         chain(n.cluster).forEach(function (m) {
-          last[m] = i;
+          last[m] = at(i);
           if (isOut[n.id]) { lastOut[m] = i; hasOut[m] = true; }
         });
       });
@@ -433,7 +462,7 @@
         for (var j = 0; j < sc.length; j++) {
           var m = sc[j];
           if (tc.indexOf(m) >= 0) { continue; }
-          if (s.op !== "plumbing" || leaving[m] === undefined) { leaving[m] = idx[s.id]; }
+          if (!(s.op === "plumbing" || plumbingOf[s.id]) || leaving[m] === undefined) { leaving[m] = at(idx[s.id]); }
         }
       });
       return {leaving: leaving, last: last, lastOut: lastOut, hasOut: hasOut};
@@ -443,9 +472,9 @@
       if (d === undefined) {
         if (!outs) { outs = moduleOutputs(); }
         var m = mods[cid], c = clusters[cidx[cid]];
-        var o = nodes[outs.leaving[cid] !== undefined ? outs.leaving[cid] : outs.lastOut[cid] !== undefined ? outs.lastOut[cid] : outs.last[cid]];
+        var o = nodes[outs.leaving[cid] !== undefined ? outs.leaving[cid] : outs.lastOut[cid] !== undefined ? outs.lastOut[cid] : outs.last[cid]] || {};
         d = boxDots[cid] = compose.node({id: "m" + cid, kind: outs.hasOut[cid] ? "output" : "module", label: c.label,
-          op: m.type || "module", module: m.qualname, vrec: o.vrec, grec: o.grec, collapsed: true, definition: null,
+          op: m.type || "module", module: m.qualname, vrec: o.vrec || null, grec: o.grec || null, collapsed: true, definition: null,
           args: m.params ? String(m.params).replace(/\B(?=(\d{3})+(?!\d))/g, ",") + " params" : ""});
       }
       return d;
@@ -468,13 +497,20 @@
       });
     }
     function buildDot() {
-      var rep = reps(), drawn = drawnIds(rep), inside = {}, kids = {}, boxDone = {}, out = data.header.slice();
+      var rep = reps(), drawn = drawnIds(rep), inside = {}, kids = {}, boxDone = {}, wraps = {}, out = data.header.slice();
       function put(c, s) { var key = c || ""; (inside[key] = inside[key] || []).push(s); }
       nodes.forEach(function (n, i) {
         var r = n.cluster ? rep[n.cluster] : null;
         var f = r ? null : foldAt(n.id);
         if (f) { if (!boxDone[f]) { boxDone[f] = true; put(n.cluster, folds[f].box); } }
-        else if (!r) { put(n.cluster, nodeStatement(i)); }
+        else if (!r) {
+          var w = openFold(n.id);
+          if (!w) { put(n.cluster, nodeStatement(i)); }
+          else {
+            if (!wraps[w]) { wraps[w] = []; put(n.cluster, {fold: w}); }
+            wraps[w].push(nodeStatement(i));
+          }
+        }
         else if (!boxDone[r]) { boxDone[r] = true; put(clusters[cidx[r]].parent, moduleBox(r)); }
       });
       clusters.forEach(function (c) {
@@ -489,7 +525,13 @@
           out.push(ind + clusterStatement(cidx[cid]));
           stack.push(["close", cid, d]);
         }
-        (inside[cid] || []).forEach(function (s) { out.push(ind + s); });
+        (inside[cid] || []).forEach(function (s) {
+          if (typeof s === "string") { out.push(ind + s); return; }
+          out.push(ind + "subgraph cluster_" + s.fold + " {");  // an open fold: click its label to fold it
+          out.push(ind + "  " + foldCluster(s.fold));
+          wraps[s.fold].forEach(function (x) { out.push(ind + "  " + x); });
+          out.push(ind + "}");
+        });
         var ks = kids[cid] || [];
         for (var j = ks.length - 1; j >= 0; j--) { stack.push(["open", ks[j], d + 1]); }
       }
@@ -593,14 +635,14 @@
 
     /* ---- keep what was clicked where it was ---------------------------------------------- */
     function anchorOf(cid) {
-      var e = svg && svg.querySelector('[data-cluster="' + cid + '"]');
+      var e = svg && (svg.querySelector('[data-cluster="' + cid + '"]') || svg.querySelector('g[data-fold][data-id="' + cid + '"]'));
       if (!e) { return null; }
       var r = e.getBoundingClientRect(), v = view.getBoundingClientRect();
       return {cid: cid, x: r.left - v.left, y: r.top - v.top};
     }
     function restore(a) {
       if (!a) { return; }
-      var e = svg.querySelector('[data-cluster="' + a.cid + '"]');
+      var e = svg.querySelector('[data-cluster="' + a.cid + '"]') || svg.querySelector('g[data-fold][data-id="' + a.cid + '"]');
       if (!e) { return; }
       var r = e.getBoundingClientRect(), v = view.getBoundingClientRect();
       var left = view.scrollLeft + (r.left - v.left) - a.x, top = view.scrollTop + (r.top - v.top) - a.y;
@@ -615,6 +657,11 @@
     function setClosed(cid, yes) {
       var a = anchorOf(cid);
       if (yes) { closed[cid] = true; } else { delete closed[cid]; }
+      layout(function () { restore(a); });
+    }
+    function setFold(f, yes) {  // open a folded box in place (its cluster keeps the spot), or fold it again
+      var a = anchorOf(f);
+      if (yes) { foldClosed[f] = true; } else { delete foldClosed[f]; }
       layout(function () { restore(a); });
     }
     function toDepth(d) {
@@ -803,7 +850,13 @@
         var n = nodes[idx[target]];
         if (!n) { return; }
         cluster = n.cluster;
-        if (foldAt(target)) { delete foldClosed[foldAt(target)]; openAround(cluster); if (cluster) { delete closed[cluster]; } layoutThen(); return; }
+        if (foldAt(target)) {
+          while (foldAt(target)) { delete foldClosed[foldAt(target)]; }
+          openAround(cluster);
+          if (cluster) { delete closed[cluster]; }
+          layoutThen();
+          return;
+        }
         if (cluster && closed[cluster]) { delete closed[cluster]; openAround(cluster); layoutThen(); return; }
       }
       if (cluster && openAround(cluster)) { layoutThen(); return; }
@@ -937,7 +990,7 @@
       var t = ev.target, box = t.closest ? t.closest("g[data-id]") : null;
       if (box) {
         var id = box.getAttribute("data-id"), cid = box.getAttribute("data-cluster");
-        if (folds[id]) { delete foldClosed[id]; layout(); return; }
+        if (folds[id]) { setFold(id, false); return; }
         if (cid) { selected = id; setClosed(cid, false); select(id); return; }
         select(id);
         return;
@@ -946,6 +999,7 @@
       if (c) {
         var ccid = c.getAttribute("data-cluster");
         if (t.localName === "text" && mods[ccid]) { setClosed(ccid, true); select("m" + ccid); return; }
+        if (folds[ccid]) { setFold(ccid, true); return; }
         if (mods[ccid]) { select("m" + ccid); }
       }
     });
