@@ -313,54 +313,81 @@
   }
   function nested(numbers, at, shape) {  // numbers[at...] as a tensor's tolist() of ``shape``
     if (!shape.length) { return numbers[at]; }
-    var out = [], step = prod(shape.slice(1)), inner = shape.slice(1);
-    for (var i = 0; i < shape[0]; i++) {
-      out.push(inner.length ? nested(numbers, at + i * step, inner) : numbers[at + i]);
-    }
+    if (shape.length === 1) { return Array.prototype.slice.call(numbers.subarray(at, at + shape[0])); }
+    var out = [], inner = shape.slice(1), step = prod(inner);
+    for (var i = 0; i < shape[0]; i++) { out.push(nested(numbers, at + i * step, inner)); }
     return out;
   }
   /* The data comes as columns (pieces._columns: strings and values once each, by index); this makes the
      objects the rest of the script reads (to_json's shapes, without what the page never reads; a node's
      and an edge's ``vrec``/``grec``: the value with its shape, dtype and device, for the labels). */
+  /* The records objects() makes: a value's numbers, an edge's gradient, a step's contributions are
+     made when first read (a page opens without touching the 100,000 boxes it does not draw). */
+  function Rec(meta, data, bad, numbers, at) {
+    this.shape = meta[0]; this.dtype = meta[1]; this.device = meta[2]; this.bad = bad;
+    this._d = data; this._n = numbers; this._at = at;
+  }
+  Object.defineProperty(Rec.prototype, "data", {get: function () {
+    if (this._at >= 0) { this._d = nested(this._n, this._at, this.shape); this._at = -1; this._n = null; }
+    return this._d;
+  }});
+  function valueOf(r) { return r ? r.data : null; }
+  function Node() {}
+  Object.defineProperty(Node.prototype, "value", {get: function () { return valueOf(this.vrec); }});
+  Object.defineProperty(Node.prototype, "grad", {get: function () { return valueOf(this.grec); }});
+  function Edge(source, target, grec) { this.source = source; this.target = target; this.grec = grec; }
+  Object.defineProperty(Edge.prototype, "grad", {get: function () { return valueOf(this.grec); }});
+  function Step(cols, S, values, i, at0, at1) {
+    this.index = cols.index[i]; this.node = S[cols.node[i]]; this.grad_fn = S[cols.grad_fn[i]];
+    this.leaf = !!cols.leaf[i]; this._u = values[cols.upstream[i]];
+    this._c = [cols, S, values, at0, at1]; this._local = null; this._contributions = null;
+  }
+  Object.defineProperty(Step.prototype, "upstream", {get: function () { return valueOf(this._u); }});
+  Object.defineProperty(Step.prototype, "local", {get: function () {
+    if (!this._local) {
+      var c = this._c, T = c[0], S = c[1], out = [];
+      for (var j = c[4]; j < c[4] + this._ln; j++) { out.push({to: S[T.localTo[j]], formula: S[T.localFormula[j]]}); }
+      this._local = out;
+    }
+    return this._local;
+  }});
+  Object.defineProperty(Step.prototype, "contributions", {get: function () {
+    if (!this._contributions) {
+      var c = this._c, T = c[0], S = c[1], values = c[2], out = [];
+      for (var j = c[3]; j < c[3] + this._cn; j++) { out.push({to: S[T.to[j]], value: valueOf(values[T.value[j]])}); }
+      this._contributions = out;
+    }
+    return this._contributions;
+  }});
   function objects(c, buffer) {
     var S = c.strings, V = c.values, kinds = c.kinds, bad = {}, values = new Array(V.data.length + 1), k;
-    var numbers = new Float32Array(buffer), at = 0;
+    var numbers = new Float32Array(buffer), offsets = {}, at = 0;
     V.bad.forEach(function (i) { bad[i] = true; });
+    V.packed.forEach(function (i) { offsets[i] = at; at += prod(V.metas[V.meta[i]][0]); });
     values[0] = null;  // value 0: none
     for (k = 0; k < V.data.length; k++) {
-      var meta = V.metas[V.meta[k]];
-      values[k + 1] = {shape: meta[0], dtype: meta[1], device: meta[2], data: V.data[k], bad: !!bad[k]};
+      var off = offsets[k];
+      values[k + 1] = new Rec(V.metas[V.meta[k]], V.data[k], !!bad[k], numbers, off === undefined ? -1 : off);
     }
-    V.packed.forEach(function (i) {
-      var v = values[i + 1];
-      v.data = nested(numbers, at, v.shape);
-      at += prod(v.shape);
-    });
-    function str(i) { return S[i]; }
-    function rec(i) { return values[i]; }
-    function val(i) { return values[i] ? values[i].data : null; }
     var N = c.nodes, C = c.clusters, E = c.edges, T = c.steps, nodes = new Array(N.id.length);
     var clusters = C.id.map(function (id, i) {
       return {id: id, kind: C.kind[i], label: S[C.label[i]], parent: C.parent[i] === null ? null : C.id[C.parent[i]]};
     });
     for (k = 0; k < nodes.length; k++) {
-      var v = rec(N.value[k]), gr = rec(N.grad[k]), cl = N.cluster[k];
-      nodes[k] = {id: S[N.id[k]], kind: kinds[N.kind[k]], label: S[N.label[k]], op: S[N.op[k]], module: str(N.module[k]),
-                  shape: v ? v.shape : null, dtype: v ? v.dtype : null, value: v ? v.data : null, grad: gr ? gr.data : null,
-                  vrec: v, grec: gr,
-                  cluster: cl === null ? null : C.id[cl], args: str(N.args[k]), definition: str(N.definition[k]),
-                  source: str(N.source[k])};
+      var v = values[N.value[k]], cl = N.cluster[k], n = nodes[k] = new Node();
+      n.id = S[N.id[k]]; n.kind = kinds[N.kind[k]]; n.label = S[N.label[k]]; n.op = S[N.op[k]]; n.module = S[N.module[k]];
+      n.shape = v ? v.shape : null; n.dtype = v ? v.dtype : null; n.vrec = v; n.grec = values[N.grad[k]];
+      n.cluster = cl === null ? null : C.id[cl]; n.args = S[N.args[k]]; n.definition = S[N.definition[k]];
+      n.source = S[N.source[k]];
     }
-    var edges = E.source.map(function (s, i) {
-      return {source: nodes[s].id, target: nodes[E.target[i]].id, grad: val(E.grad[i]), grec: rec(E.grad[i])};
-    });
-    var at0 = 0, at1 = 0, steps = T.index.map(function (index, i) {
-      var local = [], contributions = [], j;
-      for (j = 0; j < T.localSize[i]; j++, at1++) { local.push({to: str(T.localTo[at1]), formula: str(T.localFormula[at1])}); }
-      for (j = 0; j < T.size[i]; j++, at0++) { contributions.push({to: str(T.to[at0]), value: val(T.value[at0])}); }
-      return {index: index, node: S[T.node[i]], grad_fn: str(T.grad_fn[i]), upstream: val(T.upstream[i]), leaf: !!T.leaf[i],
-              local: local, contributions: contributions};
-    });
+    var edges = new Array(E.source.length);
+    for (k = 0; k < edges.length; k++) { edges[k] = new Edge(nodes[E.source[k]].id, nodes[E.target[k]].id, values[E.grad[k]]); }
+    var steps = new Array(T.index.length), at0 = 0, at1 = 0;
+    for (k = 0; k < steps.length; k++) {
+      var st = steps[k] = new Step(T, S, values, k, at0, at1);
+      st._cn = T.size[k]; st._ln = T.localSize[k];
+      at0 += st._cn; at1 += st._ln;
+    }
     return {nodes: nodes, edges: edges, clusters: clusters, steps: steps, outputs: c.outputs, madeEdges: c.madeEdges};
   }
   function setup(root) {
