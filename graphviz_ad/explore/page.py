@@ -2,8 +2,9 @@
 
 Every id starts with the explorer's prefix (``gad-x-`` and a hash of its data), so several explorers
 share a page and the same input gives the same bytes. The page's data travels as gzip-compressed JSON
-(base64) in a ``<script type="application/octet-stream">``, its float32 tensors' numbers as float32
-bytes (little-endian) and the vendored Graphviz (WebAssembly) packed the same way; the page's script inflates both and starts Graphviz in a Web Worker from a Blob URL.
+(base64) in a ``<script type="application/octet-stream">``, its columns of indices and its float32
+tensors' numbers as little-endian int32 and float32 bytes, and the vendored Graphviz (WebAssembly),
+packed the same way; the page's script inflates both and starts Graphviz in a Web Worker from a Blob URL.
 
 DOM contract (what tests and embedding pages may rely on): root ``div.gad-explorer`` with
 ``data-state`` (``busy``, ``ready``, ``error``) and ``data-boxes`` (the boxes drawn); in the drawing,

@@ -199,7 +199,7 @@ def _columns(graph: Graph, steps: list[Step],
     (then every module's box is made here too)."""
     nodes, edges = graph.nodes, graph.edges
     cluster_at: dict[str | None, int | None] = dict(zip([c.id for c in graph.clusters], count()))
-    cluster_at[None] = None
+    cluster_at[None] = -1
     kinds = dict(zip(SHAPES, count()))
     node_ids = list(map(attrgetter("id"), nodes))
     node_at = dict(zip(node_ids, count()))
@@ -252,6 +252,26 @@ def _columns(graph: Graph, steps: list[Step],
             "outputs": list(graph.outputs), "madeEdges": edge_made}, blob, made, exotic
 
 
+def _binary(columns: dict[str, Any], floats: bytes) -> bytes:
+    """The page's numbers as one little-endian blob: the float32 numbers, then every column of integers
+    of the nodes, edges, steps and values (int32; -1 for none), each column's list in ``columns``
+    replaced by its ``[offset, length]`` in 4-byte words (4 bytes an index instead of its digits in
+    JSON: less to write and, compressed, less to ship)."""
+    parts = [floats]
+    at = len(floats) // 4
+    columns["floats"] = [0, at]
+    for group in ("nodes", "edges", "steps", "values"):
+        cols = columns[group]
+        for name in [k for k in cols if k not in ("data", "packed", "bad", "metas")]:
+            ints = array("i", cols[name])
+            if sys.byteorder != "little":
+                ints.byteswap()
+            cols[name] = [at, len(ints)]
+            at += len(ints)
+            parts.append(ints.tobytes())
+    return b"".join(parts)
+
+
 def _lines(statements: list[str]) -> str:
     """Statements one per line. Labels hold no control characters (``html_text``, ``clean_text``); a line
     break elsewhere would sit in a quoted string, where DOT reads ``\\n`` the same."""
@@ -279,7 +299,8 @@ def page_data(graph: Graph, steps: list[Step], options: RenderOptions) -> tuple[
                       "params": params.get(c.id, 0)}
                for c in graph.clusters if c.kind == "module"}
     kinds = {n.kind for n in view.nodes} | ({"module"} if modules else set())
-    columns, blob, made, exotic = _columns(graph, steps, pieces)
+    columns, floats, made, exotic = _columns(graph, steps, pieces)
+    blob = _binary(columns, floats)
     boxes = (_module_boxes if exotic else _opening_boxes)(view, pieces, opening)
     opened = sorted(boxes)
     return {

@@ -49,10 +49,22 @@ def test_the_page_is_the_same_bytes_for_the_same_trace_and_forbids_every_fetch(t
     assert e.save(tmp_path / "p.html").read_text(encoding="utf-8") == html
 
 
-def numbers(html: str) -> list[float]:
+def blob(html: str) -> bytes:
     packed = re.search(r'class="gad-x-numbers" data-encoding="gzip-base64" id="[^"]+">([A-Za-z0-9+/=]*)</script>', html)
     assert packed
-    return list(array.array("f", gzip.decompress(base64.b64decode(packed.group(1)))))
+    return gzip.decompress(base64.b64decode(packed.group(1)))
+
+
+def numbers(html: str, c: dict) -> list[float]:
+    """The float32 numbers, and every int32 column of ``c`` (the page's columns) in place of its [offset, length]."""
+    raw = blob(html)
+    ints = array.array("i", raw)
+    for group in ("nodes", "edges", "steps", "values"):
+        for name, col in c[group].items():
+            if name not in ("data", "packed", "bad", "metas"):
+                c[group][name] = list(ints[col[0]:col[0] + col[1]])
+    a, n = c["floats"]
+    return list(array.array("f", raw[a * 4:(a + n) * 4]))
 
 
 def _nested(flat: list[float], shape: list[int]):
@@ -81,7 +93,7 @@ def columns_as_json(c: dict, flat: list[float]) -> dict:
     nodes = [{"id": S[N["id"][k]], "kind": c["kinds"][N["kind"][k]], "label": S[N["label"][k]], "op": S[N["op"][k]],
               "module": S[N["module"][k]], "shape": meta(N["value"][k], "shape"), "dtype": meta(N["value"][k], "dtype"),
               "value": val(N["value"][k]), "grad": val(N["grad"][k]),
-              "cluster": None if N["cluster"][k] is None else c["clusters"]["id"][N["cluster"][k]],
+              "cluster": None if N["cluster"][k] < 0 else c["clusters"]["id"][N["cluster"][k]],
               "args": S[N["args"][k]]} for k in range(len(N["id"]))]
     edges = [{"source": nodes[a]["id"], "target": nodes[b]["id"], "grad": val(g)}
              for a, b, g in zip(E["source"], E["target"], E["grad"])]
@@ -102,7 +114,7 @@ def test_the_page_data_is_to_json_as_columns_and_opens_on_the_collapsed_view(tra
     html = trace.explore(depth=1).to_html()
     data = page_data(html)
     full = trace.to_json()
-    got = columns_as_json(data["graph"], numbers(html))
+    got = columns_as_json(data["graph"], numbers(html, data["graph"]))
     assert got["nodes"] == full["nodes"] and got["edges"] == full["edges"]
     for s in full["steps"]:  # what the page never reads stays out: the earlier steps' contributions again
         del s["incoming"]
@@ -121,11 +133,12 @@ def test_the_page_data_is_to_json_as_columns_and_opens_on_the_collapsed_view(tra
 def test_a_value_shared_by_a_node_its_step_and_an_edge_is_shipped_once(trace):
     html = trace.explore().to_html()
     data = page_data(html)["graph"]
+    floats = numbers(html, data)
     used = [*data["nodes"]["value"], *data["nodes"]["grad"], *data["edges"]["grad"], *data["steps"]["upstream"],
             *data["steps"]["value"]]
     used = [v for v in used if v != 0]  # value 0: none
     assert len(set(used)) == len(data["values"]["data"]) < len(used)
-    assert len(numbers(html)) == sum(math.prod(data["values"]["metas"][data["values"]["meta"][k]][0])
+    assert len(floats) == sum(math.prod(data["values"]["metas"][data["values"]["meta"][k]][0])
                                      for k in data["values"]["packed"]) > 0
 
 

@@ -360,8 +360,14 @@
     return this._contributions;
   }});
   function objects(c, buffer) {
+    ["nodes", "edges", "steps", "values"].forEach(function (group) {  // int32 columns in the blob (pieces._binary)
+      Object.keys(c[group]).forEach(function (name) {
+        var col = c[group][name];
+        if (["data", "packed", "bad", "metas"].indexOf(name) < 0) { c[group][name] = new Int32Array(buffer, col[0] * 4, col[1]); }
+      });
+    });
     var S = c.strings, V = c.values, kinds = c.kinds, bad = {}, values = new Array(V.data.length + 1), k;
-    var numbers = new Float32Array(buffer), offsets = {}, at = 0;
+    var numbers = new Float32Array(buffer, c.floats[0] * 4, c.floats[1]), offsets = {}, at = 0;
     V.bad.forEach(function (i) { bad[i] = true; });
     V.packed.forEach(function (i) { offsets[i] = at; at += prod(V.metas[V.meta[i]][0]); });
     values[0] = null;  // value 0: none
@@ -371,13 +377,13 @@
     }
     var N = c.nodes, C = c.clusters, E = c.edges, T = c.steps, nodes = new Array(N.id.length);
     var clusters = C.id.map(function (id, i) {
-      return {id: id, kind: C.kind[i], label: S[C.label[i]], parent: C.parent[i] === null ? null : C.id[C.parent[i]]};
+      return {id: id, kind: C.kind[i], label: S[C.label[i]], parent: C.parent[i] < 0 ? null : C.id[C.parent[i]]};
     });
     for (k = 0; k < nodes.length; k++) {
       var v = values[N.value[k]], cl = N.cluster[k], n = nodes[k] = new Node();
       n.id = S[N.id[k]]; n.kind = kinds[N.kind[k]]; n.label = S[N.label[k]]; n.op = S[N.op[k]]; n.module = S[N.module[k]];
       n.shape = v ? v.shape : null; n.dtype = v ? v.dtype : null; n.vrec = v; n.grec = values[N.grad[k]];
-      n.cluster = cl === null ? null : C.id[cl]; n.args = S[N.args[k]]; n.definition = S[N.definition[k]];
+      n.cluster = cl < 0 ? null : C.id[cl]; n.args = S[N.args[k]]; n.definition = S[N.definition[k]];
       n.source = S[N.source[k]];
     }
     var edges = new Array(E.source.length);
