@@ -9,8 +9,10 @@ packed the same way; the page's script inflates both and starts Graphviz in a We
 DOM contract (what tests and embedding pages may rely on): root ``div.gad-explorer`` with
 ``data-state`` (``busy``, ``ready``, ``error``) and ``data-boxes`` (the boxes drawn); in the drawing,
 every box ``g[data-id]`` (its node id in ``to_json``; a collapsed module ``m<cluster id>`` with
-``data-module``, its qualified name, and ``data-cluster``), every open module ``g.cluster[data-cluster]``
-(click its label to collapse it); ``input[type=search].gad-x-search`` and its results
+``data-module``, its qualified name, and ``data-cluster``; a folded box, a long chain or a cluster's
+mask plumbing, with ``data-fold``, its member count: click it to open it in place), every open module
+``g.cluster[data-cluster]`` (click its label to collapse it), every open fold ``g.cluster[data-cluster]``
+with the fold's box id (click its label to fold it again); ``input[type=search].gad-x-search`` and its results
 ``button.gad-x-result[data-target]``; the details panel's values ``[data-field]`` (``name``, ``op``,
 ``module``, ``source``, ``shape``, ``value.min``, ``grad.norm``, ...); the backward stepper's
 ``button.gad-x-prev``, ``.gad-x-next``, ``.gad-x-to-selected`` (or ArrowLeft/ArrowRight/Home while the

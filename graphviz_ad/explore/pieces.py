@@ -1,8 +1,12 @@
-"""What the explorer page needs of a trace: its JSON (schema graphviz_ad/1) and each part's DOT text.
+"""What the explorer page needs of a trace: what its JSON (schema graphviz_ad/1) holds that the page
+reads, as columns, and the DOT statements the page does not compose itself.
 
-The page composes the DOT of the view that is open from these pieces (a node's statement, a collapsed
-module's box, a cluster's attributes, an edge's gradient label), so it draws exactly what the static
-figures draw (:class:`graphviz_ad.render.dot.DotPieces`), and lays out only what is open.
+The page composes the DOT of the view that is open (a node's statement, a collapsed module's box, a
+cluster's attributes, an edge's gradient label) from the data's fields when a box is first drawn, as
+:class:`graphviz_ad.render.dot.DotPieces` writes them (tests/explore/test_explorer_compose.py holds
+the two to the same text), so it draws what the static figures draw and lays out only what is open.
+A 100,000-op model's page is written in a few seconds because nothing is made per node here but its
+columns: strings and values once each, indices and float32 numbers as bytes.
 """
 
 from __future__ import annotations
@@ -173,7 +177,10 @@ def _values(objs: list[Value]) -> tuple[dict[str, Any], bytes, set[int]]:
             if not _composable(v):
                 odd.add(k)
     bad = [k for k, v in enumerate(objs) if v.finite is not True and has_nonfinite(v)]
-    blob = array("f", chain.from_iterable([_flat(objs[k].data) for k in packed]))
+    # a value's numbers row by row: a row of one batch ([[a, b, c]]) at once, the common case
+    one_row = [len(sh) == 2 and sh[0] == 1 for sh, _, _ in metas]
+    rows = [objs[k].data[0] if one_row[meta[k]] else _flat(objs[k].data) for k in packed]
+    blob = array("f", chain.from_iterable(rows))
     if sys.byteorder != "little":
         blob.byteswap()
     return {"meta": meta, "metas": [[list(sh), dt, dev] for sh, dt, dev in metas], "data": data, "packed": packed,

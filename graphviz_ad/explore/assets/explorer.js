@@ -1,7 +1,8 @@
 /* graphviz_ad explorer: expand and collapse modules in place, search, inspect, step the backward pass.
-   The page holds the trace's JSON and each part's DOT statement (made in Python, the static figures'
-   style); this script composes the DOT of what is open and a Web Worker (Graphviz in WebAssembly, from a
-   Blob URL: works from file://) lays it out. User text reaches the page only as JSON inserted with
+   The page holds the trace's data as columns (explore/pieces.py) and the few DOT statements Python
+   made; this script composes each box's statement when first drawn (``composer``: DotPieces' text), the
+   DOT of what is open, and a Web Worker (Graphviz in WebAssembly, from a Blob URL: works from file://)
+   lays it out. User text reaches the page only as JSON inserted with
    textContent/setAttribute, or as SVG text escaped by Graphviz and parsed as XML. */
 (function () {
   "use strict";
