@@ -1033,7 +1033,7 @@
       if (c) {
         var ccid = c.getAttribute("data-cluster");
         if (t.localName === "text" && mods[ccid]) { setClosed(ccid, true); select("m" + ccid); return; }
-        if (folds[ccid]) { setFold(ccid, true); return; }
+        if (folds[ccid] && t.localName === "text") { setFold(ccid, true); return; }
         if (mods[ccid]) { select("m" + ccid); }
       }
     });
