@@ -89,7 +89,10 @@ def traces() -> list[gad.Trace]:
     from tests.hardening.test_names import Hostile
 
     hostile = gad.trace(Hostile(), torch.ones(1, 2)).backward()
-    return [odd, expr, hostile]
+    lin = nn.Linear(2, 2)  # complex and sparse values: their statements are made in Python, every box's too
+    complex_ = gad.trace(lambda z: lin((z * z).abs()).sum(), torch.tensor([1 + 2j, 3 - 1j], requires_grad=True))
+    sparse = torch.sparse_coo_tensor([[0, 1], [1, 0]], [1.0, 2.0], (2, 2), requires_grad=True)
+    return [odd, expr, hostile, complex_.backward(), gad.trace(lambda s: (s * 2).to_dense().sum(), sparse).backward()]
 
 
 def expected(trace: gad.Trace, options: RenderOptions) -> tuple[list[str], list[str], list[str], dict[str, str]]:
