@@ -1,6 +1,6 @@
 """The explorer's speed: writing the page, its first picture, expanding a block and searching, in headless Chromium.
 
-    python benchmarks/explore_bench.py            # GPT-2-style stack of 48 blocks, and the 5,000-block stress case
+    python benchmarks/explore_bench.py            # GPT-2-style stacks of 48 blocks, and the 100,000-op stress case
     python benchmarks/explore_bench.py --smoke    # tiny sizes, one run: does it still work?
     python benchmarks/explore_bench.py --skip-stress
 
