@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from array import array
 from itertools import chain, count
 from operator import attrgetter
@@ -27,7 +28,7 @@ from ..render.gradcolor import _DARK, DECADES_PER_BIN, LIGHT, NONFINITE, SCALE
 from ..render.options import RenderOptions
 from ..render.theme import KIND_NAMES, SHAPES, STYLES
 from ..render.fold import rebuild_view
-from ..render.tidy import PLUMBING_OP, Tidied, _copy, tidy
+from ..render.tidy import PLUMBING_OP, Tidied, tidy
 
 __all__ = ["page_data"]
 
@@ -110,7 +111,7 @@ def _plumbing_opened(graph: Graph, tidied: Tidied) -> tuple[Graph, dict[str, tup
         fid = mapping.get(n.id)
         if fid in inner:
             box = boxes[fid]
-            inner[fid].append(n if n.cluster == box.cluster else _copy(n, cluster=box.cluster))
+            inner[fid].append(n if n.cluster == box.cluster else replace(n, cluster=box.cluster))
             mapping[n.id] = n.id
     nodes: list[Node] = []
     for n in view.nodes:
