@@ -35,12 +35,13 @@ class Explorer:
         self.options = options
 
     @cached_property
-    def _texts(self) -> tuple[str, str]:
-        """The page's data as JSON and its DOT pieces as lines."""
+    def _texts(self) -> tuple[str, str, bytes]:
+        """The page's data as JSON, the DOT statements made in Python as lines, the float32 numbers."""
         with gc_paused():
-            data, dot = page_data(self.graph, self.steps, self.options)
+            data, dot, numbers = page_data(self.graph, self.steps, self.options)
             # ASCII: a lone surrogate stays an escape (UTF-8 has no way to write it)
-            return json.dumps(data, separators=(",", ":"), allow_nan=False), dot.encode("utf-8", "replace").decode()
+            return (json.dumps(data, separators=(",", ":"), allow_nan=False), dot.encode("utf-8", "replace").decode(),
+                    numbers)
 
     def fragment(self, *, graphviz: bool = True, picture: str = "") -> str:
         """The explorer as an HTML fragment (a ``div``; several may share a page). ``graphviz=False``

@@ -2,14 +2,17 @@
 
 Every id starts with the explorer's prefix (``gad-x-`` and a hash of its data), so several explorers
 share a page and the same input gives the same bytes. The page's data travels as gzip-compressed JSON
-(base64) in a ``<script type="application/octet-stream">``, the vendored Graphviz (WebAssembly) packed
-the same way; the page's script inflates both and starts Graphviz in a Web Worker from a Blob URL.
+(base64) in a ``<script type="application/octet-stream">``, its columns of indices and its float32
+tensors' numbers as little-endian int32 and float32 bytes, and the vendored Graphviz (WebAssembly),
+packed the same way; the page's script inflates both and starts Graphviz in a Web Worker from a Blob URL.
 
 DOM contract (what tests and embedding pages may rely on): root ``div.gad-explorer`` with
 ``data-state`` (``busy``, ``ready``, ``error``) and ``data-boxes`` (the boxes drawn); in the drawing,
 every box ``g[data-id]`` (its node id in ``to_json``; a collapsed module ``m<cluster id>`` with
-``data-module``, its qualified name, and ``data-cluster``), every open module ``g.cluster[data-cluster]``
-(click its label to collapse it); ``input[type=search].gad-x-search`` and its results
+``data-module``, its qualified name, and ``data-cluster``; a folded box, a long chain or a cluster's
+mask plumbing, with ``data-fold``, its member count: click it to open it in place), every open module
+``g.cluster[data-cluster]`` (click its label to collapse it), every open fold ``g.cluster[data-cluster]``
+with the fold's box id (click its label to fold it again); ``input[type=search].gad-x-search`` and its results
 ``button.gad-x-result[data-target]``; the details panel's values ``[data-field]`` (``name``, ``op``,
 ``module``, ``source``, ``shape``, ``value.min``, ``grad.norm``, ...); the backward stepper's
 ``button.gad-x-prev``, ``.gad-x-next``, ``.gad-x-to-selected`` (or ArrowLeft/ArrowRight/Home while the
@@ -33,9 +36,10 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline
        "worker-src blob:; img-src data: blob:")
 
 
-def _packed(text: str, level: int = 1) -> str:
+def _packed(text: str | bytes, level: int = 1) -> str:
     """``text`` gzip-compressed (no timestamp: the same text gives the same bytes), in base64."""
-    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=level, mtime=0)).decode("ascii")
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return base64.b64encode(gzip.compress(raw, compresslevel=level, mtime=0)).decode("ascii")
 
 
 @cache
@@ -121,17 +125,18 @@ def carrying_graphviz(fragment: str) -> str:
     return fragment[:at] + _viz_element(prefix) + fragment[at:]
 
 
-def explorer_html(data_json: str, dot_lines: str, theme: Theme, *, graphviz: bool = True, picture: str = "") -> str:
-    """The explorer as an HTML fragment: ``data_json`` and ``dot_lines`` are
-    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON) and DOT statements.
+def explorer_html(data_json: str, dot_lines: str, numbers: bytes, theme: Theme, *, graphviz: bool = True,
+                  picture: str = "") -> str:
+    """The explorer as an HTML fragment: ``data_json``, ``dot_lines`` and ``numbers`` are
+    :func:`graphviz_ad.explore.pieces.page_data`'s data (as JSON), DOT statements and float32 numbers.
 
     ``graphviz=False`` leaves the vendored Graphviz out: the script then waits for another explorer on
     the page to bring it (:mod:`graphviz_ad.explore.notebook`). ``picture``: HTML shown in the view
     until the first layout replaces it (a static picture, for where the script does not run); with it,
     the controls and the side panel stay hidden (inline styles, which a sanitizer keeps) until the
     script shows them, and a line says how to make the explorer live."""
-    data, dot = _packed(data_json), _packed(dot_lines)
-    prefix = content_prefix("gad-x-", "\0".join((data, dot, theme.name)))
+    data, dot, nums = _packed(data_json), _packed(dot_lines), _packed(numbers)
+    prefix = content_prefix("gad-x-", "\0".join((data, dot, nums, theme.name)))
     hide = ' style="display:none" data-gad-live="1"' if picture else ""  # no dead buttons where no script runs
     viz = _viz_element(prefix) if graphviz else ""
     return (f'<div class="gad-explorer" id="{prefix}" data-state="busy" data-step="-1" tabindex="0" '
@@ -147,6 +152,8 @@ def explorer_html(data_json: str, dot_lines: str, theme: Theme, *, graphviz: boo
             f'id="{prefix}-data">{data}</script>\n'
             f'<script type="application/octet-stream" class="gad-x-dot" data-encoding="gzip-base64" '
             f'id="{prefix}-dot">{dot}</script>\n'
+            f'<script type="application/octet-stream" class="gad-x-numbers" data-encoding="gzip-base64" '
+            f'id="{prefix}-numbers">{nums}</script>\n'
             + viz
             + f'<script type="text/plain" class="gad-x-worker" id="{prefix}-worker">{_raw_script("layout-worker.js")}'
             "</script>\n"

@@ -298,8 +298,8 @@ def test_hostile_module_and_node_names_stay_text(browser, tmp_path):
                  and c.qualname]
     shown = page.eval_on_selector_all("g[data-module]", "els => els.map(e => e.getAttribute('data-module'))")
     assert shown == qualnames
-    # data, DOT, Graphviz, worker, page: none injected
-    assert page.eval_on_selector_all("script", "els => els.length") == 5
+    # data, DOT, numbers, Graphviz, worker, page: none injected
+    assert page.eval_on_selector_all("script", "els => els.length") == 6
     assert page.eval_on_selector_all("b", "els => els.length") == 0  # no injected markup
     page.fill(".gad-x-search", "<b>bold</b>")
     texts = page.eval_on_selector_all(".gad-x-result", "els => els.map(e => e.textContent)")
@@ -419,3 +419,46 @@ def test_a_hugging_face_model_opens_on_the_tidy_view(browser, tmp_path):
     assert len(drawn(w.page)) > len(boxes)
     assert w.errors == [] and local_requests(w) == []
     w.page.close()
+
+
+class Masked(nn.Module):
+    """A module whose mask is computed from positions: the tidy view folds it into one plumbing box."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        pos = torch.arange(4)
+        keep = (pos % 2) == 0
+        return torch.where(keep, self.fc(x), torch.zeros(()))
+
+
+def test_the_plumbing_box_opens_in_place_and_folds_again(browser, tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(Masked(), Masked())
+    t = gad.trace(lambda x: model(x).sum(), torch.randn(2, 4)).backward()
+    path = t.explore().save(tmp_path / "plumbing.html")
+    w = Watched(browser)
+    w.open(path)
+    ready(w.page)
+    page = w.page
+    boxes = page.eval_on_selector_all("g[data-id]", "els => els.map(e => e.getAttribute('data-id'))")
+    folded = [b for b in boxes if b.startswith("p")]
+    assert len(folded) == 2 and all(page.get_attribute(f'g[data-id="{b}"]', "data-fold") == "5" for b in folded)
+    before = len(boxes)
+    n = layouts(page)
+    page.click(f'g[data-id="{folded[0]}"]')
+    ready(page, after=n)
+    opened = page.eval_on_selector_all("g[data-id]", "els => els.map(e => e.getAttribute('data-id'))")
+    assert len(opened) == before + 5 - 1 and folded[0] not in opened and folded[1] in opened
+    members = [n.id for n in t.graph.nodes if n.op in ("arange", "remainder", "eq")][:3]
+    assert set(members) <= set(opened)
+    # its members sit in a cluster of its own, inside the module's; its label folds it again
+    cluster = f'g.cluster[data-cluster="{folded[0]}"]'
+    n = layouts(page)
+    page.click(f"{cluster} > text")
+    ready(page, after=n)
+    assert int(page.get_attribute(ROOT, "data-boxes")) == before
+    assert page.eval_on_selector_all("g[data-id]", "els => els.map(e => e.getAttribute('data-id'))") == boxes
+    assert w.errors == []
