@@ -21,10 +21,10 @@ from typing import Any
 
 from ..model.graph import Graph, Node
 from ..model.steps import Step
-from ..model.values import _EPS, Value
+from ..model.values import MACHINE_EPS, Value
 from ..render.collapse import AUTO_MAX_NODES, LIBRARY_MAX_NODES, collapse, module_level, resolve_view
 from ..render.dot import DotPieces, has_nonfinite
-from ..render.gradcolor import _DARK, DECADES_PER_BIN, LIGHT, NONFINITE, SCALE
+from ..render.gradcolor import DARK_BINS, DECADES_PER_BIN, LIGHT, NONFINITE, SCALE
 from ..render.options import RenderOptions
 from ..render.theme import KIND_NAMES, SHAPES, STYLES
 from ..render.fold import rebuild_view
@@ -127,7 +127,7 @@ def _style(pieces: DotPieces) -> dict[str, Any]:
     return {"fill": theme.fill, "border": theme.border, "shape": SHAPES, "style": STYLES, "kindName": KIND_NAMES,
             "muted": theme.muted, "grad": theme.grad, "clusterMod": theme.cluster_mod, "clusterFn": theme.cluster_fn,
             "clusterBorder": theme.cluster_border, "scale": list(SCALE), "light": sorted(LIGHT),
-            "dark": sorted(_DARK), "decades": DECADES_PER_BIN, "nonfinite": NONFINITE, "eps": _EPS,
+            "dark": sorted(DARK_BINS), "decades": DECADES_PER_BIN, "nonfinite": NONFINITE, "eps": MACHINE_EPS,
             "digits": opts.digits, "grads": opts.grads, "gradColor": opts.grad_color}
 
 

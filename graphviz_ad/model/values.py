@@ -6,14 +6,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Value", "DEFAULT_MAX_ELEMENTS", "json_number"]
+__all__ = ["Value", "DEFAULT_MAX_ELEMENTS", "json_number", "MACHINE_EPS"]
 
 DEFAULT_MAX_ELEMENTS = 64  # tensors larger than this are kept as summaries
 
 # Machine epsilon of the dtype a summary's sum is taken in (integers and bools are summed in float64,
 # complex numbers as their float magnitudes).
-_EPS = {"float64": 2.0 ** -52, "complex128": 2.0 ** -52, "float32": 2.0 ** -23, "complex64": 2.0 ** -23,
-        "float16": 2.0 ** -10, "complex32": 2.0 ** -10, "chalf": 2.0 ** -10, "bfloat16": 2.0 ** -7}
+MACHINE_EPS = {"float64": 2.0 ** -52, "complex128": 2.0 ** -52, "float32": 2.0 ** -23, "complex64": 2.0 ** -23,
+               "float16": 2.0 ** -10, "complex32": 2.0 ** -10, "chalf": 2.0 ** -10, "bfloat16": 2.0 ** -7}
 
 
 @dataclass(slots=True)
@@ -54,7 +54,7 @@ class Value:
             return False
         # an exact 0 counts too (its sum cancelled to 0 here, and to ±1e-12 on another CPU); an all-zero
         # tensor (noise 0) has a true mean of 0; log2 n as the bit length (no float log per value)
-        noise = (_EPS.get(self.dtype, 2.0 ** -52) * max(abs(st["min"]), abs(st["max"]))
+        noise = (MACHINE_EPS.get(self.dtype, 2.0 ** -52) * max(abs(st["min"]), abs(st["max"]))
                  * max(1, math.prod(self.shape).bit_length()))
         return 0 < noise < math.inf and abs(st["mean"]) <= noise  # a NaN mean or bound compares False
 

@@ -6,12 +6,12 @@ import math
 
 from ..model.values import Value
 
-__all__ = ["magnitude", "grad_fill", "fill_of", "colour_bar", "SCALE", "LIGHT"]
+__all__ = ["magnitude", "grad_fill", "fill_of", "colour_bar", "SCALE", "LIGHT", "DARK_BINS"]
 
 # ColorBrewer RdBu (11 classes, reversed): distinguishable with the common colour-vision deficiencies.
 SCALE = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
          "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f")
-_DARK = {0, 1, 9, 10}
+DARK_BINS = {0, 1, 9, 10}
 LIGHT = frozenset(SCALE[3:8])  # too pale for an edge line
 DECADES_PER_BIN = 3  # the middle bin holds |g| in [10^-1.5, 10^1.5]
 NONFINITE = "#000000"
@@ -54,7 +54,7 @@ def fill_of(mag: float | None) -> tuple[str, str] | None:
     if not math.isfinite(mag):
         return NONFINITE, "#ffffff"
     k = bin_of(mag)
-    return SCALE[k], ("#ffffff" if k in _DARK else "#1a1a1a")
+    return SCALE[k], ("#ffffff" if k in DARK_BINS else "#1a1a1a")
 
 
 def colour_bar() -> str:
@@ -64,7 +64,7 @@ def colour_bar() -> str:
     for k, colour in enumerate(SCALE):
         exp = (k - half) * DECADES_PER_BIN
         text = "1" if exp == 0 else f"1e{exp}"
-        fg = "#ffffff" if k in _DARK else "#1a1a1a"
+        fg = "#ffffff" if k in DARK_BINS else "#1a1a1a"
         cells.append(f'<TD BGCOLOR="{colour}"><FONT COLOR="{fg}" POINT-SIZE="8">{text}</FONT></TD>')
     cells.append(f'<TD BGCOLOR="{NONFINITE}"><FONT COLOR="#ffffff" POINT-SIZE="8">nan/inf</FONT></TD>')
     return "".join(cells)

@@ -149,8 +149,12 @@ def test_each_op_carries_the_line_of_the_users_code_that_made_it():
     tanh = next(n for n in t.nodes if n.op == "tanh")
     assert tanh.source == "return self.fc2(torch.tanh(h))"
     # and the explorer's details panel reads it
-    data, _ = page_data(t.graph, t.steps, gad.RenderOptions())
-    assert "h = self.fc1(x)" in data["sources"]
+    from array import array
+
+    page, _, blob = page_data(t.graph, t.steps, gad.RenderOptions())
+    data, ints = page["graph"], array("i", blob)  # a column is [offset, length] of int32s in the blob
+    at, n = data["nodes"]["source"]
+    assert "h = self.fc1(x)" in [data["strings"][k] for k in ints[at:at + n]]
 
 
 def test_a_long_source_line_is_cut():
