@@ -2,16 +2,18 @@
 
 At each recorded optimizer step (every ``every``-th), for every parameter the optimizer trains: the
 gradient norm (post-step, so DDP's synchronized gradient), the parameter norm after the step, the
-update norm ``||p_after - p_before||`` and their ratio. A step pre-hook copies the parameters into
-buffers allocated once; the post-hook subtracts the parameters from that copy in place, takes every
-norm (gradients, parameters, updates) with one ``torch._foreach_norm`` and stacks them straight into a
-row of a tensor allocated once (``torch.stack(..., out=row)``). The rows become Python floats in
-batches, one ``tolist()`` per :data:`CHUNK` steps (or when the history is read, or at the end): a step
-costs three foreach calls, one stack and a little Python, and on a GPU there is one synchronization
-per batch instead of one per step. Everything runs under ``torch.no_grad()`` and
-reads only: no ``.grad``, parameter, optimizer state or RNG is touched, so the training is
-bit-identical with and without the watch. Every hook is removed when the ``with`` ends, also when the
-loop raises.
+update norm ``||p_after - p_before||`` and their ratio. On a CPU (models up to :data:`FLAT_LIMIT`
+parameter elements) everything goes through one workspace allocated once (:class:`_Flat`): a step
+pre-hook copies the parameters into it (one foreach call); the post-hook copies the gradients and the
+parameters in (one call), subtracts (one call) and takes the norms of all three as the rows of one
+view per group of similar sizes (one vector_norm call each; one for the lesson's nets), straight into
+a row of a tensor allocated once. Elsewhere (accelerators, where foreach calls are fused kernels;
+sparse gradients; large models) the snapshot is copied into buffers of its own and the norms come from
+one ``torch._foreach_norm``. The rows become Python floats in batches, one ``tolist()`` per
+:data:`CHUNK` steps (or when the history is read, or at the end); activation statistics
+(``activations=True``) likewise. Everything runs under ``torch.no_grad()`` and reads only: no
+``.grad``, parameter, optimizer state or RNG is touched, so the training is bit-identical with and
+without the watch. Every hook is removed when the ``with`` ends, also when the loop raises.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ __all__ = ["watch", "Recorder", "SATURATING", "ZEROING", "CHUNK"]
 
 SATURATING = (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Hardtanh, torch.nn.Softsign)
 ZEROING = (torch.nn.ReLU, torch.nn.ReLU6)
-SATURATION = 0.99
-_set_grad_enabled = torch._C._set_grad_enabled  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
+SATURATION = 0.99  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
+_set_grad_enabled = torch._C._set_grad_enabled
+# below the autograd keys of the dispatcher (under no_grad already): a little less work per call on a CPU
+_below_autograd = getattr(torch._C, "_AutoDispatchBelowAutograd", None) or (lambda: None)
 CHUNK = 256  # recorded steps kept as a tensor before one tolist()
 FLAT_LIMIT = 1 << 20  # parameter elements up to which the norms go through one workspace (at most 6 copies)
 PAD_FREE = 4096  # zeros a workspace group may hold whatever its size
@@ -89,6 +93,11 @@ class Recorder:
         self._count = 0  # optimizer steps seen
         self._active = False
         self._pending: dict[str, list[torch.Tensor]] = {}
+        # activation statistics held back: a (rows, statistics) tensor, its row views, how many are filled
+        self._act_buf: torch.Tensor | None = None
+        self._act_cells: list[torch.Tensor] = []
+        self._act_fill = 0
+        self._act_fast: bool | None = None
         # rows held back: a (rows, 3 * parameters) tensor, views of each row's cells, how many rows are filled
         self._buf: torch.Tensor | None = None
         self._cells: list[torch.Tensor] = []
@@ -122,6 +131,7 @@ class Recorder:
         self._before = []  # the snapshot buffers and the row buffer are the only tensors the watch allocated
         self._buf, self._cells, self._fast, self._flat = None, [], None, None
         self._pending = {}
+        self._act_buf, self._act_cells, self._act_fast = None, [], None
 
     @property
     def steps_seen(self) -> int:
@@ -133,17 +143,21 @@ class Recorder:
         return self._count % self.every == 0
 
     def _pre(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self._active = self._due()
-        self._count += 1
-        if self._active and self.updates:
+        count = self._count
+        self._count = count + 1
+        self._active = active = count % self.every == 0  # (as _due, inline: this runs every step)
+        if active and self.updates:
+            before = self._before
             prev = torch.is_grad_enabled()
-            _set_grad_enabled(False)  # torch.no_grad() without its Python objects: this runs every step
+            _set_grad_enabled(False)  # torch.no_grad() without its Python objects
             try:
-                if self._fast is None:
-                    self._fast = self._allocate()
-                if not self._before:
-                    self._before = [torch.empty_like(p) for p in self.params]
-                torch._foreach_copy_(self._before, self.params)
+                if not before:
+                    if self._fast is None:
+                        self._fast = self._allocate()
+                    before = self._before = self._before or [torch.empty_like(p) for p in self.params]
+                guard = _below_autograd()  # reads the parameters into our own tensors: nothing to differentiate
+                torch._foreach_copy_(before, self.params)
+                del guard
             finally:
                 _set_grad_enabled(prev)
 
@@ -165,8 +179,6 @@ class Recorder:
         try:
             if self._fast is None:
                 self._fast = self._allocate()
-            if self._fill == len(self._cells):
-                self.hand_over()
             grads = [p.grad for p in self.params]
             if not (self._fast and self._record_flat(grads)):
                 self._record_slow(grads)
@@ -194,17 +206,26 @@ class Recorder:
         return True
 
     def _record_flat(self, grads: list[Any]) -> bool:
-        """The norms through the workspace: gradients and parameters copied in (a foreach call each), the
-        update subtracted (one call), one vector_norm per group of equal sizes into the next row. False
-        (a sparse gradient): the per-step path from now on."""
+        """The norms through the workspace: gradients and parameters copied in (one foreach call), the
+        update subtracted (one call), one vector_norm per group into the next row. False (a sparse
+        gradient): the per-step path from now on."""
         flat = self._flat
         assert flat is not None
-        if not flat.copy_in(grads, self.params):
-            return self._give_up()
-        if flat.update is not None:
-            flat.update[0].sub_(flat.update[1])  # before - after, as the per-tensor path computes it
-        for (mat, _, _), cell in zip(flat.groups, self._cells[self._fill], strict=True):
-            torch.linalg.vector_norm(mat, dim=2, out=cell)
+        if self._fill == len(self._cells):
+            self.hand_over()
+        guard = _below_autograd()  # our own tensors, read from the model's: nothing for autograd to see
+        try:
+            try:
+                torch._foreach_copy_(flat.both, grads + self.params)
+            except (TypeError, RuntimeError):  # a parameter without a gradient, or a sparse one
+                if not flat.copy_in(grads, self.params):
+                    return self._give_up()
+            if flat.update is not None:
+                flat.update[0].sub_(flat.update[1])  # before - after, as the per-tensor path computes it
+            for mat, cell in zip(flat.mats, self._cells[self._fill], strict=True):
+                torch.linalg.vector_norm(mat, dim=2, out=cell)
+        finally:
+            del guard
         self._fill += 1
         self._held_steps.append(self._count)
         return True
@@ -236,6 +257,7 @@ class Recorder:
 
     def hand_over(self) -> None:
         """Give the rows held back to the history as Python floats (one tolist() for all of them)."""
+        self._hand_over_activations()
         k = self._fill
         if not k:
             return
@@ -271,17 +293,47 @@ class Recorder:
         return hook
 
     def _flush_activations(self) -> None:
+        """This step's activation statistics: stacked into the next row of a tensor (converted with the
+        norms, in batches), or, where modules did not run or sit on several devices, to floats now."""
         pending, self._pending = self._pending, {}
+        if len(pending) == len(self.modules) and self._act_fast is not False:
+            flat = [t for n, _ in self.modules for t in pending[n]]
+            if self._act_fill == len(self._act_cells):
+                self._hand_over_activations()
+                if self._act_buf is None:
+                    self._act_buf = torch.empty((CHUNK, len(flat)), dtype=torch.float32, device=flat[0].device)
+                    self._act_cells = list(self._act_buf.unbind())
+            try:
+                torch.stack(flat, out=self._act_cells[self._act_fill])
+            except RuntimeError:  # statistics on several devices: to floats per step from now on
+                self._act_fast = False
+            else:
+                self._act_fill += 1
+                return
+        self._hand_over_activations()  # rows held back first: the history keeps the steps in order
         order = [n for n, _ in self.modules if n in pending]
         flat = [t for n in order for t in pending[n]]
         values = torch.stack([t.to("cpu") for t in flat]).tolist() if flat else []
+        self.history.add_activations(self._split(order, values))
+
+    def _split(self, order: list[str], values: list[float]) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
         k = 0
         for n in order:
-            size = len(pending[n])
+            size = len(self.history.activation_stats[n])
             out[n] = values[k:k + size]
             k += size
-        self.history.add_activations(out)
+        return out
+
+    def _hand_over_activations(self) -> None:
+        k = self._act_fill
+        if not k:
+            return
+        assert self._act_buf is not None
+        self._act_fill = 0
+        order = [n for n, _ in self.modules]
+        for row in self._act_buf[:k].tolist():
+            self.history.add_activations(self._split(order, row))
 
     def _capture(self, module: Any, args: Any, kwargs: Any) -> None:
         """Keep (a copy of) the first forward's inputs: the run's graph is traced on them, once, later."""
@@ -334,6 +386,7 @@ class _Flat:
         self.both = views[0] + views[1]  # gradients and parameters: one copy call
         self.before = views[2] if updates else []
         self.update = (self.work[2], self.work[1]) if updates else None
+        self.mats = [mat for mat, _, _ in self.groups]
         self.width = sets * n + (0 if updates else 1)  # without updates: one column left nan, for all of them
         order = torch.full((3 * n,), sets * n, dtype=torch.long)
         order[torch.tensor(record_col, dtype=torch.long)] = torch.arange(sets * n)
