@@ -34,8 +34,8 @@ _set_grad_enabled = torch._C._set_grad_enabled
 # below the autograd keys of the dispatcher (under no_grad already): a little less work per call on a CPU
 _below_autograd = getattr(torch._C, "_AutoDispatchBelowAutograd", None) or (lambda: None)
 CHUNK = 256  # recorded steps kept as a tensor before one tolist()
-FLAT_LIMIT = 1 << 20  # parameter elements up to which the norms go through one workspace (at most 6 copies)
-PAD_FREE = 4096  # zeros a workspace group may hold whatever its size
+FLAT_LIMIT = 1 << 20  # parameter elements up to which the norms go through one workspace (3 copies of them)
+PAD_FREE = 4096  # zeros a workspace group may hold
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -355,8 +355,8 @@ class _Flat:
     of shape (sets, elements) and the norms are taken as the rows of (sets, k, width) views: the
     parameters grouped by size, each in a row of its group's width (the rest of the row stays zero and
     adds nothing to the sum of squares), a group as wide as its largest tensor and merged while the
-    padding stays small (:func:`_groups`). A step is then one copy before it and, after it, one copy,
-    one subtraction and one vector_norm per group (one for the lesson's nets).
+    padding stays under :data:`PAD_FREE` zeros (:func:`_groups`). A step is then one copy before it
+    and, after it, one copy, one subtraction and one vector_norm per group (one for the lesson's nets).
 
     ``grads``, ``values``, ``before``: per parameter, its views there (shaped like it); ``groups``: per
     group, the (sets, k, width) view and the span of its norms in a row; ``order``: per record column
@@ -419,22 +419,21 @@ class _Flat:
 
 def _groups(sizes: list[int]) -> list[tuple[int, list[int]]]:
     """Parameters (by index) grouped for the workspace: (row width, indices). Largest first; a tensor joins
-    the group being filled while the group's padding stays within its own elements or :data:`PAD_FREE`
-    (a reduction call costs about as much as summing a few thousand floats)."""
+    the group being filled while the group's padding stays within :data:`PAD_FREE` zeros (a reduction call
+    costs about as much as summing a few thousand floats; more padding would cost large models compute)."""
     order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
     groups: list[tuple[int, list[int]]] = []
-    used = padding = 0
+    padding = 0
     for i in order:
         s = sizes[i]
         if groups:
             width, idxs = groups[-1]
-            if padding + width - s <= max(used + s, PAD_FREE):
+            if padding + width - s <= PAD_FREE:
                 idxs.append(i)
-                used += s
                 padding += width - s
                 continue
         groups.append((s, [i]))
-        used, padding = s, 0
+        padding = 0
     for _, idxs in groups:
         idxs.sort()  # the optimizer's order within a group
     return groups
