@@ -445,7 +445,9 @@ def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, every: in
 
     every: record every N-th optimizer step; activations: also per leaf module the output's mean,
     std and saturated (Tanh/Sigmoid) or zero (ReLU) fraction; updates: keep a copy of the parameters
-    to measure each update (off: half the memory, no update norms); graph: keep the first batch to
+    to measure each update (off: no update norms, one copy of the parameters less: the watch holds one
+    copy with updates on large models, three on a CPU up to FLAT_LIMIT elements, where copying the
+    gradients and parameters into one workspace makes the norms one call); graph: keep the first batch to
     draw the model's graph in the page; rank: under torch.distributed only this rank records
     (None: every rank); label, config: how comparisons name the run (``config={"lr": 0.003}``).
     """
