@@ -276,19 +276,22 @@ class Recorder:
             y = output[0] if isinstance(output, (tuple, list)) and output else output
             if not isinstance(y, torch.Tensor) or not y.is_floating_point() or y.numel() == 0:
                 return
-            with torch.no_grad():
-                y = y.detach()
-                std, mean = torch.std_mean(y.float(), correction=0)
+            prev = torch.is_grad_enabled()
+            _set_grad_enabled(False)  # (no graph for these: y itself needs no detach)
+            try:
+                std, mean = torch.std_mean(y if y.dtype is torch.float32 else y.float(), correction=0)
                 stats = [mean, std]
                 if kind == "saturated":
                     if isinstance(mod, torch.nn.Sigmoid):
-                        sat = ((y < 1 - SATURATION) | (y > SATURATION)).float().mean()
+                        sat = torch.mean((y < 1 - SATURATION) | (y > SATURATION), dtype=torch.float32)
                     else:
-                        sat = (y.abs() > SATURATION).float().mean()
+                        sat = torch.mean(y.abs() > SATURATION, dtype=torch.float32)
                     stats.append(sat)
                 elif kind == "zero":
-                    stats.append((y == 0).float().mean())
+                    stats.append(torch.mean(y == 0, dtype=torch.float32))
                 self._pending[name] = stats  # the last forward before the step wins
+            finally:
+                _set_grad_enabled(prev)
 
         return hook
 
