@@ -114,6 +114,16 @@ class History:
                 series.append(got[k] if got is not None else None)
         self._cache = None
 
+    def add_loss(self, step: int, value: float) -> None:
+        """``add_scalars(step, {"loss": value})``, for the loop's every step without the dict."""
+        series = self.scalars.get("loss")
+        if series is None or len(series) != len(self.log_steps) or value - value != 0:  # new, padded or nan/inf
+            self.add_scalars(step, {"loss": value})
+            return
+        self.log_steps.append(step)
+        series.append(value)
+        self._cache = None
+
     def add_scalars(self, step: int, scalars: dict[str, float]) -> None:
         if not scalars.keys() <= self.scalars.keys():  # a new name: check it once
             bad = sorted(set(scalars) & RESERVED)

@@ -2,16 +2,18 @@
 
 At each recorded optimizer step (every ``every``-th), for every parameter the optimizer trains: the
 gradient norm (post-step, so DDP's synchronized gradient), the parameter norm after the step, the
-update norm ``||p_after - p_before||`` and their ratio. A step pre-hook copies the parameters into
-buffers allocated once; the post-hook subtracts the parameters from that copy in place, takes every
-norm (gradients, parameters, updates) with one ``torch._foreach_norm`` and stacks them straight into a
-row of a tensor allocated once (``torch.stack(..., out=row)``). The rows become Python floats in
-batches, one ``tolist()`` per :data:`CHUNK` steps (or when the history is read, or at the end): a step
-costs three foreach calls, one stack and a little Python, and on a GPU there is one synchronization
-per batch instead of one per step. Everything runs under ``torch.no_grad()`` and
-reads only: no ``.grad``, parameter, optimizer state or RNG is touched, so the training is
-bit-identical with and without the watch. Every hook is removed when the ``with`` ends, also when the
-loop raises.
+update norm ``||p_after - p_before||`` and their ratio. On a CPU (models up to :data:`FLAT_LIMIT`
+parameter elements) everything goes through one workspace allocated once (:class:`_Flat`): a step
+pre-hook copies the parameters into it (one foreach call); the post-hook copies the gradients and the
+parameters in (one call), subtracts (one call) and takes the norms of all three as the rows of one
+view per group of similar sizes (one vector_norm call each; one for the lesson's nets), straight into
+a row of a tensor allocated once. Elsewhere (accelerators, where foreach calls are fused kernels;
+sparse gradients; large models) the snapshot is copied into buffers of its own and the norms come from
+one ``torch._foreach_norm``. The rows become Python floats in batches, one ``tolist()`` per
+:data:`CHUNK` steps (or when the history is read, or at the end); activation statistics
+(``activations=True``) likewise. Everything runs under ``torch.no_grad()`` and reads only: no
+``.grad``, parameter, optimizer state or RNG is touched, so the training is bit-identical with and
+without the watch. Every hook is removed when the ``with`` ends, also when the loop raises.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ __all__ = ["watch", "Recorder", "SATURATING", "ZEROING", "CHUNK"]
 
 SATURATING = (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Hardtanh, torch.nn.Softsign)
 ZEROING = (torch.nn.ReLU, torch.nn.ReLU6)
-SATURATION = 0.99
-_set_grad_enabled = torch._C._set_grad_enabled  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
+SATURATION = 0.99  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
+_set_grad_enabled = torch._C._set_grad_enabled
+# below the autograd keys of the dispatcher (under no_grad already): a little less work per call on a CPU
+_below_autograd = getattr(torch._C, "_AutoDispatchBelowAutograd", None) or (lambda: None)
 CHUNK = 256  # recorded steps kept as a tensor before one tolist()
+FLAT_LIMIT = 1 << 20  # parameter elements up to which the norms go through one workspace (3 copies of them)
+PAD_FREE = 4096  # zeros a workspace group may hold
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -87,12 +93,18 @@ class Recorder:
         self._count = 0  # optimizer steps seen
         self._active = False
         self._pending: dict[str, list[torch.Tensor]] = {}
+        # activation statistics held back: a (rows, statistics) tensor, its row views, how many are filled
+        self._act_buf: torch.Tensor | None = None
+        self._act_cells: list[torch.Tensor] = []
+        self._act_fill = 0
+        self._act_fast: bool | None = None
         # rows held back: a (rows, 3 * parameters) tensor, views of each row's cells, how many rows are filled
         self._buf: torch.Tensor | None = None
         self._cells: list[torch.Tensor] = []
         self._fill = 0
         self._held_steps: list[int] = []
-        self._fast: bool | None = None  # None: not decided (first recorded step); False: the per-step fallback
+        self._fast: bool | None = None  # None: not decided (first recorded step); False: the per-step path
+        self._flat: _Flat | None = None
         self.history.pull = self.hand_over
         self.paused = False  # set while the run traces its graph on a copy of the model
         self.sample: tuple[tuple[Any, ...], dict[str, Any]] | None = None
@@ -117,8 +129,9 @@ class Recorder:
             self._handles.pop().remove()
         self.hand_over()
         self._before = []  # the snapshot buffers and the row buffer are the only tensors the watch allocated
-        self._buf, self._cells, self._fast = None, [], None
+        self._buf, self._cells, self._fast, self._flat = None, [], None, None
         self._pending = {}
+        self._act_buf, self._act_cells, self._act_fast = None, [], None
 
     @property
     def steps_seen(self) -> int:
@@ -130,15 +143,21 @@ class Recorder:
         return self._count % self.every == 0
 
     def _pre(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self._active = self._due()
-        self._count += 1
-        if self._active and self.updates:
+        count = self._count
+        self._count = count + 1
+        self._active = active = count % self.every == 0  # (as _due, inline: this runs every step)
+        if active and self.updates:
+            before = self._before
             prev = torch.is_grad_enabled()
-            _set_grad_enabled(False)  # torch.no_grad() without its Python objects: this runs every step
+            _set_grad_enabled(False)  # torch.no_grad() without its Python objects
             try:
-                if not self._before:
-                    self._before = [torch.empty_like(p) for p in self.params]
-                torch._foreach_copy_(self._before, self.params)
+                if not before:
+                    if self._fast is None:
+                        self._fast = self._allocate()
+                    before = self._before = self._before or [torch.empty_like(p) for p in self.params]
+                guard = _below_autograd()  # reads the parameters into our own tensors: nothing to differentiate
+                torch._foreach_copy_(before, self.params)
+                del guard
             finally:
                 _set_grad_enabled(prev)
 
@@ -158,54 +177,74 @@ class Recorder:
         prev = torch.is_grad_enabled()
         _set_grad_enabled(False)
         try:
-            tensors = [p.grad if p.grad is not None else p.new_zeros(()) for p in self.params] + self.params
-            if self.updates:
-                torch._foreach_sub_(self._before, self.params)  # before - after, in our own buffers
-                tensors += self._before
-            if self._fast is not False and tensors:
-                if self._fill == len(self._cells):
-                    self.hand_over()
-                if self._fast is None:
-                    self._fast = self._allocate(tensors)
-                if self._fast:
-                    try:  # one call for grads, parameters and updates, stacked into the next row
-                        if self._norm_dtype is None:
-                            norms = torch._foreach_norm(tensors)
-                        else:
-                            norms = torch._foreach_norm(tensors, 2, dtype=self._norm_dtype)
-                    except (RuntimeError, TypeError):  # a sparse gradient turned up: per step from now on
-                        self._fast = False
-                    else:
-                        torch.stack(norms, out=self._cells[self._fill])
-                        self._fill += 1
-                        self._held_steps.append(self._count)
-            if not self._fast:
-                self.hand_over()
-                self._record_now(tensors)
+            if self._fast is None:
+                self._fast = self._allocate()
+            grads = [p.grad for p in self.params]
+            if not (self._fast and self._record_flat(grads)):
+                self._record_slow(grads)
             if self.modules:
                 self._flush_activations()
         finally:
             _set_grad_enabled(prev)
 
-    def _allocate(self, tensors: list[torch.Tensor]) -> bool:
-        """The row buffer, if every norm comes out on one device in one dtype (else: the per-step path)."""
-        try:
-            norms = self._norms(tensors)
-        except (RuntimeError, TypeError):
+    def _allocate(self) -> bool:
+        """The flat workspace and the row buffer, where the parameters allow (else False: the per-step path)."""
+        if not self.params:
             return False
-        kinds = {(t.device, t.dtype) for t in norms}
-        if len(kinds) != 1 or any(t.is_sparse for t in tensors):
+        flat = _Flat.build(self.params, self._norm_dtype, self.updates)
+        if flat is None:
             return False
-        device, dtype = kinds.pop()
-        width = 3 * len(self.params)
-        rows = CHUNK
-        self._buf = torch.full((rows, width), float("nan"), dtype=dtype, device=device)  # update columns stay nan
-        self._cells = list(self._buf[:, :len(tensors)].unbind())  # row views, made once
+        self._flat = flat
+        if self.updates:
+            self._before = flat.before
+        sets = flat.work.shape[0]
+        rows = max(1, min(CHUNK, 4096 // len(flat.groups)))  # (row, group) views, made once: a few thousand
+        self._buf = torch.full((rows, flat.width), float("nan"), dtype=flat.work.dtype)  # a spare column stays nan
+        per_group = [self._buf[:, a:b].view(rows, sets, (b - a) // sets).unbind() for _, a, b in flat.groups]
+        self._cells = list(zip(*per_group, strict=True))  # per row: its cell of each group
         self._fill = 0
         return True
 
-    def _record_now(self, tensors: list[torch.Tensor]) -> None:
-        """The per-step path (sparse gradients, parameters on several devices or dtypes): norms to floats now."""
+    def _record_flat(self, grads: list[Any]) -> bool:
+        """The norms through the workspace: gradients and parameters copied in (one foreach call), the
+        update subtracted (one call), one vector_norm per group into the next row. False (a sparse
+        gradient): the per-step path from now on."""
+        flat = self._flat
+        assert flat is not None
+        if self._fill == len(self._cells):
+            self.hand_over()
+        guard = _below_autograd()  # our own tensors, read from the model's: nothing for autograd to see
+        try:
+            try:
+                torch._foreach_copy_(flat.both, grads + self.params)
+            except (TypeError, RuntimeError):  # a parameter without a gradient, or a sparse one
+                if not flat.copy_in(grads, self.params):
+                    return self._give_up()
+            if flat.update is not None:
+                flat.update[0].sub_(flat.update[1])  # before - after, as the per-tensor path computes it
+            for mat, cell in zip(flat.mats, self._cells[self._fill], strict=True):
+                torch.linalg.vector_norm(mat, dim=2, out=cell)
+        finally:
+            del guard
+        self._fill += 1
+        self._held_steps.append(self._count)
+        return True
+
+    def _give_up(self) -> bool:
+        self.hand_over()
+        self._fast = False
+        self._flat = None  # (the snapshot views stay in self._before for the per-step path)
+        self._buf, self._cells = None, []
+        return False
+
+    def _record_slow(self, grads: list[Any]) -> None:
+        """The per-step path (sparse gradients, parameters on an accelerator or of several devices or
+        dtypes): one foreach norm for all, stacked, to floats now."""
+        tensors = [g if g is not None else p.new_zeros(()) for g, p in zip(grads, self.params, strict=True)]
+        tensors += self.params
+        if self.updates:
+            torch._foreach_sub_(self._before, self.params)  # before - after, in our own buffers
+            tensors += self._before
         norms = self._norms(tensors)
         try:
             stacked = torch.stack(norms)
@@ -218,13 +257,15 @@ class Recorder:
 
     def hand_over(self) -> None:
         """Give the rows held back to the history as Python floats (one tolist() for all of them)."""
+        self._hand_over_activations()
         k = self._fill
         if not k:
             return
-        assert self._buf is not None
+        assert self._buf is not None and self._flat is not None
         self._fill = 0
         steps, self._held_steps = self._held_steps, []
-        self.history.add_steps(steps, self._buf[:k].reshape(-1).tolist())
+        rows = self._buf[:k].index_select(1, self._flat.order)  # layout order -> the record's columns
+        self.history.add_steps(steps, rows.reshape(-1).tolist())
 
     def _activation_hook(self, name: str, module: torch.nn.Module) -> Any:
         kind = _act_stats(module)[-1]
@@ -235,34 +276,67 @@ class Recorder:
             y = output[0] if isinstance(output, (tuple, list)) and output else output
             if not isinstance(y, torch.Tensor) or not y.is_floating_point() or y.numel() == 0:
                 return
-            with torch.no_grad():
-                y = y.detach()
-                std, mean = torch.std_mean(y.float(), correction=0)
+            prev = torch.is_grad_enabled()
+            _set_grad_enabled(False)  # (no graph for these: y itself needs no detach)
+            try:
+                std, mean = torch.std_mean(y if y.dtype is torch.float32 else y.float(), correction=0)
                 stats = [mean, std]
                 if kind == "saturated":
                     if isinstance(mod, torch.nn.Sigmoid):
-                        sat = ((y < 1 - SATURATION) | (y > SATURATION)).float().mean()
+                        sat = torch.mean((y < 1 - SATURATION) | (y > SATURATION), dtype=torch.float32)
                     else:
-                        sat = (y.abs() > SATURATION).float().mean()
+                        sat = torch.mean(y.abs() > SATURATION, dtype=torch.float32)
                     stats.append(sat)
                 elif kind == "zero":
-                    stats.append((y == 0).float().mean())
+                    stats.append(torch.mean(y == 0, dtype=torch.float32))
                 self._pending[name] = stats  # the last forward before the step wins
+            finally:
+                _set_grad_enabled(prev)
 
         return hook
 
     def _flush_activations(self) -> None:
+        """This step's activation statistics: stacked into the next row of a tensor (converted with the
+        norms, in batches), or, where modules did not run or sit on several devices, to floats now."""
         pending, self._pending = self._pending, {}
+        if len(pending) == len(self.modules) and self._act_fast is not False:
+            flat = [t for n, _ in self.modules for t in pending[n]]
+            if self._act_fill == len(self._act_cells):
+                self._hand_over_activations()
+                if self._act_buf is None:
+                    self._act_buf = torch.empty((CHUNK, len(flat)), dtype=torch.float32, device=flat[0].device)
+                    self._act_cells = list(self._act_buf.unbind())
+            try:
+                torch.stack(flat, out=self._act_cells[self._act_fill])
+            except RuntimeError:  # statistics on several devices: to floats per step from now on
+                self._act_fast = False
+            else:
+                self._act_fill += 1
+                return
+        self._hand_over_activations()  # rows held back first: the history keeps the steps in order
         order = [n for n, _ in self.modules if n in pending]
         flat = [t for n in order for t in pending[n]]
         values = torch.stack([t.to("cpu") for t in flat]).tolist() if flat else []
+        self.history.add_activations(self._split(order, values))
+
+    def _split(self, order: list[str], values: list[float]) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
         k = 0
         for n in order:
-            size = len(pending[n])
+            size = len(self.history.activation_stats[n])
             out[n] = values[k:k + size]
             k += size
-        self.history.add_activations(out)
+        return out
+
+    def _hand_over_activations(self) -> None:
+        k = self._act_fill
+        if not k:
+            return
+        assert self._act_buf is not None
+        self._act_fill = 0
+        order = [n for n, _ in self.modules]
+        for row in self._act_buf[:k].tolist():
+            self.history.add_activations(self._split(order, row))
 
     def _capture(self, module: Any, args: Any, kwargs: Any) -> None:
         """Keep (a copy of) the first forward's inputs: the run's graph is traced on them, once, later."""
@@ -277,6 +351,96 @@ class Recorder:
             self._capture_handle.remove()
 
 
+class _Flat:
+    """The workspace of the fast path (CPU, up to :data:`FLAT_LIMIT` parameter elements). On a CPU a foreach
+    call is one ATen call per tensor and a norm costs several copies, so rather than a norm per tensor
+    and set (3 per parameter), the gradients, parameters and snapshots are copied into one zeroed tensor
+    of shape (sets, elements) and the norms are taken as the rows of (sets, k, width) views: the
+    parameters grouped by size, each in a row of its group's width (the rest of the row stays zero and
+    adds nothing to the sum of squares), a group as wide as its largest tensor and merged while the
+    padding stays under :data:`PAD_FREE` zeros (:func:`_groups`). A step is then one copy before it
+    and, after it, one copy, one subtraction and one vector_norm per group (one for the lesson's nets).
+
+    ``grads``, ``values``, ``before``: per parameter, its views there (shaped like it); ``groups``: per
+    group, the (sets, k, width) view and the span of its norms in a row; ``order``: per record column
+    (gradients, parameters, updates, in the optimizer's order), its column in a row."""
+
+    def __init__(self, params: list[torch.Tensor], dtype: torch.dtype, updates: bool) -> None:
+        sets = 3 if updates else 2
+        n = len(params)
+        groups = _groups([p.numel() for p in params])
+        elements = sum(width * len(idxs) for width, idxs in groups)
+        self.work = torch.zeros((sets, elements), dtype=dtype)
+        views: list[list[Any]] = [[None] * n for _ in range(sets)]
+        self.groups: list[tuple[torch.Tensor, int, int]] = []
+        record_col = []  # per row column: the record column it holds
+        offset = col = 0
+        for width, idxs in groups:
+            k = len(idxs)
+            for s in range(sets):
+                for j, i in enumerate(idxs):
+                    start = offset + j * width
+                    views[s][i] = self.work[s, start:start + params[i].numel()].view(params[i].shape)
+                    record_col.append(s * n + i)
+            self.groups.append((self.work[:, offset:offset + k * width].view(sets, k, width), col, col + sets * k))
+            offset += k * width
+            col += sets * k
+        self.grads, self.values = views[0], views[1]
+        self.both = views[0] + views[1]  # gradients and parameters: one copy call
+        self.before = views[2] if updates else []
+        self.update = (self.work[2], self.work[1]) if updates else None
+        self.mats = [mat for mat, _, _ in self.groups]
+        self.width = sets * n + (0 if updates else 1)  # without updates: one column left nan, for all of them
+        order = torch.full((3 * n,), sets * n, dtype=torch.long)
+        order[torch.tensor(record_col, dtype=torch.long)] = torch.arange(sets * n)
+        self.order = order
+
+    @classmethod
+    def build(cls, params: list[torch.Tensor], norm_dtype: torch.dtype | None, updates: bool) -> _Flat | None:
+        """The workspace, or None where the fast path does not apply (another device, a sparse or complex
+        parameter, too many elements: there the per-tensor foreach calls are the better way)."""
+        if not params or sum(p.numel() for p in params) > FLAT_LIMIT:
+            return None
+        if any(p.device.type != "cpu" or p.layout != torch.strided or not p.is_floating_point() for p in params):
+            return None
+        return cls(params, norm_dtype or params[0].dtype, updates)
+
+    def copy_in(self, grads: list[Any], params: list[torch.Tensor]) -> bool:
+        """Gradients (zero for a parameter without one) and parameters into the workspace; False for a
+        sparse gradient."""
+        try:
+            try:
+                torch._foreach_copy_(self.both, grads + params)
+            except TypeError:  # a parameter without a gradient (None): zero there, the others copied
+                have = [(v, g) for v, g in zip(self.grads, grads, strict=True) if g is not None]
+                torch._foreach_zero_([v for v, g in zip(self.grads, grads, strict=True) if g is None])
+                torch._foreach_copy_([v for v, _ in have] + self.values, [g for _, g in have] + params)
+        except RuntimeError:  # copy_ between dense and sparse
+            return False
+        return True
+
+
+def _groups(sizes: list[int]) -> list[tuple[int, list[int]]]:
+    """Parameters (by index) grouped for the workspace: (row width, indices). Largest first; a tensor joins
+    the group being filled while the group's padding stays within :data:`PAD_FREE` zeros (a reduction call
+    costs about as much as summing a few thousand floats; more padding would cost large models compute)."""
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
+    groups: list[tuple[int, list[int]]] = []
+    padding = 0
+    for i in order:
+        s = sizes[i]
+        if groups:
+            width, idxs = groups[-1]
+            if padding + width - s <= PAD_FREE:
+                idxs.append(i)
+                padding += width - s
+                continue
+        groups.append((s, [i]))
+        padding = 0
+    for _, idxs in groups:
+        idxs.sort()  # the optimizer's order within a group
+    return groups
+
 def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, every: int = 1, activations: bool = False,
           updates: bool = True, graph: bool = True, rank: int | None = 0, label: str | None = None,
           config: dict[str, Any] | None = None) -> Run:
@@ -284,7 +448,9 @@ def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, every: in
 
     every: record every N-th optimizer step; activations: also per leaf module the output's mean,
     std and saturated (Tanh/Sigmoid) or zero (ReLU) fraction; updates: keep a copy of the parameters
-    to measure each update (off: half the memory, no update norms); graph: keep the first batch to
+    to measure each update (off: no update norms, one copy of the parameters less: the watch holds one
+    copy with updates on large models, three on a CPU up to FLAT_LIMIT elements, where copying the
+    gradients and parameters into one workspace makes the norms one call); graph: keep the first batch to
     draw the model's graph in the page; rank: under torch.distributed only this rank records
     (None: every rank); label, config: how comparisons name the run (``config={"lr": 0.003}``).
     """
