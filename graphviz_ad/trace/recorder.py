@@ -36,7 +36,7 @@ _SKIP_FUNCS = {"__get__", "__set__", "__repr__", "__format__", "__torch_function
 _INPLACE_FUNCS = {"__set__", "__setitem__"} | {
     f"__i{op}__" for op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift",
                              "and", "or", "xor")}
-_KINDS: dict[Any, tuple[str, bool, bool]] = {}  # torch callable -> (op name, recorded, changes an argument in place)
+_KINDS: dict[Any, tuple[str, bool, bool, bool]] = {}  # torch callable -> (op name, recorded, in place, reflected)
 
 
 _NO_GRAD = ("no_grad",)  # the flag of a node whose tensor does not require grad (views fold such plumbing)
