@@ -34,6 +34,19 @@
   function prod(shape) { var p = 1; (shape || []).forEach(function (s) { p *= s; }); return p; }
   function shapeText(shape) { return shape === null || shape === undefined ? "" : "[" + shape.join(", ") + "]"; }
   function numText(x) { return x === null || x === undefined ? "" : String(x); }
+  var numTextAll = numText;
+  /* A number of a single- or half-precision tensor as the shortest decimal that reads back as the same
+     float32 (1.1592504, not the double 1.1592503786087036): the digits past float32's are not the value's. */
+  var SINGLE = {float32: true, float16: true, bfloat16: true};
+  function singleText(x) {
+    if (typeof x !== "number" || !isFinite(x) || x === 0) { return numText(x); }
+    var want = Math.fround(x);
+    for (var p = 1; p <= 9; p++) {
+      var y = parseFloat(x.toPrecision(p));
+      if (Math.fround(y) === want) { return String(y); }
+    }
+    return String(x);
+  }
 
   /* What the panel shows of a value: exact tensors (small) are summarised here, bigger ones were
      summarised at trace time (min/max/mean/norm). */
@@ -767,8 +780,8 @@
       return v;
     }
     function note(text) { body.appendChild(el("div", "gad-x-note", text)); }
-    function valueRows(which, v, cls) {
-      var s = summary(v);
+    function valueRows(which, v, cls, dtype) {
+      var s = summary(v), numText = SINGLE[dtype] ? singleText : numTextAll;
       body.appendChild(el("div", "gad-x-section", which === "value" ? "value" : "gradient"));
       if (!s) { note(which === "value" ? "no value recorded" : "no gradient (the backward did not reach it)"); return; }
       if (s.exact && s.n === 1) { row(which + ".value", "value", numText(s.values[0]), cls); }
@@ -813,8 +826,8 @@
       row("inputs", "inputs", ins.length ? ins.join("; ") : "(none)");
       row("shape", "shape", shapeText(n.shape));
       row("dtype", "dtype", n.dtype || "");
-      valueRows("value", n.value, "");
-      valueRows("grad", n.grad, "gad-x-grad");
+      valueRows("value", n.value, "", n.dtype);
+      valueRows("grad", n.grad, "gad-x-grad", n.dtype);
     }
     function within(cluster, cid) {
       var c = cluster;
