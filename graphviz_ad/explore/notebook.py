@@ -83,8 +83,9 @@ def _request() -> tuple[str | None, str | None, tuple[str, ...]]:
 def _picture(svg: str, label: str) -> str:
     """The static picture as an ``<img>`` (what a sanitizer keeps), scaled to the width but never below a
     readable size (a narrow cell scrolls)."""
-    data = base64.b64encode(svg[svg.find("<svg"):].encode("utf-8")).decode("ascii")
-    floor = readable_min_width(svg[svg.find("<svg"):svg.find(">", svg.find("<svg")) + 1])
+    body = svg[svg.find("<svg"):]
+    data = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    floor = readable_min_width(body[:body.find(">") + 1])
     floor = floor + ";" if floor else ""
     # inline styles only: a sanitizer keeps them, and drops the <style> that makes the view scroll
     return (f'<div class="gad-x-static-box" style="max-width:100%;overflow-x:auto">'

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import replace
 from array import array
+from dataclasses import replace
 from itertools import chain, count
 from operator import attrgetter
 from typing import Any
@@ -24,10 +24,10 @@ from ..model.steps import Step
 from ..model.values import MACHINE_EPS, Value
 from ..render.collapse import AUTO_MAX_NODES, LIBRARY_MAX_NODES, collapse, module_level, resolve_view
 from ..render.dot import DotPieces, has_nonfinite
+from ..render.fold import rebuild_view
 from ..render.gradcolor import DARK_BINS, DECADES_PER_BIN, LIGHT, NONFINITE, SCALE
 from ..render.options import RenderOptions
 from ..render.theme import KIND_NAMES, SHAPES, STYLES
-from ..render.fold import rebuild_view
 from ..render.tidy import PLUMBING_OP, Tidied, tidy
 
 __all__ = ["page_data"]

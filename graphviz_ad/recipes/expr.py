@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -112,13 +113,7 @@ class Expression:
         """
         short = short_names(self, output_name) if names == "short" else None
         results: dict[int, Any] = {}
-        stack: list[tuple[ast.AST, bool]] = [(self.tree.body, False)]
-        while stack:
-            node, ready = stack.pop()
-            if not ready:
-                stack.append((node, True))
-                stack.extend((c, False) for c in reversed(_operands(node)))
-                continue
+        for node in _postorder(self.tree.body):
             defined = short.get(id(node)) if short is not None else None
             results[id(node)] = self._apply(node, [results[id(c)] for c in _operands(node)], values, hint, defined)
         return results[id(self.tree.body)]
@@ -183,14 +178,8 @@ def short_names(expr: "Expression", output_name: str = "f") -> dict[int, tuple[s
             parent[id(c)] = node
     shown: dict[int, ast.expr] = {}  # an op as its operands read it: its name, or itself written inline
     out: dict[int, tuple[str, str]] = {}
-    stack: list[tuple[ast.AST, bool]] = [(expr.tree.body, False)]
     root = expr.tree.body
-    while stack:
-        node, ready = stack.pop()
-        if not ready:
-            stack.append((node, True))
-            stack.extend((c, False) for c in reversed(_operands(node)))
-            continue
+    for node in _postorder(root):
         if not _is_op(node, variables):
             continue
         text = ast.unparse(_with_operands(node, shown)).replace(" * ", "*")  # 2*x, z*c as the lesson writes
@@ -236,6 +225,18 @@ def _fold(node: ast.AST, args: list[Any]) -> float:
         return math.nan if args[0] == 0 else math.copysign(math.inf, args[0])
     except (ValueError, TypeError):
         return math.nan
+
+
+def _postorder(root: ast.AST) -> Iterator[ast.AST]:
+    """``root``'s tree, each node after its operands (left to right): forward order, without recursion."""
+    stack: list[tuple[ast.AST, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if ready:
+            yield node
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(_operands(node)))
 
 
 def _operands(node: ast.AST) -> list[ast.AST]:

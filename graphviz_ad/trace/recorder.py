@@ -449,8 +449,7 @@ class _Recorder:
         else:
             label = (fr.assigned_name(frame, info, self.stop) if frame is not None and direct else None) or name
             if frame is not None:  # the line of the user's code that made it (for a model's op: the call)
-                lines, lasti = info.lines, frame.f_lasti
-                source = lines[lasti] if lasti in lines else fr.source_line(frame, info)
+                source = fr.source_line(frame, info)
         graph = self.graph
         arith = name in ARITHMETIC
         sources: list[str] = []  # leaves and constants are created before the op, so ids follow data flow
