@@ -122,18 +122,19 @@ def test_reading_the_order_is_cached_per_code_offset():
     assert len(info.operands) == 1  # one offset, parsed once
 
 
+class _TwoLayers(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(3, 4)
+        self.fc2 = torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        return self.fc2(torch.tanh(h))
+
+
 def test_each_op_carries_the_line_of_the_users_code_that_made_it():
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = torch.nn.Linear(3, 4)
-            self.fc2 = torch.nn.Linear(4, 1)
-
-        def forward(self, x):
-            h = self.fc1(x)
-            return self.fc2(torch.tanh(h))
-
-    net = Net()
+    net = _TwoLayers()
     model = torch.nn.Sequential(torch.nn.Linear(1, 3))
     x = torch.randn(2, 1)
 
@@ -175,17 +176,6 @@ def test_a_long_source_line_is_cut():
     sources = {n.source for n in t.nodes if n.kind in ("op", "output")}
     (line,) = sources
     assert len(line) == SOURCE_LIMIT and line.endswith("…") and line.startswith("return torch.sin(x) + x * 0")
-
-
-class _TwoLayers(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = torch.nn.Linear(3, 4)
-        self.fc2 = torch.nn.Linear(4, 1)
-
-    def forward(self, x):
-        h = self.fc1(x)
-        return self.fc2(torch.tanh(h))
 
 
 @pytest.mark.browser

@@ -125,14 +125,20 @@ def test_save_refuses_unknown_suffixes_and_leaves_nothing_half_written(small_run
     assert list(tmp_path.iterdir()) == []
 
 
-def test_compare_labels_runs_by_what_differs(data):
+def _lr_runs(data, lrs, *, hidden: int, steps: int) -> list[gad.Run]:
+    """One watched WideNet run (SGD, momentum 0.9) per learning rate."""
     runs = []
-    for lr in (0.003, 0.03):
-        model = widenet(16)
+    for lr in lrs:
+        model = widenet(hidden)
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
         with gad.watch(model, opt, graph=False) as run:
-            train(model, opt, 6, data, run)
+            train(model, opt, steps, data, run)
         runs.append(run)
+    return runs
+
+
+def test_compare_labels_runs_by_what_differs(data):
+    runs = _lr_runs(data, (0.003, 0.03), hidden=16, steps=6)
     c = gad.compare(*runs)
     assert c.labels == ["lr=0.003", "lr=0.03"]
     fig = c.plot()
@@ -191,13 +197,7 @@ def test_without_dot_the_page_says_why_and_shows_the_rest(small_run, monkeypatch
 
 def test_a_diverging_run_leaves_the_others_readable(data):
     """The comparison's loss chart stops at 100x the largest starting loss; the diverged run says so."""
-    runs = []
-    for lr in (0.003, 0.05):
-        model = widenet(512)
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        with gad.watch(model, opt, graph=False) as run:
-            train(model, opt, 12, data, run)
-        runs.append(run)
+    runs = _lr_runs(data, (0.003, 0.05), hidden=512, steps=12)
     ax = gad.compare(*runs).plot().axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["lr=0.003", "lr=0.05 (off the chart: diverged)"]
