@@ -148,7 +148,7 @@ class Trace:
                 along = None
         svg = graph_bytes(self.graph, "svg", options)
         return ForwardStepper(self.graph, tangents, wrt, self.steps, svg, len(call.leaves), options.digits,
-                              direction=seed.value, direction_text=seed.text, along=along,
+                              seed=seed, along=along,
                               input_numbers=sum(t.numel() for t in call.leaves.values()))
 
     def _input_ids(self) -> list[str]:

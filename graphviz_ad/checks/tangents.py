@@ -30,14 +30,15 @@ class Direction(NamedTuple):
     tensor: torch.Tensor
     value: Value
     text: str  # "1" (a scalar's default), "the one-hot vector at x[0, 0]" (a tensor's), "the given v"
-    default: bool
+    default: bool  # the default seed (1, or the one-hot vector), not the caller's direction
 
 
 def _input(call: Call, inputs: list[str], wrt: str) -> torch.Tensor:
     if wrt not in inputs:
         raise TraceError(f"forward mode differentiates with respect to an input: {wrt!r} is not one; "
                          f"the inputs are {', '.join(inputs) or 'none'}")
-    x = call.args[inputs.index(wrt)] if inputs.index(wrt) < len(call.args) else None
+    position = inputs.index(wrt)
+    x = call.args[position] if position < len(call.args) else None
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TraceError(f"forward mode needs {wrt!r} to be a floating-point tensor")
     return x

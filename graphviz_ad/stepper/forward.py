@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..model.graph import Graph
 from ..model.steps import Local, Step
@@ -23,6 +23,9 @@ from ..output.embed import content_prefix, script_json, svg_for_html
 from ..output.files import write_atomic
 from ..render.format import clean_text, fmt_number
 from .stepinfo import ValueTexts, op_expression
+
+if TYPE_CHECKING:
+    from ..checks.tangents import Direction
 
 __all__ = ["ForwardStep", "ForwardStepper"]
 
@@ -40,18 +43,17 @@ class ForwardStepper:
     """The forward-mode walk of a trace with respect to input ``wrt``: :meth:`text`, :meth:`to_html`, :meth:`save`."""
 
     def __init__(self, graph: Graph, tangents: dict[str, Value | None], wrt: str, steps: list[Step],
-                 svg: str, inputs_with_grad: int, digits: int = 5, *, direction: Value | None = None,
-                 direction_text: str = "1", along: float | None = None, input_numbers: int | None = None) -> None:
-        """``direction``: the seed tangent of ``wrt`` (None: 1) and ``direction_text`` its words (``the
-        one-hot vector at x[0, 0]``); ``along``: reverse mode's ``wrt.grad · direction`` where known;
-        ``input_numbers``: how many numbers the inputs that need a gradient hold (default: one each)."""
+                 svg: str, inputs_with_grad: int, digits: int = 5, *, seed: Direction | None = None,
+                 along: float | None = None, input_numbers: int | None = None) -> None:
+        """``seed``: the tangent ``wrt`` was seeded with (:func:`graphviz_ad.checks.tangents.direction_for`;
+        None: 1); ``along``: reverse mode's ``wrt.grad · v`` where known; ``input_numbers``: how many
+        numbers the inputs that need a gradient hold (default: one each)."""
         self.graph = graph
         self.tangents = tangents
         self.wrt = wrt
         self.svg = svg
         self.inputs_with_grad = inputs_with_grad
-        self.direction = direction
-        self.direction_text = direction_text
+        self.seed = seed
         self.along = along
         self.input_numbers = input_numbers if input_numbers is not None else inputs_with_grad
         self._text = ValueTexts(digits)
@@ -109,12 +111,13 @@ class ForwardStepper:
     @property
     def _scalar_seed(self) -> bool:
         """The plain case: a scalar input seeded with 1 (every tangent is d node / d wrt)."""
-        return self.direction is None or (self.direction.numel == 1 and self.direction_text == "1")
+        return self.seed is None or (self.seed.default and self.seed.value.numel == 1)
 
     def _seed_words(self, label: str) -> str:
         if self._scalar_seed:
             return f"the seed: {label} + ε·1"
-        return f"the seed: {label} + ε·v, v = {self.direction_text}"
+        assert self.seed is not None
+        return f"the seed: {label} + ε·v, v = {self.seed.text}"
 
     def summary(self) -> list[str]:
         """What the walk ends with: the direction, the final tangent beside reverse mode's gradient (dotted
@@ -122,8 +125,8 @@ class ForwardStepper:
         lines = []
         wrt = self.wrt
         if not self._scalar_seed:
-            assert self.direction is not None
-            lines.append(f"direction: v = {self.direction_text} = {self._text(self.direction)}; {wrt} + ε·v, so "
+            assert self.seed is not None
+            lines.append(f"direction: v = {self.seed.text} = {self._text(self.seed.value)}; {wrt} + ε·v, so "
                          f"every d…/d{wrt} here is the derivative along v (J·v), one forward pass per direction")
         outs = [o for o in self.graph.outputs if self.tangents.get(o) is not None]
         grad = self._reverse.get(wrt)
@@ -135,8 +138,8 @@ class ForwardStepper:
                 if self._scalar_seed:
                     same = f"; reverse mode's {wrt}.grad is {self._text(grad)}{self._agree(tangent, grad.scalar())}"
                 elif self.along is not None:
-                    part = (f"{wrt}.grad[{', '.join('0' for _ in self.direction.shape)}], its component along v"
-                            if self.direction is not None and self.direction_text.startswith("the one-hot")
+                    part = (f"{wrt}.grad[{', '.join('0' for _ in self.seed.value.shape)}], its component along v"
+                            if self.seed is not None and self.seed.default
                             else "the gradient dotted with v")
                     same = (f"; reverse mode's {wrt}.grad · v is {fmt_number(self.along, self._digits)} ({part})"
                             f"{self._agree(tangent, self.along)}")
