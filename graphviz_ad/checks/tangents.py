@@ -9,6 +9,7 @@ trace gets the tangent of its value.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import torch
@@ -21,7 +22,7 @@ from ..trace.recorder import record
 from ..trace.snapshots import finalize_values, snapshot
 from .rerun import Call
 
-__all__ = ["Direction", "direction_for", "forward_tangents", "reverse_along"]
+__all__ = ["Direction", "direction_for", "fits", "forward_tangents", "reverse_along"]
 
 
 class Direction(NamedTuple):
@@ -44,6 +45,12 @@ def _input(call: Call, inputs: list[str], wrt: str) -> torch.Tensor:
     return x
 
 
+def fits(direction: tuple[int, ...] | torch.Size, shape: tuple[int, ...] | torch.Size) -> bool:
+    """Whether a direction of shape ``direction`` seeds an input of ``shape``: the same shape, or one
+    number for a one-number input."""
+    return tuple(direction) == tuple(shape) or (math.prod(direction) == 1 and math.prod(shape) == 1)
+
+
 def direction_for(call: Call, inputs: list[str], wrt: str, direction: Any = None,
                   max_elements: int = 64) -> Direction:
     """The seed tangent of input ``wrt``: ``direction`` (a tensor, number or nested list of ``wrt``'s shape),
@@ -64,11 +71,9 @@ def direction_for(call: Call, inputs: list[str], wrt: str, direction: Any = None
         except (TypeError, ValueError, RuntimeError) as e:
             raise TraceError(f"direction= must be a tensor, a number or a nested list of numbers of {wrt}'s "
                              f"shape {tuple(x.shape)}: {e}") from None
-        if v.shape != x.shape:
-            if v.numel() == 1 and x.numel() == 1:
-                v = v.reshape(x.shape)
-            else:
-                raise TraceError(f"direction= must have the shape of {wrt}, {tuple(x.shape)}; got {tuple(v.shape)}")
+        if not fits(v.shape, x.shape):
+            raise TraceError(f"direction= must have the shape of {wrt}, {tuple(x.shape)}; got {tuple(v.shape)}")
+        v = v.reshape(x.shape)  # a number for a one-number input of another shape ([[2.0]])
         text = "the given direction v"
         default = False
     held = snapshot(v, max_elements)

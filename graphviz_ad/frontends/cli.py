@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +129,13 @@ def step(expr: str, at: tuple[str, ...], const: tuple[str, ...], dtype: str, nam
         if forward not in variables:
             raise click.UsageError(f"--forward {forward}: give one of the --at variables "
                                    f"({', '.join(variables) or 'none'})")
+        from ..checks.tangents import fits
         from ..recipes.expr import parse_value
 
         v = parse_value("--direction", direction, DTYPES[dtype]).detach() if direction is not None else None
         node = next((n for n in t.nodes if n.kind == "input" and n.label == forward), None)
         shape = tuple(node.shape or ()) if node is not None else None
-        if (v is not None and shape is not None and tuple(v.shape) != shape
-                and not (v.numel() == 1 and math.prod(shape) == 1)):
+        if v is not None and shape is not None and not fits(v.shape, shape):
             raise click.UsageError(f"--direction {direction[:40]}: give a value of {forward}'s shape "
                                    f"({'x'.join(map(str, shape)) or 'a number'}), not {'x'.join(map(str, v.shape))}")
         s = t.stepper(render_options(**drawing), mode="forward", wrt=forward, direction=v)

@@ -82,10 +82,8 @@ class Run:
         if self._recorder is None:
             return
         if loss is not None and not scalars:  # run.log(loss): the loop's every step
-            if type(loss) is torch.Tensor and loss.numel() == 1:  # the common case, first
-                self._history.add_loss(self._recorder._count, float(loss.item()))
-            else:
-                self._history.add_loss(self._recorder._count, _scalar("loss", loss))
+            one = type(loss) is torch.Tensor and loss.numel() == 1  # the common case, converted at once
+            self._history.add_loss(self._recorder.steps_seen, float(loss.item()) if one else _scalar("loss", loss))
             return
         values: dict[str, float] = {}
         if loss is not None:
