@@ -36,7 +36,9 @@ def _same_environment() -> None:
 @needs_dot
 def test_readme_figures_are_up_to_date():
     _same_environment()
-    stale = check_figures(TOML, FIGURES)
+    notes: list[str] = []
+    stale = check_figures(TOML, FIGURES, notes=notes)
+    print("\n".join(notes))  # a figure made with another transformers release is not compared
     assert stale == [], "docs/figures is stale:\n" + "\n".join(stale) + f"\n{FIX}"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     names = {p.name for p in FIGURES.iterdir()}

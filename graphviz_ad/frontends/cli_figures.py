@@ -43,8 +43,8 @@ def figures(toml_file: str, out_dir: str | None, jobs: int | None, force: bool, 
 
     Files: DIR/NAME.svg (.png .pdf .dot .json), DIR/NAME_steps.html and
     DIR/NAME_frames/frame_000.svg ... A figure whose entry, model source file,
-    graphviz_ad, torch and Graphviz are unchanged, and whose files are intact,
-    is not rebuilt (the record is DIR/.graphviz_ad-figures.json); files an
+    graphviz_ad, torch, Graphviz and the libraries the model file imports
+    (transformers, ...) are unchanged, and whose files are intact, is not rebuilt (the record is DIR/.graphviz_ad-figures.json); files an
     earlier run wrote that no figure makes any more are deleted. A figure that
     fails is reported by name and the others still build; the exit status is
     then 1 (2 for an unusable file).
@@ -58,13 +58,18 @@ def figures(toml_file: str, out_dir: str | None, jobs: int | None, force: bool, 
     \b
     --check compares numbers up to float32 rounding noise (another CPU's last bits), and an SVG
     through the DOT committed beside it (outputs = ["svg", "dot"]): the DOT must match, and the
-    SVG must be exactly what this Graphviz draws from that DOT.
+    SVG must be exactly what this Graphviz draws from that DOT. A figure made
+    with other versions of the libraries its model file imports is not
+    compared (a line says so): another release may trace another graph.
     """
     if check:
         try:
-            stale = check_figures(toml_file, out_dir, jobs=jobs)
+            notes: list[str] = []
+            stale = check_figures(toml_file, out_dir, jobs=jobs, notes=notes)
         except FiguresFileError as e:
             raise click.UsageError(str(e)) from None
+        for line in notes:
+            click.echo(line, err=True)
         for line in stale:
             click.echo(line, err=True)
         if stale:

@@ -10,6 +10,7 @@ any process (PDF creation dates are pinned, torch runs on one thread).
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import functools
 import hashlib
@@ -153,9 +154,51 @@ def figure_key(raw: dict[str, Any], spec: FigureSpec, env: dict[str, str]) -> st
         except OSError:
             source = "missing"
     blob = json.dumps({"entry": raw, "graphviz_ad": __version__, "code": _code_hash(), "model_source": source,
-                       "environment": env},
+                       "environment": env, "libraries": libraries(spec)},
                       sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def libraries(spec: FigureSpec) -> dict[str, str]:
+    """The installed versions of the third-party packages a model file imports (``transformers``: a new
+    release may trace another graph): part of the key, and recorded, so that a check made with other
+    versions says so instead of calling the figure stale. Read from the file's import statements, not
+    by running it; torch is in :func:`environment` already."""
+    if spec.model_file is None:
+        return {}
+    try:
+        tree = ast.parse(Path(spec.model_file).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    tops = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            tops.update(a.name.partition(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            tops.add(node.module.partition(".")[0])
+    tops -= set(sys.stdlib_module_names) | {"torch", "graphviz_ad", "__future__"}
+    here = Path(spec.model_file).parent  # modules beside the model file are the user's own, not a library
+    tops = {t for t in tops if not (here / f"{t}.py").exists() and not (here / t).is_dir()}
+    return {name: _version_of(name) for name in sorted(tops)}
+
+
+@functools.lru_cache(maxsize=None)
+def _version_of(module: str) -> str:
+    import importlib.metadata as md
+
+    for dist in _distributions().get(module, [module]):
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    import importlib.metadata as md
+
+    return dict(md.packages_distributions())
 
 
 @functools.lru_cache(maxsize=1)
@@ -349,9 +392,12 @@ def build_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | No
         else:
             todo.append((spec, key))
     keys = {spec.name: key for spec, key in todo}
+    libs = {spec.name: libraries(spec) for spec, _ in todo}
     for result in _run(todo, folder, jobs):
         if result.status == "built":
             records[result.name] = {"key": keys[result.name], "files": result.files}
+            if libs[result.name]:
+                records[result.name]["libraries"] = libs[result.name]
         elif isinstance(old.get(result.name), dict):  # keep the record of its files, but build it next time
             records[result.name] = {**old[result.name], "key": ""}
         finish(result)
@@ -380,10 +426,12 @@ def figure_files(folder: Path) -> list[str]:
 
 
 def check_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
-                  jobs: int | None = None) -> list[str]:
+                  jobs: int | None = None, notes: list[str] | None = None) -> list[str]:
     """What is stale in the built figures of ``path`` (in ``out``, default: the file's ``out``): each
     problem as one line, none when every file is what a fresh build makes up to float rounding noise
-    (:mod:`graphviz_ad.recipes.figcheck`); another CPU's last bits are not a change."""
+    (:mod:`graphviz_ad.recipes.figcheck`); another CPU's last bits are not a change. A figure made with
+    other versions of the libraries its model file imports (:func:`libraries`) is not compared: a line
+    saying so goes to ``notes``."""
     import tempfile
 
     from ..output.backend import run_dot
@@ -394,16 +442,32 @@ def check_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | No
     if target is None:
         raise FiguresFileError("which folder should be checked? give --out DIR, or out = \"DIR\" in the figures file")
     committed = Path(target)
+    old = _read_manifest(committed)
+    skip: set[str] = set()
+    for entry in entries:
+        record = old.get(entry.name)
+        made_with = record.get("libraries") if isinstance(record, dict) else None
+        now = libraries(entry.spec) if entry.spec is not None else {}
+        if isinstance(made_with, dict) and made_with != now:
+            skip.update(record.get("files") or ())
+            if notes is not None:
+                notes.append(f"{entry.name}: not compared: made with {_named(made_with)}, "
+                             f"this machine has {_named(now)}")
     with tempfile.TemporaryDirectory(prefix="graphviz_ad-check-") as tmp:
         fresh = Path(tmp)
         report = build_figures(path, fresh, jobs=jobs, force=True)
         problems = [f"{r.name}: failed to build: {r.reason}" for r in report.results if r.status == "failed"]
-        made, have = figure_files(fresh), figure_files(committed) if committed.is_dir() else []
+        made = [n for n in figure_files(fresh) if n not in skip]
+        have = [n for n in figure_files(committed) if n not in skip] if committed.is_dir() else []
         problems += [f"{name}: missing (the build makes it)" for name in made if name not in have]
         problems += [f"{name}: no figure makes it" for name in have if name not in made]
         problems += compare_folders(committed, fresh, [n for n in made if n in have],
                                     lambda dot: run_dot(dot, "svg"))
     return problems
+
+
+def _named(versions: dict[str, str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) or "none"
 
 
 def _remove_stale(out: Path, old: dict[str, Any], records: dict[str, Any]) -> list[str]:

@@ -322,3 +322,47 @@ def test_a_train_entry_writes_the_run_page_and_figure(run, tmp_path: Path):
     bad = run(toml.replace("epochs = 6", "epoch = 6"), "--out", "out")
     assert bad.exit_code == 1 and "train: unknown key 'epoch'" in bad.output
     assert "html, json, png, svg" in run(toml.replace('"png"]', '"pdf"]'), "--out", "out").output
+
+
+LIBRARY_MODEL = '''
+import networkx  # a third-party library: its version is part of the figure's key
+import torch
+from torch import nn
+
+
+def build():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 3), nn.Tanh())
+'''
+
+
+def test_the_libraries_a_model_file_imports_key_and_qualify_its_figure(run, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    import networkx
+
+    from graphviz_ad.recipes import figures
+
+    (tmp_path / "lib.py").write_text(LIBRARY_MODEL)
+    text = figure("lib", model='"lib.py:build"', input='"4x2"', outputs='["dot"]')
+    assert run(text, "--out", "out").exit_code == 0
+    manifest = tmp_path / "out" / MANIFEST
+    record = json.loads(manifest.read_text())["figures"]["lib"]
+    assert record["libraries"] == {"networkx": networkx.__version__}  # torch, stdlib, the user's own: not listed
+    assert "lib: up to date" in run(text, "--out", "out").stderr
+    monkeypatch.setattr(figures, "_version_of", lambda module: "99.0")  # another release installed
+    assert "lib: built" in run(text, "--out", "out").stderr
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert run(text, "--out", "out").exit_code == 0
+    # a figure made with another release is not compared (another graph is no regression) and says so
+    dot = tmp_path / "out" / "lib.dot"
+    dot.write_text(dot.read_text().replace("tanh", "TANH"))
+    stale = run(text, "--out", "out", "--check")
+    assert stale.exit_code == 1 and "lib.dot: text differs" in stale.stderr
+    data = json.loads(manifest.read_text())
+    data["figures"]["lib"]["libraries"] = {"networkx": "0.1"}
+    manifest.write_text(json.dumps(data))
+    other = run(text, "--out", "out", "--check")
+    assert other.exit_code == 0, other.output
+    assert f"lib: not compared: made with networkx 0.1, this machine has networkx {networkx.__version__}" \
+        in other.stderr
