@@ -31,8 +31,6 @@ SATURATING = (torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Hardtanh, torch.nn.Softs
 ZEROING = (torch.nn.ReLU, torch.nn.ReLU6)
 SATURATION = 0.99  # |tanh| above this (sigmoid within 0.01 of 0 or 1) counts as saturated
 _set_grad_enabled = torch._C._set_grad_enabled
-# below the autograd keys of the dispatcher (under no_grad already): a little less work per call on a CPU
-_below_autograd = getattr(torch._C, "_AutoDispatchBelowAutograd", None) or (lambda: None)
 CHUNK = 256  # recorded steps kept as a tensor before one tolist()
 FLAT_LIMIT = 1 << 20  # parameter elements up to which the norms go through one workspace (3 copies of them)
 PAD_FREE = 4096  # zeros a workspace group may hold
@@ -155,9 +153,7 @@ class Recorder:
                     if self._fast is None:
                         self._fast = self._allocate()
                     before = self._before = self._before or [torch.empty_like(p) for p in self.params]
-                guard = _below_autograd()  # reads the parameters into our own tensors: nothing to differentiate
                 torch._foreach_copy_(before, self.params)
-                del guard
             finally:
                 _set_grad_enabled(prev)
 
@@ -211,22 +207,20 @@ class Recorder:
         gradient): the per-step path from now on."""
         flat = self._flat
         assert flat is not None
-        if self._fill == len(self._cells):
+        fill = self._fill
+        if fill == len(self._cells):
             self.hand_over()
-        guard = _below_autograd()  # our own tensors, read from the model's: nothing for autograd to see
+            fill = 0
         try:
-            try:
-                torch._foreach_copy_(flat.both, grads + self.params)
-            except (TypeError, RuntimeError):  # a parameter without a gradient, or a sparse one
-                if not flat.copy_in(grads, self.params):
-                    return self._give_up()
-            if flat.update is not None:
-                flat.update[0].sub_(flat.update[1])  # before - after, as the per-tensor path computes it
-            for mat, cell in zip(flat.mats, self._cells[self._fill], strict=True):
-                torch.linalg.vector_norm(mat, dim=2, out=cell)
-        finally:
-            del guard
-        self._fill += 1
+            torch._foreach_copy_(flat.both, grads + self.params)
+        except (TypeError, RuntimeError):  # a parameter without a gradient, or a sparse one
+            if not flat.copy_in(grads, self.params):
+                return self._give_up()
+        if flat.update is not None:
+            flat.update[0].sub_(flat.update[1])  # before - after, as the per-tensor path computes it
+        for mat, cell in zip(flat.mats, self._cells[fill]):
+            torch.linalg.vector_norm(mat, dim=2, out=cell)
+        self._fill = fill + 1
         self._held_steps.append(self._count)
         return True
 
