@@ -42,12 +42,15 @@ def figures(toml_file: str, out_dir: str | None, jobs: int | None, force: bool, 
       optimizer = {name = "sgd", lr = 0.003, momentum = 0.9}
 
     Files: DIR/NAME.svg (.png .pdf .dot .json), DIR/NAME_steps.html and
-    DIR/NAME_frames/frame_000.svg ... A figure whose entry, model source file,
-    graphviz_ad, torch, Graphviz and the libraries the model file imports
-    (transformers, ...) are unchanged, and whose files are intact, is not rebuilt (the record is DIR/.graphviz_ad-figures.json); files an
-    earlier run wrote that no figure makes any more are deleted. A figure that
-    fails is reported by name and the others still build; the exit status is
-    then 1 (2 for an unusable file).
+    DIR/NAME_frames/frame_000.svg ... A figure whose entry, model source
+    file, graphviz_ad, torch, Graphviz and the libraries the model file
+    imports (transformers, ...) are unchanged, and whose files are intact,
+    is not rebuilt (the record is DIR/.graphviz_ad-figures.json); files an
+    earlier run wrote that no figure makes any more are deleted. A DOT, JSON
+    or HTML file there that differs only by float rounding noise (another
+    CPU's last bits) is kept, and the drawings are laid out from the DOT
+    kept. A figure that fails is reported by name and the others still
+    build; the exit status is then 1 (2 for an unusable file).
 
     \b
     Examples:

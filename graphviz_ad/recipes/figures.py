@@ -255,22 +255,44 @@ def _put(out: Path, rel: str, data: bytes | str, files: dict[str, str]) -> int:
     return 1
 
 
+def _kept(path: Path, text: str) -> str:
+    """The text already at ``path`` where it is ``text`` up to float rounding noise (another CPU's last
+    bits), else ``text``: rebuilding on another machine leaves the figures as they were, so that docs
+    diffs show changes, not noise. The drawings are laid out from the DOT kept."""
+    from .figcheck import compare_text
+
+    try:
+        old = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return text
+    return old if compare_text(old, text) is None else text
+
+
 def _write_outputs(t: Any, spec: FigureSpec, out: Path) -> tuple[dict[str, str], int]:
+    from ..output.backend import run_dot
     from ..render.formats import graph_bytes
     from ..stepper.stepper import frame_name
 
     files: dict[str, str] = {}
     written = 0
     stepper = None  # laid out once for both the page and the frames
+    dot: str | None = None  # what the drawings are laid out from
     for fmt in spec.outputs:
         rel = output_names(spec.name, fmt)
-        if fmt in ("json", "dot", "svg", "png", "pdf"):
-            written += _put(out, rel, graph_bytes(t.graph, fmt, spec.options, t.steps, t.update), files)
+        if fmt in ("dot", "svg", "png", "pdf"):
+            if dot is None:
+                dot = str(graph_bytes(t.graph, "dot", spec.options))
+                if "dot" in spec.outputs:
+                    dot = _kept(out / output_names(spec.name, "dot"), dot)
+            data = run_dot(dot, fmt) if fmt != "dot" else dot
+            written += _put(out, rel, data.decode("utf-8") if fmt == "svg" else data, files)
+        elif fmt == "json":
+            written += _put(out, rel, _kept(out / rel, str(graph_bytes(t.graph, fmt, None, t.steps, t.update))), files)
         elif fmt == "explore":
-            written += _put(out, rel, t.explore(spec.options).to_html(), files)
+            written += _put(out, rel, _kept(out / rel, t.explore(spec.options).to_html()), files)
         elif fmt == "html":
             stepper = stepper or t.stepper(spec.options)
-            written += _put(out, rel, stepper.to_html(), files)
+            written += _put(out, rel, _kept(out / rel, stepper.to_html()), files)
         else:  # frames: <name>_frames/frame_000.svg ..., as Stepper.save(folder) names them
             stepper = stepper or t.stepper(spec.options)
             frames = stepper.frames()

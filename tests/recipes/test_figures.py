@@ -366,3 +366,39 @@ def test_the_libraries_a_model_file_imports_key_and_qualify_its_figure(run, tmp_
     assert other.exit_code == 0, other.output
     assert f"lib: not compared: made with networkx 0.1, this machine has networkx {networkx.__version__}" \
         in other.stderr
+
+
+@needs_dot
+def test_a_rebuild_keeps_files_that_differ_only_by_rounding_noise(run, tmp_path: Path):
+    """Another CPU's last bits: the committed DOT and JSON stay (and the SVG drawn from that DOT), so a
+    docs diff shows changes, not noise; a real change is still written."""
+    import struct
+
+    from graphviz_ad.output.backend import run_dot
+    from graphviz_ad.recipes.figcheck import nudge_floats
+
+    def ulp_up(x: float) -> float:
+        bits = struct.unpack("<i", struct.pack("<f", x))[0]
+        return struct.unpack("<f", struct.pack("<i", bits + 1))[0] if x and x == x else x
+
+    text = figure("net", model='"tiny.py:build"', input='"4x2"', outputs='["dot", "svg", "json"]')
+    assert run(text, "--out", "out").exit_code == 0
+    out = tmp_path / "out"
+    fresh = {name: (out / name).read_text() for name in ("net.dot", "net.json")}
+    noisy = {name: nudge_floats(t, ulp_up) for name, t in fresh.items()}
+    assert all(noisy[n] != fresh[n] for n in noisy)  # as another machine would have made them
+    for name, t in noisy.items():
+        (out / name).write_text(t)
+    (out / "net.svg").write_bytes(run_dot(noisy["net.dot"], "svg"))
+    svg = (out / "net.svg").read_bytes()
+    res = run(text, "--out", "out", "--force")
+    assert res.exit_code == 0 and "net: built (0 files written)" in res.stderr, res.stderr
+    assert {n: (out / n).read_text() for n in noisy} == noisy and (out / "net.svg").read_bytes() == svg
+    assert "net: up to date" in run(text, "--out", "out").stderr  # the manifest records the files kept
+    # a real change is written: this build's DOT and the SVG drawn from it (the JSON stays)
+    (out / "net.dot").write_text(noisy["net.dot"].replace("tanh", "TANH"))
+    res = run(text, "--out", "out", "--force")
+    assert "net: built (2 files written)" in res.stderr, res.stderr
+    assert (out / "net.dot").read_text() == fresh["net.dot"]
+    assert (out / "net.svg").read_bytes() == run_dot(fresh["net.dot"], "svg")
+    assert (out / "net.json").read_text() == noisy["net.json"]
