@@ -145,8 +145,10 @@ def environment() -> dict[str, str]:
             "layout": hashlib.sha256(svg).hexdigest()[:16]}
 
 
-def figure_key(raw: dict[str, Any], spec: FigureSpec, env: dict[str, str]) -> str:
-    """A hash of everything an entry's output depends on that a build can see."""
+def figure_key(raw: dict[str, Any], spec: FigureSpec, env: dict[str, str],
+               libs: dict[str, str] | None = None) -> str:
+    """A hash of everything an entry's output depends on that a build can see (``libs``: the entry's
+    :func:`libraries`, where the caller has them already)."""
     source = None
     if spec.model_file is not None:
         try:
@@ -154,7 +156,8 @@ def figure_key(raw: dict[str, Any], spec: FigureSpec, env: dict[str, str]) -> st
         except OSError:
             source = "missing"
     blob = json.dumps({"entry": raw, "graphviz_ad": __version__, "code": _code_hash(), "model_source": source,
-                       "environment": env, "libraries": libraries(spec)},
+                       "environment": env,
+                       "libraries": libraries(spec) if libs is None else libs},
                       sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -394,6 +397,7 @@ def build_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | No
     results: list[FigureResult] = []
     records: dict[str, Any] = {}
     todo: list[tuple[FigureSpec, str]] = []
+    libs: dict[str, dict[str, str]] = {}  # per figure: the library versions its model file imports
 
     def finish(result: FigureResult) -> None:
         nonlocal done
@@ -407,14 +411,14 @@ def build_figures(path: str | os.PathLike[str], out: str | os.PathLike[str] | No
         if spec is None:
             finish(FigureResult(entry.name, "failed", entry.reason))
             continue
-        key = figure_key(entry.raw, spec, env)
+        libs[spec.name] = libraries(spec)
+        key = figure_key(entry.raw, spec, env, libs[spec.name])
         if not force and _intact(folder, old.get(spec.name), key):
             records[spec.name] = old[spec.name]
             finish(FigureResult(spec.name, "up to date", files=dict(old[spec.name]["files"])))
         else:
             todo.append((spec, key))
     keys = {spec.name: key for spec, key in todo}
-    libs = {spec.name: libraries(spec) for spec, _ in todo}
     for result in _run(todo, folder, jobs):
         if result.status == "built":
             records[result.name] = {"key": keys[result.name], "files": result.files}

@@ -211,11 +211,8 @@ class Recorder:
         if fill == len(self._cells):
             self.hand_over()
             fill = 0
-        try:
-            torch._foreach_copy_(flat.both, grads + self.params)
-        except (TypeError, RuntimeError):  # a parameter without a gradient, or a sparse one
-            if not flat.copy_in(grads, self.params):
-                return self._give_up()
+        if not flat.copy_in(grads, self.params):  # a sparse gradient
+            return self._give_up()
         if flat.update is not None:
             flat.update[0].sub_(flat.update[1])  # before - after, as the per-tensor path computes it
         for mat, cell in zip(flat.mats, self._cells[fill]):
@@ -434,6 +431,7 @@ def _groups(sizes: list[int]) -> list[tuple[int, list[int]]]:
     for _, idxs in groups:
         idxs.sort()  # the optimizer's order within a group
     return groups
+
 
 def watch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, every: int = 1, activations: bool = False,
           updates: bool = True, graph: bool = True, rank: int | None = 0, label: str | None = None,

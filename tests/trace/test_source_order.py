@@ -12,7 +12,7 @@ import torch
 import graphviz_ad as gad
 from graphviz_ad.explore.pieces import page_data
 from graphviz_ad.stepper.stepinfo import op_expression
-from tests.helpers import leaves
+from tests.helpers import leaves, nested_f
 
 
 def _expressions(t) -> dict[str, str]:
@@ -30,22 +30,14 @@ def test_a_scalar_on_the_left_reads_first():
 
 
 def test_the_lessons_nested_function_reads_d_equals_1_plus_z_c():
-    def f(x, y, z):
-        a = 2 * x
-        b = torch.sin(y)
-        c = a / b
-        d = 1 + z * c
-        e = torch.log(d)
-        return torch.tanh(e)
-
-    t = gad.trace(f, *leaves(1.0, 2.0, 3.0)).backward()
+    t = gad.trace(nested_f, *leaves(1.0, 2.0, 3.0)).backward()  # examples/nested_function.py, as written there
     text = t.stepper().text()
     assert "AddBackward0 (d = 1 + z*c)" in text, text
     assert "MulBackward0 (a = 2*x)" in text, text
     assert "mul + 1" not in text and "z*c + 1" not in text
     # the numbers stay autograd's
     x, y, z = leaves(1.0, 2.0, 3.0)
-    f(x, y, z).backward()
+    nested_f(x, y, z).backward()
     assert [t.node(n).grad.scalar() for n in "xyz"] == [x.grad.item(), y.grad.item(), z.grad.item()]
 
 
